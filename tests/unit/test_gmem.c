@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests of the guest memory door (vmm/gmem.c). */
+#include "check.h"
+#include "vmm/gmem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+TEST(layout_below_gap)
+{
+	static uint8_t buf[1 << 16];
+	struct gmem m;
+
+	CHECK_EQ(gmem_init_buffer(&m, buf, sizeof(buf)), 0);
+	CHECK_EQ(m.nr_slots, 1);
+	CHECK_EQ(m.slots[0].gpa, 0);
+	CHECK_EQ(m.slots[0].size, sizeof(buf));
+	CHECK_EQ(gmem_end(&m), sizeof(buf));
+}
+
+TEST(layout_across_gap)
+{
+	struct gmem m;
+
+	/* 4 GiB of real memory, lazily mapped: only the layout is looked at. */
+	CHECK_EQ(gmem_init(&m, 4ull << 30, false), 0);
+	CHECK_EQ(m.nr_slots, 2);
+	CHECK_EQ(m.slots[0].size, GMEM_MMIO_GAP_START);
+	CHECK_EQ(m.slots[1].gpa, GMEM_MMIO_GAP_END);
+	CHECK_EQ(m.slots[1].size, (4ull << 30) - GMEM_MMIO_GAP_START);
+	CHECK_EQ(gmem_end(&m), GMEM_MMIO_GAP_END + (1ull << 30));
+	CHECK(gmem_ptr(&m, GMEM_MMIO_GAP_START - 8, 8) != NULL);
+	CHECK(gmem_ptr(&m, GMEM_MMIO_GAP_START - 8, 9) == NULL); /* into the gap */
+	CHECK(gmem_ptr(&m, GMEM_MMIO_GAP_START, 1) == NULL);
+	CHECK(gmem_ptr(&m, GMEM_MMIO_GAP_END, 1) == m.slots[1].host);
+	/* The two slots are one memfd, back to back on the host. */
+	CHECK(m.slots[1].host == m.slots[0].host + GMEM_MMIO_GAP_START);
+	gmem_destroy(&m);
+	gmem_destroy(&m);
+}
+
+TEST(bounds)
+{
+	static uint8_t buf[4096];
+	struct gmem m;
+	uint8_t b[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, r[8] = { 0 };
+
+	CHECK_EQ(gmem_init_buffer(&m, buf, sizeof(buf)), 0);
+	CHECK(gmem_ptr(&m, 0, 4096) == buf);
+	CHECK(gmem_ptr(&m, 4095, 1) == buf + 4095);
+	CHECK(gmem_ptr(&m, 4095, 2) == NULL);
+	CHECK(gmem_ptr(&m, 4096, 1) == NULL);
+	CHECK(gmem_ptr(&m, 0, 0) == NULL);
+	/* gpa + len would wrap to a small number: still refused. */
+	CHECK(gmem_ptr(&m, 16, UINT64_MAX) == NULL);
+	CHECK(gmem_ptr(&m, UINT64_MAX, 2) == NULL);
+	CHECK(gmem_ptr(&m, UINT64_MAX - 4095, 4096) == NULL);
+	CHECK_EQ(gmem_write(&m, 4088, b, 8), 0);
+	CHECK_EQ(gmem_read(&m, 4088, r, 8), 0);
+	CHECK(memcmp(b, r, 8) == 0);
+	CHECK_ERR(gmem_write(&m, 4089, b, 8), -EFAULT);
+	CHECK_ERR(gmem_read(&m, 4089, r, 8), -EFAULT);
+}
+
+TEST(init_rejects)
+{
+	struct gmem m;
+
+	CHECK_ERR(gmem_init(&m, 0, false), -EINVAL);
+	CHECK_ERR(gmem_init(&m, 4097, false), -EINVAL);
+	CHECK_ERR(gmem_init(&m, 1ull << 20, true), -EINVAL); /* not 2 MiB aligned */
+	CHECK_ERR(gmem_init_buffer(&m, NULL, 4096), -EINVAL);
+	CHECK_EQ(gmem_end(&m), 0);
+}
+
+CHECK_MAIN(CASE(layout_below_gap), CASE(layout_across_gap), CASE(bounds), CASE(init_rejects))

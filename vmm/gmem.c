@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/*
+ * gmem: guest RAM as one memfd, and the bounds-checked accessor (gmem.h).
+ */
+#define _GNU_SOURCE
+#include "gmem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define GMEM_HUGEPAGE_SIZE (2ull << 20)
+
+/* gmem_layout: split [host, host + size) into slots around the MMIO gap. */
+static void gmem_layout(struct gmem *m, uint8_t *host, uint64_t size)
+{
+	uint64_t low = size < GMEM_MMIO_GAP_START ? size : GMEM_MMIO_GAP_START;
+
+	m->ram_size = size;
+	m->slots[0] = (struct gmem_slot){ .gpa = 0, .size = low, .host = host };
+	m->nr_slots = 1;
+	if (size > low) {
+		m->slots[1] = (struct gmem_slot){
+			.gpa = GMEM_MMIO_GAP_END,
+			.size = size - low,
+			.host = host + low,
+		};
+		m->nr_slots = 2;
+	}
+}
+
+int gmem_init_buffer(struct gmem *m, void *buf, uint64_t size)
+{
+	memset(m, 0, sizeof(*m));
+	m->memfd = -1;
+	if (!buf || size == 0)
+		return -EINVAL;
+	gmem_layout(m, buf, size);
+	return 0;
+}
+
+int gmem_init(struct gmem *m, uint64_t ram_size, bool hugepages)
+{
+	uint64_t align = hugepages ? GMEM_HUGEPAGE_SIZE : (uint64_t)sysconf(_SC_PAGESIZE);
+	unsigned int flags = MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0);
+	void *map;
+	int fd, err;
+
+	memset(m, 0, sizeof(*m));
+	m->memfd = -1;
+	if (ram_size == 0 || ram_size % align != 0 || ram_size > (size_t)-1)
+		return -EINVAL;
+	fd = memfd_create("kvmbox-ram", flags);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)ram_size) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	/* MAP_NORESERVE: RAM the guest never touches costs the host nothing. */
+	map = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (map == MAP_FAILED) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	m->memfd = fd;
+	m->map = map;
+	m->map_size = ram_size;
+	m->hugepages = hugepages;
+	gmem_layout(m, map, ram_size);
+	return 0;
+}
+
+void gmem_destroy(struct gmem *m)
+{
+	if (m->map)
+		munmap(m->map, m->map_size);
+	if (m->memfd >= 0)
+		close(m->memfd);
+	m->map = NULL;
+	m->memfd = -1;
+	m->nr_slots = 0;
+}
+
+void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	for (unsigned int i = 0; i < m->nr_slots; i++) {
+		const struct gmem_slot *s = &m->slots[i];
+
+		/* By subtraction: gpa - s->gpa < size, then len <= what is left. */
+		if (gpa < s->gpa || gpa - s->gpa >= s->size)
+			continue;
+		if (len == 0 || len > s->size - (gpa - s->gpa))
+			return NULL;
+		return s->host + (gpa - s->gpa);
+	}
+	return NULL;
+}
+
+int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len)
+{
+	const void *p = gmem_ptr(m, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len)
+{
+	void *p = gmem_ptr(m, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+uint64_t gmem_end(const struct gmem *m)
+{
+	const struct gmem_slot *last;
+
+	if (m->nr_slots == 0)
+		return 0;
+	last = &m->slots[m->nr_slots - 1];
+	return last->gpa + last->size;
+}

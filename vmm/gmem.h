@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gmem: guest physical memory, and the one door through which the VMM
+ * touches it.
+ *
+ * Guest RAM is one memfd mapped once. It is laid out in at most two slots
+ * around the 32-bit MMIO gap [GMEM_MMIO_GAP_START, 4 GiB): the first
+ * min(size, gap start) bytes at GPA 0, the rest from 4 GiB up.
+ *
+ * Every address and length handed to gmem_ptr, gmem_read and gmem_write may
+ * come from the guest: a range is accepted only if it lies entirely inside
+ * one slot, checked by subtraction so that gpa + len cannot overflow.
+ */
+#ifndef KVMBOX_VMM_GMEM_H
+#define KVMBOX_VMM_GMEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GMEM_MMIO_GAP_START 0xc0000000ull
+#define GMEM_MMIO_GAP_END 0x100000000ull
+#define GMEM_MAX_SLOTS 2
+
+struct gmem_slot {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *host;
+};
+
+struct gmem {
+	struct gmem_slot slots[GMEM_MAX_SLOTS];
+	unsigned int nr_slots;
+	uint64_t ram_size;
+	int memfd;        /* -1 when the memory is not ours (gmem_init_buffer) */
+	uint8_t *map;     /* the one mapping, NULL when not ours */
+	size_t map_size;
+	bool hugepages;
+};
+
+/*
+ * gmem_init: create ram_size bytes of guest RAM as a memfd (2 MiB hugepages
+ * when hugepages is set) and lay it out around the MMIO gap.
+ * Returns 0 or -errno (-EINVAL for a size of 0 or not a multiple of the
+ * page size in use).
+ */
+__attribute__((warn_unused_result)) int gmem_init(struct gmem *m, uint64_t ram_size,
+						  bool hugepages);
+
+/*
+ * gmem_init_buffer: lay out a caller-owned buffer as guest RAM, the same way
+ * gmem_init does. For unit tests and fuzzers, which need no memfd.
+ */
+__attribute__((warn_unused_result)) int gmem_init_buffer(struct gmem *m, void *buf,
+							 uint64_t size);
+
+/* gmem_destroy: unmap and close what gmem_init made; safe to call twice. */
+void gmem_destroy(struct gmem *m);
+
+/*
+ * gmem_ptr: the host address of [gpa, gpa + len), or NULL unless the whole
+ * range lies in one slot. A len of 0 is refused: it names no memory.
+ */
+void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
+
+/* gmem_read, gmem_write: copy to or from guest memory; 0 or -EFAULT. */
+int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len);
+int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len);
+
+/* gmem_end: the first GPA above all RAM (for e820 and the page tables). */
+uint64_t gmem_end(const struct gmem *m);
+
+#endif
