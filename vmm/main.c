@@ -2,16 +2,203 @@
 /*
  * kvmbox: the command line. The one place that exits.
  */
+#define _GNU_SOURCE
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KVMBOX_VERSION "0.1.0"
+#define MAIN_DEFAULT_MEM_MIB 128
+#define MAIN_MAX_MEM_MIB (1ull << 20) /* 1 TiB */
 
-static void usage(FILE *f)
+struct main_opts {
+	struct vm_config cfg;
+	const char *append;
+	const char *console_path;
+	const char *timings_json;
+	bool timings;
+};
+
+static void main_usage(FILE *f)
 {
-	fprintf(f, "usage: kvmbox --version\n"
-		   "       kvmbox run --kernel PATH [--initrd PATH] [--cmdline STR]\n"
-		   "                  [--cpus N] [--memory MiB] [--timings]\n");
+	fprintf(f,
+		"usage: kvmbox run --kernel PATH [--initrd PATH] [--cmdline STR] [--append STR]\n"
+		"                  [--cpus N] [--memory MiB] [--hugepages] [--console PATH]\n"
+		"                  [--timings] [--timings-json PATH]\n"
+		"       kvmbox --version | --help\n"
+		"\n"
+		"  --kernel PATH        bzImage or uncompressed ELF vmlinux (x86-64)\n"
+		"  --initrd PATH        initramfs, loaded as high as the kernel allows\n"
+		"  --cmdline STR        kernel command line, replacing the default\n"
+		"  --append STR         added to the command line\n"
+		"  --cpus N             vCPUs, 1 to %d (default 1)\n"
+		"  --memory MiB         guest RAM, %d MiB to 1 TiB (default %d)\n"
+		"  --hugepages          back guest RAM with 2 MiB hugepages\n"
+		"  --console PATH       guest serial output to PATH instead of stdout\n"
+		"  --timings            print the boot timeline and exit counts on stderr\n"
+		"  --timings-json PATH  write them as JSON to PATH\n"
+		"\n"
+		"Exit status: 0 guest rebooted or powered off, 1 error, 2 usage,\n"
+		"3 guest triple fault, 4 KVM error, 128+N stopped by signal N.\n",
+		VM_MAX_CPUS, VM_MIN_MEM_MIB, MAIN_DEFAULT_MEM_MIB);
+}
+
+/* main_parse_u64: a whole decimal number in [min, max], or -EINVAL. */
+static int main_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
+			  uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v < min || v > max) {
+		fprintf(stderr, "kvmbox: %s %s: expected a number from %llu to %llu\n", opt, s,
+			(unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+enum { OPT_APPEND = 256, OPT_TIMINGS_JSON, OPT_HUGEPAGES, OPT_CONSOLE };
+
+static int main_parse_run(int argc, char **argv, struct main_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "append", required_argument, NULL, OPT_APPEND },
+		{ "cpus", required_argument, NULL, 'n' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "timings", no_argument, NULL, 't' },
+		{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint64_t v;
+	int c;
+
+	o->cfg.nr_cpus = 1;
+	o->cfg.mem_mib = MAIN_DEFAULT_MEM_MIB;
+	o->cfg.console_fd = STDOUT_FILENO;
+	opterr = 0; /* our own one-line messages, naming kvmbox */
+	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k': o->cfg.kernel_path = optarg; break;
+		case 'i': o->cfg.initrd_path = optarg; break;
+		case 'c': o->cfg.cmdline = optarg; break;
+		case OPT_APPEND: o->append = optarg; break;
+		case OPT_HUGEPAGES: o->cfg.hugepages = true; break;
+		case OPT_CONSOLE: o->console_path = optarg; break;
+		case 't': o->timings = true; break;
+		case OPT_TIMINGS_JSON: o->timings_json = optarg; break;
+		case 'n':
+			if (main_parse_u64("--cpus", optarg, 1, VM_MAX_CPUS, &v))
+				return -EINVAL;
+			o->cfg.nr_cpus = (unsigned int)v;
+			break;
+		case 'm':
+			if (main_parse_u64("--memory", optarg, VM_MIN_MEM_MIB, MAIN_MAX_MEM_MIB, &v))
+				return -EINVAL;
+			o->cfg.mem_mib = v;
+			break;
+		case 'h': main_usage(stdout); exit(0);
+		case ':':
+			fprintf(stderr, "kvmbox: %s needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "kvmbox: unrecognized option %s (see kvmbox --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "kvmbox: unexpected argument %s\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->cfg.kernel_path) {
+		fprintf(stderr, "kvmbox: --kernel is required\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* main_cmdline: the default or given command line with --append added. */
+static char *main_cmdline(const struct main_opts *o, const char *base)
+{
+	char *s;
+
+	if (!o->append)
+		return strdup(base);
+	if (asprintf(&s, "%s %s", base, o->append) < 0)
+		return NULL;
+	return s;
+}
+
+static int main_run(int argc, char **argv)
+{
+	struct main_opts o = { 0 };
+	struct vm *vm;
+	char *cmdline = NULL;
+	sigset_t block;
+	int status = VM_EXIT_ERROR;
+
+	if (main_parse_run(argc, argv, &o))
+		return VM_EXIT_USAGE;
+	if (o.console_path) {
+		o.cfg.console_fd = open(o.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+					0644);
+		if (o.cfg.console_fd < 0) {
+			fprintf(stderr, "kvmbox: --console %s: %s\n", o.console_path,
+				strerror(errno));
+			return VM_EXIT_ERROR;
+		}
+	}
+	o.cfg.console_input = isatty(STDIN_FILENO);
+	/* Signals: the stop signals go to a signalfd, the kick to vCPU threads
+	 * only; block all three before any thread exists so all inherit it. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (vcpu_signals_init() < 0)
+		return VM_EXIT_ERROR;
+
+	vm = malloc(sizeof(*vm));
+	if (!vm)
+		return VM_EXIT_ERROR;
+	if (vm_init(vm, &o.cfg))
+		goto out;
+	cmdline = main_cmdline(&o, vm->cfg.cmdline);
+	if (!cmdline)
+		goto out;
+	vm->cfg.cmdline = cmdline;
+	if (vm_load(vm) || vm_create(vm))
+		goto out;
+	status = vm_run(vm);
+	if (o.timings)
+		timeline_print(&vm->tl, stderr);
+	if (o.timings_json && timeline_write_json(&vm->tl, o.timings_json))
+		fprintf(stderr, "kvmbox: cannot write %s\n", o.timings_json);
+out:
+	vm_destroy(vm);
+	free(vm);
+	free(cmdline);
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -21,9 +208,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		usage(stdout);
+		main_usage(stdout);
 		return 0;
 	}
-	usage(stderr);
-	return 2;
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return main_run(argc - 1, argv + 1);
+	main_usage(stderr);
+	return VM_EXIT_USAGE;
 }

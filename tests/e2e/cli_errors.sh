@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Bad input to `kvmbox run` gets one clear line on stderr and a non-zero
+# exit, never a crash. Runs natively: every one of these is refused before
+# /dev/kvm is opened.
+#
+# Usage: cli_errors.sh KVMBOX   (KVMBOX_KERNEL_DIR must name the kernel)
+set -uo pipefail
+
+kvmbox=$1
+kdir=${KVMBOX_KERNEL_DIR:?set KVMBOX_KERNEL_DIR}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+
+head -c 100000 "$kdir/bzImage" >"$work/truncated-bzImage"
+head -c 300000 "$kdir/vmlinux" >"$work/truncated-vmlinux"
+printf 'this is not a kernel\n%.0s' $(seq 1000) >"$work/text"
+truncate -s 48M "$work/big-initrd"
+cp /bin/true "$work/elf-program"
+
+# expect NAME STATUS PATTERN ARGS...: exit STATUS, one stderr line matching PATTERN.
+expect() {
+	local name=$1 want=$2 pattern=$3 rc lines
+	shift 3
+	"$kvmbox" "$@" >"$work/out" 2>"$work/err" </dev/null
+	rc=$?
+	lines=$(wc -l <"$work/err")
+	if [ "$rc" = "$want" ] && [ "$lines" = 1 ] && grep -qE "$pattern" "$work/err"; then
+		echo "PASS $name: $(cat "$work/err")"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $name: exit $rc (want $want), $lines stderr lines:"
+		sed 's/^/  /' "$work/err" | head -n 10
+		failed=$((failed + 1))
+	fi
+}
+
+k="$kdir/bzImage"
+expect "missing kernel" 1 "No such file" run --kernel "$work/nope"
+expect "directory as kernel" 1 "not a regular" run --kernel "$work"
+expect "text file as kernel" 1 "not a bootable" run --kernel "$work/text"
+expect "program as kernel" 1 "not a bootable" run --kernel "$work/elf-program"
+expect "truncated bzImage" 1 "kernel" run --kernel "$work/truncated-bzImage"
+expect "truncated vmlinux" 1 "kernel" run --kernel "$work/truncated-vmlinux"
+expect "missing initrd" 1 "No such file" run --kernel "$k" --initrd "$work/nope"
+expect "initrd too large" 1 "initrd" run --kernel "$k" --initrd "$work/big-initrd" --memory 32
+expect "memory 1 MiB" 2 "--memory" run --kernel "$k" --memory 1
+expect "memory not a number" 2 "--memory" run --kernel "$k" --memory lots
+expect "cpus 0" 2 "--cpus" run --kernel "$k" --cpus 0
+expect "cpus 1000" 2 "--cpus" run --kernel "$k" --cpus 1000
+expect "cpus negative" 2 "--cpus" run --kernel "$k" --cpus -1
+expect "no kernel" 2 "--kernel" run
+expect "unknown option" 2 "unrecognized|invalid" run --kernel "$k" --frobnicate
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * serial: an 8250/16550A UART, the guest's console (COM1).
+ *
+ * The device decodes the eight port offsets of the 16550A (National
+ * Semiconductor PC16550D datasheet, "Register Summary"); the caller registers
+ * it on the port-I/O bus at 0x3f8 with length SERIAL_NR_PORTS.
+ *
+ * Transmit never blocks the guest: LSR always reports THRE | TEMT, and the
+ * bytes the guest writes to THR collect in a buffer that is written to the
+ * output file descriptor at each '\n', when it fills, when the guest's
+ * driver ends a burst (it turns the THR-empty interrupt off), and on
+ * serial_flush() / serial_destroy().
+ *
+ * Receive: the host side feeds bytes with serial_rx() into a FIFO of
+ * SERIAL_RX_FIFO_SIZE bytes; the guest reads them from RBR. serial_rx takes
+ * what fits and says how many; the caller keeps the rest and may ask to be
+ * told when the guest has drained the FIFO (serial_set_rx_notify).
+ *
+ * Threading: vCPU threads (port accesses) and the main thread (serial_rx,
+ * serial_flush) share the device; a mutex inside struct serial serializes
+ * them. The set_irq and rx-notify callbacks run with that mutex held, on
+ * whichever thread changed the state: they must be brief and must not call
+ * back into this device.
+ *
+ * Output policy: writes tolerate EINTR and short writes. Before each write
+ * the device polls the fd for up to SERIAL_TX_WAIT_MS; a fd that stays
+ * unwritable (or returns EAGAIN, or fails) makes the device drop the
+ * buffered bytes and count them in tx_dropped, and later flushes no longer
+ * wait until a write goes through again. A non-blocking fd therefore never
+ * blocks a vCPU thread; a blocking fd blocks it at most while one write(2)
+ * of up to SERIAL_TX_CHUNK bytes, which poll said fits, proceeds. The
+ * process should ignore SIGPIPE (a closed reader then counts as dropped).
+ */
+#ifndef KVMBOX_VMM_SERIAL_H
+#define KVMBOX_VMM_SERIAL_H
+
+#include "bus.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SERIAL_COM1_BASE    0x3f8
+#define SERIAL_COM1_IRQ     4
+#define SERIAL_NR_PORTS     8
+#define SERIAL_RX_FIFO_SIZE 64
+#define SERIAL_TX_BUF_SIZE  4096
+#define SERIAL_TX_CHUNK     512
+#define SERIAL_TX_WAIT_MS   20
+
+struct serial_stats {
+	uint64_t tx_bytes;   /* written to the output fd */
+	uint64_t tx_dropped; /* lost to a full, failing or non-blocking fd */
+	uint64_t rx_bytes;   /* taken by serial_rx (and by loopback) */
+	uint64_t rx_overrun; /* loopback bytes lost to a full FIFO */
+};
+
+struct serial {
+	pthread_mutex_t lock;
+	int out_fd;
+	void (*set_irq)(void *opaque, bool level);
+	void *irq_opaque;
+	void (*rx_notify)(void *opaque);
+	void *rx_notify_opaque;
+
+	/* Registers (PC16550D "Register Summary"). */
+	uint8_t ier, lcr, mcr, scr, dll, dlm;
+	uint8_t fcr;       /* only FIFO enable (bit 0) is kept */
+	bool overrun;      /* LSR OE, until LSR is read */
+	bool thre_pending; /* the THR-empty interrupt latch */
+	uint8_t msr_delta; /* MSR bits 3:0, until MSR is read */
+	bool irq_level;    /* last level handed to set_irq */
+	bool tx_stalled;   /* the last flush timed out: do not wait again */
+	bool out_nonblock; /* out_fd was O_NONBLOCK at init */
+
+	uint8_t rx_fifo[SERIAL_RX_FIFO_SIZE];
+	unsigned int rx_head, rx_count;
+	uint8_t tx_buf[SERIAL_TX_BUF_SIZE];
+	size_t tx_len;
+
+	struct serial_stats stats;
+};
+
+/*
+ * serial_init: a reset UART writing to out_fd (not owned: the caller closes
+ * it after serial_destroy; -1 discards all output, counted as dropped).
+ * set_irq (may be NULL) is called with the new level each time the
+ * interrupt output changes; irq_opaque is its argument. The line starts low.
+ * Returns 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int
+serial_init(struct serial *s, int out_fd, void (*set_irq)(void *, bool), void *irq_opaque);
+
+/* serial_destroy: flush what is buffered, then free the mutex. */
+void serial_destroy(struct serial *s);
+
+/*
+ * serial_set_rx_notify: call fn(opaque) when the guest empties the receive
+ * FIFO, so the main thread can feed what serial_rx did not take (fn would
+ * typically write an eventfd). Call before the vCPU threads start.
+ */
+void serial_set_rx_notify(struct serial *s, void (*fn)(void *opaque), void *opaque);
+
+/*
+ * serial_rx: queue up to n host bytes for the guest to read.
+ * Returns how many were taken (0 when the FIFO is full); never more than
+ * SERIAL_RX_FIFO_SIZE.
+ */
+int serial_rx(struct serial *s, const uint8_t *buf, size_t n);
+
+/* serial_flush: write the buffered output now (e.g. from a timer). */
+void serial_flush(struct serial *s);
+
+/* serial_get_stats: a consistent copy of the counters. */
+void serial_get_stats(struct serial *s, struct serial_stats *out);
+
+/* The port handlers; the opaque pointer is the struct serial. */
+extern const struct bus_ops serial_bus_ops;
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * timeline: the boot timeline and exit counters that `--timings` prints.
+ *
+ * Phases are CLOCK_MONOTONIC timestamps taken once each. Exits to userspace
+ * are counted by reason and, for port I/O and MMIO, by address in a small
+ * fixed table (addresses beyond its size are counted together as "other").
+ * vCPU threads count concurrently: every counter is a relaxed atomic, since
+ * only the totals matter and they are read after the vCPUs have stopped.
+ */
+#ifndef KVMBOX_VMM_TIMELINE_H
+#define KVMBOX_VMM_TIMELINE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum timeline_phase {
+	TL_START,        /* main() entered */
+	TL_LOADED,       /* kernel, initrd and boot structures in guest RAM */
+	TL_VM_CREATED,   /* VM, memory slots, irqchip and vCPUs exist */
+	TL_FIRST_RUN,    /* the first KVM_RUN is issued (kernel entry) */
+	TL_READY,        /* the guest wrote "ready" to the debug port */
+	TL_EXIT,         /* the vCPUs have stopped */
+	TL_NR_PHASES,
+};
+
+#define TL_MAX_ADDRS 64
+#define TL_NR_REASONS 64 /* KVM_EXIT_* values are below this */
+
+struct timeline_addr {
+	_Atomic uint64_t addr_plus_one; /* 0 = free slot */
+	_Atomic uint64_t count;
+	bool is_mmio;
+};
+
+struct timeline_stat {
+	char name[48];
+	uint64_t value;
+};
+
+#define TL_MAX_STATS 48
+
+struct timeline {
+	_Atomic uint64_t phase_ns[TL_NR_PHASES]; /* 0 = not reached */
+	_Atomic uint64_t exits_by_reason[TL_NR_REASONS];
+	_Atomic uint64_t exits_other_reason;
+	_Atomic uint64_t unclaimed; /* accesses no device took */
+	struct timeline_addr addrs[TL_MAX_ADDRS];
+	_Atomic uint64_t addr_overflow;
+	/* KVM's own counters (KVM_GET_STATS_FD), summed over vCPUs. */
+	struct timeline_stat stats[TL_MAX_STATS];
+	unsigned int nr_stats;
+};
+
+void timeline_init(struct timeline *tl);
+uint64_t timeline_now_ns(void);
+
+/* timeline_mark: record a phase the first time it is reached. */
+void timeline_mark(struct timeline *tl, enum timeline_phase phase);
+
+/* timeline_count_exit: one exit to userspace; addr for PIO/MMIO exits. */
+void timeline_count_exit(struct timeline *tl, uint32_t reason);
+void timeline_count_addr(struct timeline *tl, uint64_t addr, bool is_mmio);
+
+/* timeline_add_stat: add a KVM statistic's value to the named total. */
+void timeline_add_stat(struct timeline *tl, const char *name, uint64_t value);
+
+/* timeline_print: the human-readable report. */
+void timeline_print(const struct timeline *tl, FILE *f);
+
+/* timeline_write_json: the same as one JSON object; 0 or -errno. */
+int timeline_write_json(const struct timeline *tl, const char *path);
+
+const char *timeline_phase_name(enum timeline_phase phase);
+
+#endif

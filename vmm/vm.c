@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vm: builds one microVM from its configuration, runs it, tears it down.
+ */
+#include "vm.h"
+
+#include "vmm/boot_cpu.h"
+#include "vmm/boot_params.h"
+#include "vmm/mptable.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define VM_SERIAL_PORT 0x3f8
+#define VM_SERIAL_IRQ 4
+/* A kernel file larger than this is no kernel of ours. */
+#define VM_MAX_KERNEL_SIZE (512ull << 20)
+
+/*
+ * The default command line: the console on COM1, reboot through the i8042
+ * (which ends the VMM), reboot at once on panic, and skip the IO-APIC timer
+ * check, which only costs time under KVM's in-kernel irqchip.
+ */
+static const char vm_default_cmdline[] = "console=ttyS0 reboot=k panic=-1 no_timer_check quiet";
+
+int vm_init(struct vm *vm, const struct vm_config *cfg)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	if (!vm->cfg.cmdline)
+		vm->cfg.cmdline = vm_default_cmdline;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	vm->mem.memfd = -1;
+	for (unsigned int i = 0; i < VM_MAX_CPUS; i++) {
+		vm->vcpus[i].fd = -1;
+		vm->vcpus[i].vm = vm;
+	}
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	timeline_init(&vm->tl);
+	timeline_mark(&vm->tl, TL_START);
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * vm_read_file: read a whole regular file of at most max bytes into a new
+ * buffer. Returns 0 or -errno (-EFBIG when larger than max, -EINVAL when
+ * not a regular file or empty), with one message naming the file.
+ */
+static int vm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf,
+			size_t *size)
+{
+	struct stat st;
+	ssize_t n;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0) {
+		err = -errno;
+		fprintf(stderr, "kvmbox: %s %s: %s\n", what, path, strerror(errno));
+		return err;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		fprintf(stderr, "kvmbox: %s %s: not a regular, non-empty file\n", what, path);
+		close(fd);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > max) {
+		fprintf(stderr, "kvmbox: %s %s: %lld bytes, more than the %llu that fit\n", what,
+			path, (long long)st.st_size, (unsigned long long)max);
+		close(fd);
+		return -EFBIG;
+	}
+	*buf = malloc((size_t)st.st_size);
+	if (!*buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (done < (size_t)st.st_size) {
+		n = read(fd, *buf + done, (size_t)st.st_size - done);
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			fprintf(stderr, "kvmbox: reading %s %s: %s\n", what, path,
+				n < 0 ? strerror(errno) : "file shrank");
+			free(*buf);
+			close(fd);
+			return err;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	*size = done;
+	return 0;
+}
+
+/*
+ * vm_load: guest RAM, then the kernel, initrd, zero page, page tables and MP
+ * table in it. Needs no KVM, so every bad input is refused before /dev/kvm
+ * is opened. Returns 0 or -errno after one message saying what was wrong.
+ */
+int vm_load(struct vm *vm)
+{
+	uint64_t ram = vm->cfg.mem_mib << 20;
+	uint8_t *kernel = NULL, *initrd = NULL;
+	size_t kernel_size = 0, initrd_size = 0;
+	struct boot_params_info info;
+	int err;
+
+	err = gmem_init(&vm->mem, ram, vm->cfg.hugepages);
+	if (err) {
+		fprintf(stderr, "kvmbox: cannot allocate %llu MiB of guest memory%s: %s\n",
+			(unsigned long long)vm->cfg.mem_mib,
+			vm->cfg.hugepages ? " in hugepages" : "", strerror(-err));
+		return err;
+	}
+	err = vm_read_file("kernel", vm->cfg.kernel_path,
+			   ram < VM_MAX_KERNEL_SIZE ? ram : VM_MAX_KERNEL_SIZE, &kernel, &kernel_size);
+	if (err)
+		return err;
+	err = boot_image_load(&vm->mem, kernel, kernel_size, &vm->image);
+	free(kernel);
+	if (err) {
+		fprintf(stderr, "kvmbox: kernel %s: %s\n", vm->cfg.kernel_path,
+			err == -ENOEXEC ? "not a bootable x86-64 Linux kernel (bzImage or ELF vmlinux)"
+			: err == -ENOMEM || err == -E2BIG ? "does not fit in guest memory"
+							  : strerror(-err));
+		return err;
+	}
+	if (vm->cfg.initrd_path) {
+		err = vm_read_file("initrd", vm->cfg.initrd_path, ram, &initrd, &initrd_size);
+		if (err)
+			return err;
+	}
+	err = boot_params_setup(&vm->mem, &vm->image, vm->cfg.cmdline, initrd, initrd_size,
+				&info);
+	vm->zero_page = info.zero_page_gpa;
+	free(initrd);
+	if (err) {
+		if (err == -E2BIG && vm->cfg.initrd_path)
+			fprintf(stderr, "kvmbox: the command line or initrd %s is too large for "
+					"the kernel or for %llu MiB of memory\n",
+				vm->cfg.initrd_path, (unsigned long long)vm->cfg.mem_mib);
+		else
+			fprintf(stderr, "kvmbox: cannot build the boot parameters: %s\n",
+				err == -ENOSPC ? "the initrd does not fit in guest memory"
+				: err == -E2BIG ? "the command line is too long for this kernel"
+						: strerror(-err));
+		return err;
+	}
+	err = boot_cpu_write_tables(&vm->mem);
+	if (!err)
+		err = mptable_write(&vm->mem, vm->cfg.nr_cpus);
+	if (err) {
+		fprintf(stderr, "kvmbox: cannot write the boot tables: %s\n", strerror(-err));
+		return err;
+	}
+	timeline_mark(&vm->tl, TL_LOADED);
+	return 0;
+}
+
+/* vm_serial_irq: the UART's interrupt output, wired to IRQ 4 of the PIC/IOAPIC. */
+static void vm_serial_irq(void *opaque, bool level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = VM_SERIAL_IRQ, .level = level };
+
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+static void vm_reset(void *opaque)
+{
+	vm_request_stop(opaque, VM_EXIT_OK);
+}
+
+/* The debug port: the guest marks boot progress; see VM_DEBUG_PORT. */
+static void vm_debug_write(void *opaque, uint64_t offset, const void *data, uint32_t len)
+{
+	struct vm *vm = opaque;
+
+	(void)offset;
+	if (len >= 1 && *(const uint8_t *)data == VM_DEBUG_READY)
+		timeline_mark(&vm->tl, TL_READY);
+}
+
+static void vm_debug_read(void *opaque, uint64_t offset, void *data, uint32_t len)
+{
+	(void)opaque;
+	(void)offset;
+	memset(data, 0, len);
+}
+
+static const struct bus_ops vm_debug_ops = {
+	.read = vm_debug_read,
+	.write = vm_debug_write,
+};
+
+/* vm_add_devices: the legacy devices, in one visible place. */
+static int vm_add_devices(struct vm *vm)
+{
+	int err;
+
+	err = serial_init(&vm->serial, vm->cfg.console_fd, vm_serial_irq, vm);
+	if (err)
+		return err;
+	vm->serial_ready = true;
+	err = bus_register(&vm->pio, VM_SERIAL_PORT, 8, &serial_bus_ops, &vm->serial, "serial");
+	if (err)
+		return err;
+	err = i8042_init(&vm->i8042, vm_reset, vm);
+	if (err)
+		return err;
+	err = i8042_register(&vm->i8042, &vm->pio);
+	if (err)
+		return err;
+	return bus_register(&vm->pio, VM_DEBUG_PORT, 1, &vm_debug_ops, vm, "debug");
+}
+
+/*
+ * vm_create: /dev/kvm, the VM, its devices and vCPUs. Returns 0 or -errno
+ * after a message.
+ */
+int vm_create(struct vm *vm)
+{
+	int err, max;
+
+	err = kvm_open_checked(&vm->kvm_fd);
+	if (err)
+		return err;
+	max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max > 0 && vm->cfg.nr_cpus > (unsigned int)max) {
+		fprintf(stderr, "kvmbox: --cpus %u: this KVM allows at most %d\n", vm->cfg.nr_cpus,
+			max);
+		return -EINVAL;
+	}
+	err = kvm_supported_cpuid(vm->kvm_fd, &vm->supported_cpuid);
+	if (err) {
+		fprintf(stderr, "kvmbox: KVM_GET_SUPPORTED_CPUID: %s\n", strerror(-err));
+		return err;
+	}
+	err = kvm_create_vm(vm);
+	if (err)
+		return err;
+	err = vm_add_devices(vm);
+	if (err) {
+		fprintf(stderr, "kvmbox: cannot set up the legacy devices: %s\n", strerror(-err));
+		return err;
+	}
+	vm->nr_vcpus = vm->cfg.nr_cpus;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		err = vcpu_create(vm, i);
+		if (err)
+			return err;
+	}
+	timeline_mark(&vm->tl, TL_VM_CREATED);
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, int status)
+{
+	bool expected = false;
+	uint64_t one = 1;
+
+	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+		return;
+	atomic_store(&vm->exit_status, status);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
+		/* Cannot fail for an eventfd below its maximum count. */
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+/* vm_forward_stdin: host input to the guest's UART; false at end of input. */
+static bool vm_forward_stdin(struct vm *vm)
+{
+	uint8_t buf[256];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	if (n <= 0)
+		return n < 0 && errno == EINTR;
+	/* The UART's FIFO is small; what it cannot take now is dropped, as on a
+	 * real line without flow control. */
+	serial_rx(&vm->serial, buf, (size_t)n);
+	return true;
+}
+
+/*
+ * vm_wait: the main thread's loop until a stop: SIGINT/SIGTERM, a stop
+ * request from a vCPU, and console input.
+ */
+static void vm_wait(struct vm *vm, int sfd)
+{
+	struct pollfd fds[3] = {
+		{ .fd = sfd, .events = POLLIN },
+		{ .fd = vm->stop_fd, .events = POLLIN },
+		{ .fd = vm->cfg.console_input ? STDIN_FILENO : -1, .events = POLLIN },
+	};
+
+	while (!atomic_load(&vm->stopping)) {
+		if (poll(fds, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vm_request_stop(vm, VM_EXIT_ERROR);
+			break;
+		}
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				fprintf(stderr, "kvmbox: stopping on signal %u\n", si.ssi_signo);
+				vm_request_stop(vm, 128 + (int)si.ssi_signo);
+			}
+		}
+		if (fds[2].revents & (POLLIN | POLLHUP) && !vm_forward_stdin(vm))
+			fds[2].fd = -1;
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	sigset_t stop;
+	int sfd, err;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sfd = signalfd(-1, &stop, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "kvmbox: signalfd: %s\n", strerror(errno));
+		return VM_EXIT_ERROR;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		err = vcpu_start(&vm->vcpus[i]);
+		if (err) {
+			fprintf(stderr, "kvmbox: cannot start vCPU %u: %s\n", i, strerror(-err));
+			vm_request_stop(vm, VM_EXIT_ERROR);
+			break;
+		}
+	}
+	vm_wait(vm, sfd);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	timeline_mark(&vm->tl, TL_EXIT);
+	close(sfd);
+	/* KVM's own counters, in-kernel exits included, before the fds go. */
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		kvm_collect_stats(vm->vcpus[i].fd, &vm->tl);
+	if (vm->serial_ready)
+		serial_flush(&vm->serial);
+	return atomic_load(&vm->exit_status);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < VM_MAX_CPUS; i++) {
+		vcpu_join(&vm->vcpus[i]);
+		vcpu_destroy(&vm->vcpus[i]);
+	}
+	if (vm->serial_ready)
+		serial_destroy(&vm->serial);
+	vm->serial_ready = false;
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	vm->vm_fd = vm->kvm_fd = vm->stop_fd = -1;
+	free(vm->supported_cpuid);
+	vm->supported_cpuid = NULL;
+	gmem_destroy(&vm->mem);
+}

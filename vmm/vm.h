@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vm: one microVM, everything hanging off struct vm (no global state).
+ *
+ * Life cycle (vmm/main.c): vm_init -> vm_load (files into guest RAM; no KVM
+ * needed, so bad input fails before /dev/kvm is touched) -> vm_create (KVM
+ * objects, devices, vCPUs) -> vm_run (vCPU threads; the calling thread
+ * waits for a stop) -> vm_destroy.
+ */
+#ifndef KVMBOX_VMM_VM_H
+#define KVMBOX_VMM_VM_H
+
+#include "vmm/boot_image.h"
+#include "vmm/bus.h"
+#include "vmm/gmem.h"
+#include "vmm/i8042.h"
+#include "vmm/serial.h"
+#include "vmm/timeline.h"
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The MP table gives each CPU an 8-bit APIC ID and the I/O APIC takes one. */
+#define VM_MAX_CPUS 254
+#define VM_MIN_MEM_MIB 32
+
+/* The port the guest writes to mark boot progress (not a PC port). */
+#define VM_DEBUG_PORT 0x4f0
+#define VM_DEBUG_READY 0x01
+
+/* Exit statuses of `kvmbox run`, documented in README.md. */
+enum vm_exit_status {
+	VM_EXIT_OK = 0,           /* the guest rebooted or powered off */
+	VM_EXIT_ERROR = 1,        /* bad input or a host failure */
+	VM_EXIT_USAGE = 2,        /* bad command line */
+	VM_EXIT_TRIPLE_FAULT = 3, /* KVM_EXIT_SHUTDOWN */
+	VM_EXIT_KVM_ERROR = 4,    /* internal error, failed entry, unknown exit */
+};
+
+struct vm_config {
+	const char *kernel_path;
+	const char *initrd_path;  /* NULL: none */
+	const char *cmdline;      /* NULL: the default */
+	unsigned int nr_cpus;
+	uint64_t mem_mib;
+	bool hugepages;
+	int console_fd;           /* guest serial output */
+	bool console_input;       /* forward stdin to the guest's serial */
+};
+
+enum vcpu_state {
+	VCPU_CREATED,
+	VCPU_RUNNING,
+	VCPU_STOPPED,
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	_Atomic int state;
+};
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd;
+	int vm_fd;
+	int run_size;
+	struct gmem mem;
+	struct boot_image image;
+	uint64_t zero_page;
+	struct bus pio;
+	struct bus mmio;
+	struct serial serial;
+	bool serial_ready;
+	struct i8042 i8042;
+	struct kvm_cpuid2 *supported_cpuid;
+	struct vcpu vcpus[VM_MAX_CPUS];
+	unsigned int nr_vcpus;
+	struct timeline tl;
+	int stop_fd;              /* eventfd: a vCPU asks the main thread to stop */
+	_Atomic bool stopping;
+	_Atomic int exit_status;
+};
+
+__attribute__((warn_unused_result)) int vm_init(struct vm *vm, const struct vm_config *cfg);
+__attribute__((warn_unused_result)) int vm_load(struct vm *vm);
+__attribute__((warn_unused_result)) int vm_create(struct vm *vm);
+
+/* vm_run: start the vCPUs and wait for a stop; returns an exit status. */
+int vm_run(struct vm *vm);
+
+/*
+ * vm_request_stop: stop the VM with this exit status (the first request
+ * wins); callable from any thread, vCPU threads included.
+ */
+void vm_request_stop(struct vm *vm, int status);
+
+void vm_destroy(struct vm *vm);
+
+/* vcpu.c */
+__attribute__((warn_unused_result)) int vcpu_create(struct vm *vm, unsigned int index);
+__attribute__((warn_unused_result)) int vcpu_start(struct vcpu *vcpu);
+void vcpu_kick(struct vcpu *vcpu);
+void vcpu_join(struct vcpu *vcpu);
+void vcpu_destroy(struct vcpu *vcpu);
+__attribute__((warn_unused_result)) int vcpu_signals_init(void);
+
+/* kvm.c */
+__attribute__((warn_unused_result)) int kvm_open_checked(int *kvm_fd);
+__attribute__((warn_unused_result)) int kvm_create_vm(struct vm *vm);
+__attribute__((warn_unused_result)) int kvm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out);
+void kvm_collect_stats(int fd, struct timeline *tl);
+
+#endif
