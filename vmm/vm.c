@@ -134,7 +134,8 @@ int vm_load(struct vm *vm)
 	free(kernel);
 	if (err) {
 		fprintf(stderr, "kvmbox: kernel %s: %s\n", vm->cfg.kernel_path,
-			err == -ENOEXEC ? "not a bootable x86-64 Linux kernel (bzImage or ELF vmlinux)"
+			err == -ENOEXEC	  ? "not a bootable x86-64 Linux kernel (bzImage or ELF vmlinux)"
+			: err == -EINVAL  ? "truncated or corrupt kernel image"
 			: err == -ENOMEM || err == -E2BIG ? "does not fit in guest memory"
 							  : strerror(-err));
 		return err;

@@ -16,6 +16,7 @@ head -c 100000 "$kdir/bzImage" >"$work/truncated-bzImage"
 head -c 300000 "$kdir/vmlinux" >"$work/truncated-vmlinux"
 printf 'this is not a kernel\n%.0s' $(seq 1000) >"$work/text"
 truncate -s 48M "$work/big-initrd"
+truncate -s 31M "$work/tight-initrd"
 cp /bin/true "$work/elf-program"
 
 # expect NAME STATUS PATTERN ARGS...: exit STATUS, one stderr line matching PATTERN.
@@ -25,7 +26,7 @@ expect() {
 	"$kvmbox" "$@" >"$work/out" 2>"$work/err" </dev/null
 	rc=$?
 	lines=$(wc -l <"$work/err")
-	if [ "$rc" = "$want" ] && [ "$lines" = 1 ] && grep -qE "$pattern" "$work/err"; then
+	if [ "$rc" = "$want" ] && [ "$lines" = 1 ] && grep -qE -e "$pattern" "$work/err"; then
 		echo "PASS $name: $(cat "$work/err")"
 		passed=$((passed + 1))
 	else
@@ -40,10 +41,11 @@ expect "missing kernel" 1 "No such file" run --kernel "$work/nope"
 expect "directory as kernel" 1 "not a regular" run --kernel "$work"
 expect "text file as kernel" 1 "not a bootable" run --kernel "$work/text"
 expect "program as kernel" 1 "not a bootable" run --kernel "$work/elf-program"
-expect "truncated bzImage" 1 "kernel" run --kernel "$work/truncated-bzImage"
-expect "truncated vmlinux" 1 "kernel" run --kernel "$work/truncated-vmlinux"
+expect "truncated bzImage" 1 "truncated" run --kernel "$work/truncated-bzImage"
+expect "truncated vmlinux" 1 "truncated" run --kernel "$work/truncated-vmlinux"
 expect "missing initrd" 1 "No such file" run --kernel "$k" --initrd "$work/nope"
 expect "initrd too large" 1 "initrd" run --kernel "$k" --initrd "$work/big-initrd" --memory 32
+expect "initrd left no room" 1 "initrd" run --kernel "$k" --initrd "$work/tight-initrd" --memory 32
 expect "memory 1 MiB" 2 "--memory" run --kernel "$k" --memory 1
 expect "memory not a number" 2 "--memory" run --kernel "$k" --memory lots
 expect "cpus 0" 2 "--cpus" run --kernel "$k" --cpus 0
