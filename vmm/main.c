@@ -179,13 +179,19 @@ static int main_run(int argc, char **argv)
 		return VM_EXIT_ERROR;
 
 	vm = malloc(sizeof(*vm));
-	if (!vm)
+	if (!vm) {
+		fprintf(stderr, "kvmbox: out of memory\n");
 		return VM_EXIT_ERROR;
-	if (vm_init(vm, &o.cfg))
+	}
+	if (vm_init(vm, &o.cfg)) {
+		fprintf(stderr, "kvmbox: cannot create the stop eventfd: %s\n", strerror(errno));
 		goto out;
+	}
 	cmdline = main_cmdline(&o, vm->cfg.cmdline);
-	if (!cmdline)
+	if (!cmdline) {
+		fprintf(stderr, "kvmbox: out of memory\n");
 		goto out;
+	}
 	vm->cfg.cmdline = cmdline;
 	if (vm_load(vm) || vm_create(vm))
 		goto out;

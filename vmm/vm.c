@@ -23,6 +23,8 @@
 
 #define VM_SERIAL_PORT 0x3f8
 #define VM_SERIAL_IRQ 4
+/* Room for the polls and a few batches of device I/O in flight. */
+#define VM_LOOP_ENTRIES 256
 /* A kernel file larger than this is no kernel of ours. */
 #define VM_MAX_KERNEL_SIZE (512ull << 20)
 
@@ -39,7 +41,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 	vm->cfg = *cfg;
 	if (!vm->cfg.cmdline)
 		vm->cfg.cmdline = vm_default_cmdline;
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = -1;
 	vm->mem.memfd = -1;
 	for (unsigned int i = 0; i < VM_MAX_CPUS; i++) {
 		vm->vcpus[i].fd = -1;
@@ -237,6 +239,11 @@ int vm_create(struct vm *vm)
 {
 	int err, max;
 
+	err = loop_init(&vm->loop, VM_LOOP_ENTRIES);
+	if (err) {
+		fprintf(stderr, "kvmbox: io_uring: %s\n", strerror(-err));
+		return err;
+	}
 	err = kvm_open_checked(&vm->kvm_fd);
 	if (err)
 		return err;
@@ -286,62 +293,87 @@ void vm_request_stop(struct vm *vm, int status)
 		vcpu_kick(&vm->vcpus[i]);
 }
 
-/* vm_forward_stdin: host input to the guest's UART; false at end of input. */
-static bool vm_forward_stdin(struct vm *vm)
+/* vm_on_signal: SIGINT or SIGTERM arrived on the signalfd. */
+static void vm_on_signal(void *opaque, int res, bool more)
 {
-	uint8_t buf[256];
-	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
 
-	if (n <= 0)
-		return n < 0 && errno == EINTR;
+	(void)more;
+	if (res < 0 || read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	fprintf(stderr, "kvmbox: stopping on signal %u\n", si.ssi_signo);
+	vm_request_stop(vm, 128 + (int)si.ssi_signo);
+}
+
+/* vm_on_stop: a vCPU asked to stop; vm->stopping is already set. */
+static void vm_on_stop(void *opaque, int res, bool more)
+{
+	struct vm *vm = opaque;
+	uint64_t v;
+
+	(void)res;
+	(void)more;
+	if (read(vm->stop_fd, &v, sizeof(v)) < 0) {
+		/* Nothing to drain: the flag is what matters. */
+	}
+}
+
+/* vm_on_stdin: host input for the guest's UART, while it is a terminal. */
+static void vm_on_stdin(void *opaque, int res, bool more)
+{
+	struct vm *vm = opaque;
+	uint8_t buf[256];
+	ssize_t n;
+
+	(void)more;
+	if (res < 0 || vm->stdin_closed)
+		return;
+	n = read(STDIN_FILENO, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n == 0 || errno != EINTR)
+			vm->stdin_closed = true;
+		return;
+	}
 	/* The UART's FIFO is small; what it cannot take now is dropped, as on a
 	 * real line without flow control. */
 	serial_rx(&vm->serial, buf, (size_t)n);
-	return true;
 }
 
 /*
- * vm_wait: the main thread's loop until a stop: SIGINT/SIGTERM, a stop
- * request from a vCPU, and console input.
+ * vm_wait: the main thread's event loop until a stop: SIGINT/SIGTERM, a stop
+ * request from a vCPU, and console input. Returns 0 or -errno.
  */
-static void vm_wait(struct vm *vm, int sfd)
+static int vm_wait(struct vm *vm)
 {
-	struct pollfd fds[3] = {
-		{ .fd = sfd, .events = POLLIN },
-		{ .fd = vm->stop_fd, .events = POLLIN },
-		{ .fd = vm->cfg.console_input ? STDIN_FILENO : -1, .events = POLLIN },
-	};
+	int err;
 
-	while (!atomic_load(&vm->stopping)) {
-		if (poll(fds, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			vm_request_stop(vm, VM_EXIT_ERROR);
-			break;
-		}
-		if (fds[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				fprintf(stderr, "kvmbox: stopping on signal %u\n", si.ssi_signo);
-				vm_request_stop(vm, 128 + (int)si.ssi_signo);
-			}
-		}
-		if (fds[2].revents & (POLLIN | POLLHUP) && !vm_forward_stdin(vm))
-			fds[2].fd = -1;
+	vm->op_signal = (struct loop_op){ .cb = vm_on_signal, .opaque = vm };
+	vm->op_stop = (struct loop_op){ .cb = vm_on_stop, .opaque = vm };
+	vm->op_stdin = (struct loop_op){ .cb = vm_on_stdin, .opaque = vm };
+	err = loop_poll(&vm->loop, vm->signal_fd, POLLIN, &vm->op_signal);
+	if (!err)
+		err = loop_poll(&vm->loop, vm->stop_fd, POLLIN, &vm->op_stop);
+	if (!err && vm->cfg.console_input)
+		err = loop_poll(&vm->loop, STDIN_FILENO, POLLIN, &vm->op_stdin);
+	while (!err && !atomic_load(&vm->stopping)) {
+		err = loop_run_once(&vm->loop);
+		if (err == -EINTR)
+			err = 0;
 	}
+	return err;
 }
 
 int vm_run(struct vm *vm)
 {
 	sigset_t stop;
-	int sfd, err;
+	int err;
 
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
-	sfd = signalfd(-1, &stop, SFD_CLOEXEC);
-	if (sfd < 0) {
+	vm->signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0) {
 		fprintf(stderr, "kvmbox: signalfd: %s\n", strerror(errno));
 		return VM_EXIT_ERROR;
 	}
@@ -353,11 +385,14 @@ int vm_run(struct vm *vm)
 			break;
 		}
 	}
-	vm_wait(vm, sfd);
+	err = vm_wait(vm);
+	if (err) {
+		fprintf(stderr, "kvmbox: event loop: %s\n", strerror(-err));
+		vm_request_stop(vm, VM_EXIT_ERROR);
+	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	timeline_mark(&vm->tl, TL_EXIT);
-	close(sfd);
 	/* KVM's own counters, in-kernel exits included, before the fds go. */
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		kvm_collect_stats(vm->vcpus[i].fd, &vm->tl);
@@ -381,7 +416,10 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
-	vm->vm_fd = vm->kvm_fd = vm->stop_fd = -1;
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	vm->vm_fd = vm->kvm_fd = vm->stop_fd = vm->signal_fd = -1;
+	loop_destroy(&vm->loop);
 	free(vm->supported_cpuid);
 	vm->supported_cpuid = NULL;
 	gmem_destroy(&vm->mem);

@@ -14,6 +14,7 @@
 #include "vmm/bus.h"
 #include "vmm/gmem.h"
 #include "vmm/i8042.h"
+#include "vmm/loop.h"
 #include "vmm/serial.h"
 #include "vmm/timeline.h"
 
@@ -86,6 +87,10 @@ struct vm {
 	struct vcpu vcpus[VM_MAX_CPUS];
 	unsigned int nr_vcpus;
 	struct timeline tl;
+	struct loop loop;         /* the main thread's io_uring */
+	struct loop_op op_signal, op_stop, op_stdin;
+	int signal_fd;            /* SIGINT, SIGTERM */
+	bool stdin_closed;
 	int stop_fd;              /* eventfd: a vCPU asks the main thread to stop */
 	_Atomic bool stopping;
 	_Atomic int exit_status;

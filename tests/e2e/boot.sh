@@ -31,7 +31,9 @@ boot() {
 	rc=$?
 	if [ $rc -eq 0 ] && grep -q "^guest-init: ok token=$token" "$work/out" &&
 		grep -q '"guest_ready": [0-9]' "$work/t.json"; then
-		echo "PASS $name ($(grep -o '"guest_ready": [0-9.]*' "$work/t.json"), $(grep -o '"exits": [0-9]*' "$work/t.json"))"
+		echo "PASS $name: $(awk '/"guest_ready"/ { printf "ready at %.0f ms, ", $2 }
+			/^  "exits"/ { printf "%d exits to userspace, ", $2 }
+			/^    "exits"/ { printf "%d in all", $2 }' "$work/t.json")"
 		passed=$((passed + 1))
 	else
 		echo "FAIL $name: exit $rc"
