@@ -29,12 +29,12 @@
 #define BIT64(n) (1ull << (n))
 
 /* The transport feature bits (§6) the queue code implements. */
-#define VIRTIO_MMIO_TRANSPORT_FEATURES                                                   \
-	(BIT64(VIRTIO_F_VERSION_1) | BIT64(VIRTIO_RING_F_EVENT_IDX) |                    \
+#define VIRTIO_MMIO_TRANSPORT_FEATURES                                                             \
+	(BIT64(VIRTIO_F_VERSION_1) | BIT64(VIRTIO_RING_F_EVENT_IDX) |                              \
 	 BIT64(VIRTIO_RING_F_INDIRECT_DESC))
 
 /* Bits 28..41 are reserved for the transport and the queues (§6). */
-#define VIRTIO_MMIO_TRANSPORT_RANGE                                                      \
+#define VIRTIO_MMIO_TRANSPORT_RANGE                                                                \
 	(((BIT64(VIRTIO_TRANSPORT_F_END + 1)) - 1) & ~(BIT64(VIRTIO_TRANSPORT_F_START) - 1))
 
 /* §4.2.2 ShmLen reads -1 for a shared memory region that does not exist. */
@@ -56,7 +56,7 @@ static bool ops_valid(const struct virtio_dev_ops *ops)
 }
 
 int virtio_mmio_init(struct virtio_mmio *vm, const struct virtio_dev_ops *ops, void *dev,
-		     const struct gmem *mem, const struct virtio_mmio_params *p)
+                     const struct gmem *mem, const struct virtio_mmio_params *p)
 {
 	int err;
 
@@ -66,8 +66,8 @@ int virtio_mmio_init(struct virtio_mmio *vm, const struct virtio_dev_ops *ops, v
 	vm->ops = ops;
 	vm->dev = dev;
 	vm->p = *p;
-	vm->device_features = (ops->features & ~VIRTIO_MMIO_TRANSPORT_RANGE) |
-			      VIRTIO_MMIO_TRANSPORT_FEATURES;
+	vm->device_features =
+	    (ops->features & ~VIRTIO_MMIO_TRANSPORT_RANGE) | VIRTIO_MMIO_TRANSPORT_FEATURES;
 	for (unsigned int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
 		vm->notify_fd[i] = -1;
 	for (unsigned int i = 0; i < ops->num_queues; i++) {
@@ -87,13 +87,13 @@ void virtio_mmio_destroy(struct virtio_mmio *vm)
 int virtio_mmio_register(struct virtio_mmio *vm, struct bus *bus)
 {
 	return bus_register(bus, vm->p.base, VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, vm,
-			    vm->ops->name);
+	                    vm->ops->name);
 }
 
 int virtio_mmio_cmdline(const struct virtio_mmio *vm, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "virtio_mmio.device=%u@0x%" PRIx64 ":%" PRIu32,
-			 VIRTIO_MMIO_SIZE, vm->p.base, vm->p.gsi);
+	                 VIRTIO_MMIO_SIZE, vm->p.base, vm->p.gsi);
 
 	if (n < 0 || (size_t)n >= size)
 		return -ENOSPC;
@@ -247,7 +247,7 @@ static void queue_write(struct virtio_mmio *vm, uint64_t off, uint32_t v)
 		if (!v) {
 			q->ready = false;
 		} else if (!q->ready && (!(vm->status & VIRTIO_CONFIG_S_FEATURES_OK) ||
-					 virtq_enable(q, vm->driver_features) != 0)) {
+		                         virtq_enable(q, vm->driver_features) != 0)) {
 			virtio_mmio_set_needs_reset(vm);
 		}
 		return;
@@ -385,7 +385,7 @@ static void vm_bus_read(void *opaque, uint64_t off, void *data, uint32_t len)
 		if (config_range(vm, off, len) && vm->ops->config_read) {
 			pthread_mutex_lock(&vm->lock);
 			vm->ops->config_read(vm->dev, (uint32_t)(off - VIRTIO_MMIO_CONFIG_OFFSET),
-					     data, len);
+			                     data, len);
 			pthread_mutex_unlock(&vm->lock);
 		}
 		return;
@@ -423,7 +423,7 @@ static void vm_bus_write(void *opaque, uint64_t off, const void *data, uint32_t 
 		if (config_range(vm, off, len) && vm->ops->config_write) {
 			pthread_mutex_lock(&vm->lock);
 			vm->ops->config_write(vm->dev, (uint32_t)(off - VIRTIO_MMIO_CONFIG_OFFSET),
-					      data, len);
+			                      data, len);
 			pthread_mutex_unlock(&vm->lock);
 		}
 		return;

@@ -46,15 +46,15 @@
 #define VIRTIO_MMIO_SIZE 0x200u
 /* §4.2.2: the config space starts at 0x100. */
 #define VIRTIO_MMIO_CONFIG_OFFSET 0x100u
-#define VIRTIO_MMIO_CONFIG_MAX (VIRTIO_MMIO_SIZE - VIRTIO_MMIO_CONFIG_OFFSET)
+#define VIRTIO_MMIO_CONFIG_MAX    (VIRTIO_MMIO_SIZE - VIRTIO_MMIO_CONFIG_OFFSET)
 /* §4.2.2 QueueNotify: where the VMM registers one ioeventfd per queue, with
  * the queue index as datamatch (4 bytes). */
 #define VIRTIO_MMIO_NOTIFY_OFFSET 0x050u
-#define VIRTIO_MMIO_MAX_QUEUES 8u
+#define VIRTIO_MMIO_MAX_QUEUES    8u
 /* §4.2.2: "virt" in little-endian; version 2 is the modern interface. */
-#define VIRTIO_MMIO_MAGIC 0x74726976u
+#define VIRTIO_MMIO_MAGIC          0x74726976u
 #define VIRTIO_MMIO_VERSION_MODERN 2u
-#define VIRTIO_MMIO_VENDOR 0x626d766bu /* "kvmb" */
+#define VIRTIO_MMIO_VENDOR         0x626d766bu /* "kvmb" */
 
 /*
  * virtio_dev_ops: one device type. dev is the opaque pointer given to
@@ -68,9 +68,9 @@ struct virtio_dev_ops {
 	 * VIRTIO_RING_F_EVENT_IDX and VIRTIO_RING_F_INDIRECT_DESC and drops the
 	 * other transport bits (28..41, §6) that it does not implement. */
 	uint64_t features;
-	unsigned int num_queues;  /* 1..VIRTIO_MMIO_MAX_QUEUES */
-	uint16_t queue_max_size;  /* QueueNumMax: a power of two <= 32768 */
-	uint32_t config_size;     /* bytes of config space, <= VIRTIO_MMIO_CONFIG_MAX */
+	unsigned int num_queues; /* 1..VIRTIO_MMIO_MAX_QUEUES */
+	uint16_t queue_max_size; /* QueueNumMax: a power of two <= 32768 */
+	uint32_t config_size;    /* bytes of config space, <= VIRTIO_MMIO_CONFIG_MAX */
 	/* Config space access: offset + len <= config_size, checked (lock held). */
 	void (*config_read)(void *dev, uint32_t offset, void *data, uint32_t len);
 	void (*config_write)(void *dev, uint32_t offset, const void *data, uint32_t len);
@@ -86,8 +86,8 @@ struct virtio_dev_ops {
 
 /* Where a device sits and how it interrupts. */
 struct virtio_mmio_params {
-	uint64_t base;            /* GPA of the window */
-	uint32_t gsi;             /* its interrupt line, for the command line */
+	uint64_t base;             /* GPA of the window */
+	uint32_t gsi;              /* its interrupt line, for the command line */
 	void (*irq)(void *opaque); /* raise the (edge) interrupt: irqfd write */
 	void *irq_opaque;
 };
@@ -106,7 +106,7 @@ struct virtio_mmio {
 	uint32_t status;    /* §2.1 device status */
 	uint32_t config_generation;
 
-	uint32_t interrupt_status; /* __atomic: bit 0 used buffer, bit 1 config */
+	uint32_t interrupt_status;             /* __atomic: bit 0 used buffer, bit 1 config */
 	int notify_fd[VIRTIO_MMIO_MAX_QUEUES]; /* -1: none (set before vCPUs run) */
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
 };
@@ -119,15 +119,15 @@ extern const struct bus_ops virtio_mmio_bus_ops;
  * Returns 0, -EINVAL, or -errno from pthread_mutex_init.
  */
 __attribute__((warn_unused_result)) int virtio_mmio_init(struct virtio_mmio *vm,
-							 const struct virtio_dev_ops *ops,
-							 void *dev, const struct gmem *mem,
-							 const struct virtio_mmio_params *p);
+                                                         const struct virtio_dev_ops *ops,
+                                                         void *dev, const struct gmem *mem,
+                                                         const struct virtio_mmio_params *p);
 
 void virtio_mmio_destroy(struct virtio_mmio *vm);
 
 /* virtio_mmio_register: claim [base, base + VIRTIO_MMIO_SIZE) on bus. */
 __attribute__((warn_unused_result)) int virtio_mmio_register(struct virtio_mmio *vm,
-							     struct bus *bus);
+                                                             struct bus *bus);
 
 /*
  * virtio_mmio_cmdline: "virtio_mmio.device=512@0xd0000000:5" for this
@@ -141,7 +141,7 @@ int virtio_mmio_cmdline(const struct virtio_mmio *vm, char *buf, size_t size);
  * Call before the vCPUs run. Returns 0 or -EINVAL (q out of range).
  */
 __attribute__((warn_unused_result)) int virtio_mmio_set_notify_fd(struct virtio_mmio *vm,
-								  unsigned int q, int fd);
+                                                                  unsigned int q, int fd);
 
 void virtio_mmio_lock(struct virtio_mmio *vm);
 void virtio_mmio_unlock(struct virtio_mmio *vm);

@@ -38,11 +38,11 @@ _Static_assert(sizeof(struct virtq_desc) == VIRTQ_DESC_SIZE, "§2.7.5 descriptor
 
 /* §2.7.6 available ring offsets: flags, idx, ring[], then used_event. */
 #define AVAIL_FLAGS 0u
-#define AVAIL_IDX 2u
-#define AVAIL_RING 4u
+#define AVAIL_IDX   2u
+#define AVAIL_RING  4u
 /* §2.7.8 used ring offsets: flags, idx, ring[] of 8-byte elements, avail_event. */
-#define USED_IDX 2u
-#define USED_RING 4u
+#define USED_IDX       2u
+#define USED_RING      4u
 #define USED_ELEM_SIZE 8u
 
 /* Ring sizes in bytes for a queue of n entries (§2.7 "Virtqueue Part Sizes"). */
@@ -133,7 +133,7 @@ int virtq_set_size(struct virtq *q, uint32_t size)
  * fails the second check). *err gets -EINVAL or -EFAULT on failure.
  */
 static uint8_t *ring_ptr(const struct virtq *q, uint64_t gpa, uint64_t len, uint64_t align,
-			 int *err)
+                         int *err)
 {
 	uint8_t *p;
 
@@ -164,11 +164,11 @@ int virtq_enable(struct virtq *q, uint64_t features)
 	/* §2.7 alignment: descriptor table 16, available ring 2, used ring 4. */
 	q->desc = ring_ptr(q, q->desc_gpa, desc_bytes(q->size), VRING_DESC_ALIGN_SIZE, &err);
 	if (q->desc)
-		q->avail = ring_ptr(q, q->avail_gpa, avail_bytes(q->size), VRING_AVAIL_ALIGN_SIZE,
-				    &err);
+		q->avail =
+		    ring_ptr(q, q->avail_gpa, avail_bytes(q->size), VRING_AVAIL_ALIGN_SIZE, &err);
 	if (q->avail)
-		q->used = ring_ptr(q, q->used_gpa, used_bytes(q->size), VRING_USED_ALIGN_SIZE,
-				   &err);
+		q->used =
+		    ring_ptr(q, q->used_gpa, used_bytes(q->size), VRING_USED_ALIGN_SIZE, &err);
 	if (!q->used) {
 		q->desc = q->avail = NULL;
 		return err;
@@ -218,7 +218,8 @@ static int walk_add(const struct virtq *q, struct walk *w, const struct virtq_de
 	if (!host)
 		return -EFAULT;
 	s = &c->segs[c->nr_segs++];
-	*s = (struct virtq_seg){ .gpa = d->addr, .host = host, .len = d->len, .writable = writable };
+	*s =
+	    (struct virtq_seg){ .gpa = d->addr, .host = host, .len = d->len, .writable = writable };
 	if (writable) {
 		c->writable_len += d->len;
 	} else {

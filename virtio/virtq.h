@@ -58,7 +58,7 @@ struct virtq_seg {
  * readable_len + writable_len <= UINT32_MAX.
  */
 struct virtq_chain {
-	uint16_t head;        /* give it back to virtq_push */
+	uint16_t head; /* give it back to virtq_push */
 	uint16_t nr_segs;
 	uint16_t nr_readable;
 	uint32_t readable_len;
@@ -95,7 +95,7 @@ struct virtq {
  * max_size, a power of two <= VIRTQ_MAX_SIZE. Returns 0 or -EINVAL.
  */
 __attribute__((warn_unused_result)) int virtq_init(struct virtq *q, const struct gmem *mem,
-						   uint16_t max_size);
+                                                   uint16_t max_size);
 
 /* virtq_reset: back to the state virtq_init left (not ready, size 0). */
 void virtq_reset(struct virtq *q);

@@ -106,17 +106,15 @@ static int vcpu_set_boot_state(struct vcpu *vcpu)
 
 static int vcpu_set_msrs(struct vcpu *vcpu)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry entries[1];
-	} msrs = {
-		.hdr.nmsrs = 1,
-		.entries[0] = { .index = MSR_IA32_MISC_ENABLE,
-				.data = MSR_IA32_MISC_ENABLE_FAST_STRING },
-	};
+	/* struct kvm_msrs ends in a flexible array: room for one entry. */
+	uint64_t buf[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)) / 8 + 1] = { 0 };
+	struct kvm_msrs *msrs = (struct kvm_msrs *)buf;
 
+	msrs->nmsrs = 1;
+	msrs->entries[0].index = MSR_IA32_MISC_ENABLE;
+	msrs->entries[0].data = MSR_IA32_MISC_ENABLE_FAST_STRING;
 	/* KVM_SET_MSRS returns how many it set. */
-	if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != 1)
+	if (ioctl(vcpu->fd, KVM_SET_MSRS, msrs) != 1)
 		return -EIO;
 	return 0;
 }

@@ -29,12 +29,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define RAM_SIZE 0x4000u
+#define RAM_SIZE  0x4000u
 #define AVAIL_GPA 0x0u
-#define DESC_GPA 0x400u
-#define USED_GPA 0x1400u
-#define HDR_SIZE 28u
-#define MAX_POPS 2048
+#define DESC_GPA  0x400u
+#define USED_GPA  0x1400u
+#define HDR_SIZE  28u
+#define MAX_POPS  2048
 
 static uint64_t get64(const uint8_t *p)
 {
@@ -98,8 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < HDR_SIZE)
 		return 0;
 	memset(ram, 0, sizeof(ram));
-	memcpy(ram, data + HDR_SIZE,
-	       size - HDR_SIZE < RAM_SIZE ? size - HDR_SIZE : RAM_SIZE);
+	memcpy(ram, data + HDR_SIZE, size - HDR_SIZE < RAM_SIZE ? size - HDR_SIZE : RAM_SIZE);
 	if (gmem_init_buffer(&m, ram, sizeof(ram)) || virtq_init(&q, &m, 256) ||
 	    virtq_set_size(&q, 1u << (data[0] % 9)))
 		abort();

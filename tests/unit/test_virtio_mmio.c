@@ -12,13 +12,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define RAM_SIZE (1u << 20)
-#define BASE 0xd0000000ull
-#define QSIZE 16
+#define RAM_SIZE      (1u << 20)
+#define BASE          0xd0000000ull
+#define QSIZE         16
 #define TOY_FEATURE_A (1ull << 0)
 #define TOY_FEATURE_B (1ull << 5)
-#define F_VERSION_1 (1ull << VIRTIO_F_VERSION_1)
-#define F_RING ((1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_RING_F_INDIRECT_DESC))
+#define F_VERSION_1   (1ull << VIRTIO_F_VERSION_1)
+#define F_RING        ((1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_RING_F_INDIRECT_DESC))
 
 static uint8_t ram[RAM_SIZE] __attribute__((aligned(4096)));
 static struct virtq_chain chain;
@@ -172,10 +172,9 @@ TEST(handshake_and_io)
 	CHECK_EQ(r.toy.activated, 1);
 	CHECK_EQ(virtio_mmio_features(&r.vm), TOY_FEATURE_B | F_VERSION_1 | F_RING);
 	CHECK(r.vm.queues[0].event_idx && r.vm.queues[0].indirect);
-	CHECK_EQ(rd(&r, VIRTIO_MMIO_STATUS), VIRTIO_CONFIG_S_ACKNOWLEDGE |
-						     VIRTIO_CONFIG_S_DRIVER |
-						     VIRTIO_CONFIG_S_FEATURES_OK |
-						     VIRTIO_CONFIG_S_DRIVER_OK);
+	CHECK_EQ(rd(&r, VIRTIO_MMIO_STATUS), VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	                                         VIRTIO_CONFIG_S_FEATURES_OK |
+	                                         VIRTIO_CONFIG_S_DRIVER_OK);
 	b[0] = (struct vdrv_buf){ vdrv_alloc(&r.d, 100), 100, false };
 	b[1] = (struct vdrv_buf){ vdrv_alloc(&r.d, 4), 4, true };
 	head = vdrv_add_indirect(&r.d, b, 2);
@@ -209,8 +208,7 @@ TEST(features_refused)
 
 	CHECK_EQ(rig_init(&r), 0);
 	/* No VERSION_1: a legacy driver for a modern-only device. */
-	CHECK_EQ(vdrv_mmio_negotiate(&r.bus, BASE, TOY_FEATURE_A) & VIRTIO_CONFIG_S_FEATURES_OK,
-		 0);
+	CHECK_EQ(vdrv_mmio_negotiate(&r.bus, BASE, TOY_FEATURE_A) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
 	CHECK_EQ(virtio_mmio_features(&r.vm), 0);
 	/* An unoffered bit (the negotiate helper would mask it: write by hand). */
 	wr(&r, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
@@ -462,6 +460,6 @@ TEST(cmdline_and_init)
 }
 
 CHECK_MAIN(CASE(identity), CASE(handshake_and_io), CASE(features_refused),
-	   CASE(queue_setup_refused), CASE(queue_sel_out_of_range), CASE(wrong_width),
-	   CASE(config_space), CASE(reset_by_driver), CASE(needs_reset_on_bad_chain),
-	   CASE(activate_fails), CASE(notify_fd), CASE(cmdline_and_init))
+           CASE(queue_setup_refused), CASE(queue_sel_out_of_range), CASE(wrong_width),
+           CASE(config_space), CASE(reset_by_driver), CASE(needs_reset_on_bad_chain),
+           CASE(activate_fails), CASE(notify_fd), CASE(cmdline_and_init))

@@ -10,16 +10,15 @@
 #include <errno.h>
 
 #define RAM_SIZE (1u << 20)
-#define QSIZE 8
-#define ALL_RING_FEATURES                                                                \
+#define QSIZE    8
+#define ALL_RING_FEATURES                                                                          \
 	((1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_RING_F_INDIRECT_DESC))
 
 static uint8_t ram[RAM_SIZE] __attribute__((aligned(4096)));
 static struct virtq_chain chain; /* 24 KiB: not on the stack */
 
 /* setup: RAM, a driver with a queue of qsize at GPA 0, the device queue ready. */
-static int setup(struct gmem *m, struct vdrv *d, struct virtq *q, uint16_t qsize,
-		 uint64_t features)
+static int setup(struct gmem *m, struct vdrv *d, struct virtq *q, uint16_t qsize, uint64_t features)
 {
 	int err;
 
@@ -267,8 +266,8 @@ static void expect_pop(int *failed, struct virtq *q, int err)
 }
 
 /* hostile_one: a single-descriptor chain (addr, len, flags, next) at head 0. */
-static void hostile_one(int *failed, uint64_t features, uint64_t addr, uint32_t len,
-			uint16_t flags, uint16_t next, int err)
+static void hostile_one(int *failed, uint64_t features, uint64_t addr, uint32_t len, uint16_t flags,
+                        uint16_t next, int err)
 {
 	struct gmem m;
 	struct vdrv d;
@@ -282,8 +281,8 @@ static void hostile_one(int *failed, uint64_t features, uint64_t addr, uint32_t 
 
 TEST(hostile_addresses)
 {
-	hostile_one(failed, 0, RAM_SIZE, 16, 0, 0, -EFAULT);     /* outside RAM */
-	hostile_one(failed, 0, RAM_SIZE - 8, 16, 0, 0, -EFAULT); /* straddles the end */
+	hostile_one(failed, 0, RAM_SIZE, 16, 0, 0, -EFAULT);       /* outside RAM */
+	hostile_one(failed, 0, RAM_SIZE - 8, 16, 0, 0, -EFAULT);   /* straddles the end */
 	hostile_one(failed, 0, UINT64_MAX - 7, 16, 0, 0, -EFAULT); /* wraps */
 	hostile_one(failed, 0, 0x1000, UINT32_MAX, 0, 0, -EFAULT); /* absurd length */
 	hostile_one(failed, 0, 0x1000, 16, VRING_DESC_F_NEXT, QSIZE, -EPROTO); /* next */
@@ -379,14 +378,14 @@ TEST(hostile_indirect)
 	hostile_one(failed, ALL_RING_FEATURES, 0x8000, 0, VRING_DESC_F_INDIRECT, 0, -EPROTO);
 	hostile_one(failed, ALL_RING_FEATURES, 0x8000, 24, VRING_DESC_F_INDIRECT, 0, -EPROTO);
 	hostile_one(failed, ALL_RING_FEATURES, 0x8000, 16 * (VIRTQ_INDIRECT_MAX + 1),
-		    VRING_DESC_F_INDIRECT, 0, -EPROTO);
+	            VRING_DESC_F_INDIRECT, 0, -EPROTO);
 	/* Table outside RAM, or straddling its end. */
 	hostile_one(failed, ALL_RING_FEATURES, RAM_SIZE, 32, VRING_DESC_F_INDIRECT, 0, -EFAULT);
 	hostile_one(failed, ALL_RING_FEATURES, RAM_SIZE - 16, 32, VRING_DESC_F_INDIRECT, 0,
-		    -EFAULT);
+	            -EFAULT);
 	/* INDIRECT together with NEXT (§2.7.5.3.1). */
 	hostile_one(failed, ALL_RING_FEATURES, 0x8000, 32,
-		    VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1, -EPROTO);
+	            VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1, -EPROTO);
 
 	/* Nested indirect. */
 	CHECK_EQ(setup(&m, &d, &q, QSIZE, ALL_RING_FEATURES), 0);
@@ -433,7 +432,7 @@ TEST(too_many_segments)
 	t = vdrv_alloc(&d, 16 * VIRTQ_INDIRECT_MAX);
 	for (uint32_t i = 0; i < VIRTQ_INDIRECT_MAX; i++)
 		vdrv_desc(&d, t, i, buf, 8, i + 1 < VIRTQ_INDIRECT_MAX ? VRING_DESC_F_NEXT : 0,
-			  (uint16_t)(i + 1));
+		          (uint16_t)(i + 1));
 	vdrv_desc(&d, d.desc, 0, t, 16 * VIRTQ_INDIRECT_MAX, VRING_DESC_F_INDIRECT, 0);
 	vdrv_publish(&d, 0);
 	CHECK_EQ(virtq_pop(&q, &chain), 0); /* exactly VIRTQ_MAX_SEGS */
@@ -524,7 +523,7 @@ TEST(enable_checks)
 }
 
 CHECK_MAIN(CASE(direct_round_trip), CASE(indirect_round_trip), CASE(direct_then_indirect),
-	   CASE(zero_length_skipped), CASE(index_wrap), CASE(no_interrupt_flag), CASE(event_idx),
-	   CASE(event_idx_wrap), CASE(hostile_addresses), CASE(hostile_indices),
-	   CASE(chain_as_long_as_queue), CASE(hostile_order_and_length), CASE(hostile_indirect),
-	   CASE(too_many_segments), CASE(big_ram), CASE(enable_checks))
+           CASE(zero_length_skipped), CASE(index_wrap), CASE(no_interrupt_flag), CASE(event_idx),
+           CASE(event_idx_wrap), CASE(hostile_addresses), CASE(hostile_indices),
+           CASE(chain_as_long_as_queue), CASE(hostile_order_and_length), CASE(hostile_indirect),
+           CASE(too_many_segments), CASE(big_ram), CASE(enable_checks))

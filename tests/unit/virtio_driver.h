@@ -64,8 +64,8 @@ static inline uint64_t vdrv_align(uint64_t v, uint64_t a)
  * descriptor table, available ring, used ring (each page aligned, §2.7),
  * then a heap for buffers up to heap_end. The rings are zeroed.
  */
-static inline void vdrv_init(struct vdrv *d, const struct gmem *mem, uint16_t size,
-			     uint64_t base, uint64_t heap_end)
+static inline void vdrv_init(struct vdrv *d, const struct gmem *mem, uint16_t size, uint64_t base,
+                             uint64_t heap_end)
 {
 	memset(d, 0, sizeof(*d));
 	d->mem = mem;
@@ -92,7 +92,7 @@ static inline uint64_t vdrv_alloc(struct vdrv *d, uint64_t len)
 
 /* vdrv_desc: write descriptor idx of the table at table_gpa (§2.7.5). */
 static inline void vdrv_desc(struct vdrv *d, uint64_t table_gpa, uint32_t idx, uint64_t addr,
-			     uint32_t len, uint16_t flags, uint16_t next)
+                             uint32_t len, uint16_t flags, uint16_t next)
 {
 	uint8_t *p = vdrv_host(d, table_gpa + 16ull * idx, 16);
 
@@ -129,11 +129,11 @@ static inline void vdrv_set_avail_idx(struct vdrv *d, uint16_t idx)
 
 /* vdrv_fill_table: n descriptors from bufs, linked 0 -> 1 -> ... -> n - 1. */
 static inline void vdrv_fill_table(struct vdrv *d, uint64_t table, const struct vdrv_buf *b,
-				   unsigned int n)
+                                   unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
-		uint16_t flags = (b[i].writable ? VRING_DESC_F_WRITE : 0) |
-				 (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+		uint16_t flags =
+		    (b[i].writable ? VRING_DESC_F_WRITE : 0) | (i + 1 < n ? VRING_DESC_F_NEXT : 0);
 
 		vdrv_desc(d, table, i, b[i].gpa, b[i].len, flags, (uint16_t)(i + 1));
 	}
@@ -150,8 +150,8 @@ static inline uint16_t vdrv_add_chain(struct vdrv *d, const struct vdrv_buf *b, 
 	for (unsigned int i = 0; i < n; i++) {
 		uint16_t idx = (uint16_t)((head + i) % d->size);
 		uint16_t next = (uint16_t)((head + i + 1) % d->size);
-		uint16_t flags = (b[i].writable ? VRING_DESC_F_WRITE : 0) |
-				 (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+		uint16_t flags =
+		    (b[i].writable ? VRING_DESC_F_WRITE : 0) | (i + 1 < n ? VRING_DESC_F_NEXT : 0);
 
 		vdrv_desc(d, d->desc, idx, b[i].gpa, b[i].len, flags, next);
 	}
@@ -164,8 +164,7 @@ static inline uint16_t vdrv_add_chain(struct vdrv *d, const struct vdrv_buf *b, 
  * vdrv_add_indirect: an indirect table of n descriptors from the heap and
  * one direct descriptor pointing at it, published. Returns the head.
  */
-static inline uint16_t vdrv_add_indirect(struct vdrv *d, const struct vdrv_buf *b,
-					 unsigned int n)
+static inline uint16_t vdrv_add_indirect(struct vdrv *d, const struct vdrv_buf *b, unsigned int n)
 {
 	uint64_t table = vdrv_alloc(d, 16ull * n);
 	uint16_t head = d->next_desc;
@@ -239,7 +238,7 @@ static inline uint32_t vdrv_mmio_negotiate(const struct bus *b, uint64_t base, u
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_STATUS, 0);
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_STATUS,
-			VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	                VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
 	dev = (uint64_t)vdrv_mmio_read(b, base, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
@@ -250,8 +249,8 @@ static inline uint32_t vdrv_mmio_negotiate(const struct bus *b, uint64_t base, u
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)want);
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_STATUS,
-			VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-				VIRTIO_CONFIG_S_FEATURES_OK);
+	                VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	                    VIRTIO_CONFIG_S_FEATURES_OK);
 	return vdrv_mmio_read(b, base, VIRTIO_MMIO_STATUS);
 }
 
@@ -260,7 +259,7 @@ static inline uint32_t vdrv_mmio_negotiate(const struct bus *b, uint64_t base, u
  * ring addresses, set QueueReady. Returns QueueReady read back.
  */
 static inline uint32_t vdrv_mmio_setup_queue(const struct bus *b, uint64_t base, uint32_t q,
-					     const struct vdrv *d)
+                                             const struct vdrv *d)
 {
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_QUEUE_SEL, q);
 	vdrv_mmio_write(b, base, VIRTIO_MMIO_QUEUE_NUM, d->size);
