@@ -17,21 +17,21 @@
 static uint8_t ram[RAM_SIZE] __attribute__((aligned(4096)));
 static struct virtq_chain chain; /* 24 KiB: not on the stack */
 
-/* setup: RAM, a driver with a queue of qsize at GPA 0, the device queue ready. */
+/*
+ * setup: RAM, a driver with a queue of qsize at GPA 0, the device queue
+ * ready. Returns virtq_enable's result; a broken test rig aborts.
+ */
 static int setup(struct gmem *m, struct vdrv *d, struct virtq *q, uint16_t qsize, uint64_t features)
 {
-	int err;
-
 	if (gmem_init_buffer(m, ram, sizeof(ram)) != 0)
-		return -1;
+		abort();
 	vdrv_init(d, m, qsize, 0, RAM_SIZE);
-	err = virtq_init(q, m, 256);
-	if (!err)
-		err = virtq_set_size(q, qsize);
+	if (virtq_init(q, m, 256) != 0 || virtq_set_size(q, qsize) != 0)
+		abort();
 	q->desc_gpa = d->desc;
 	q->avail_gpa = d->avail;
 	q->used_gpa = d->used;
-	return err ? err : virtq_enable(q, features);
+	return virtq_enable(q, features);
 }
 
 TEST(direct_round_trip)
@@ -40,7 +40,7 @@ TEST(direct_round_trip)
 	struct vdrv d;
 	struct virtq q;
 	struct vdrv_buf b[3];
-	uint32_t id, len;
+	uint32_t id = 0, len = 0;
 	uint16_t head;
 
 	CHECK_EQ(setup(&m, &d, &q, QSIZE, 0), 0);
@@ -77,7 +77,7 @@ TEST(indirect_round_trip)
 	struct vdrv d;
 	struct virtq q;
 	struct vdrv_buf b[4];
-	uint32_t id, len;
+	uint32_t id = 0, len = 0;
 	uint16_t head;
 
 	CHECK_EQ(setup(&m, &d, &q, QSIZE, ALL_RING_FEATURES), 0);
@@ -151,7 +151,7 @@ TEST(index_wrap)
 	struct vdrv d;
 	struct virtq q;
 	struct vdrv_buf b = { 0, 8, true };
-	uint32_t id, len;
+	uint32_t id = 0, len = 0;
 	int bad = 0;
 
 	CHECK_EQ(setup(&m, &d, &q, 4, 0), 0);
@@ -429,7 +429,7 @@ TEST(too_many_segments)
 
 	CHECK_EQ(setup(&m, &d, &q, QSIZE, ALL_RING_FEATURES), 0);
 	buf = vdrv_alloc(&d, 8);
-	t = vdrv_alloc(&d, 16 * VIRTQ_INDIRECT_MAX);
+	t = vdrv_alloc(&d, 16ull * VIRTQ_INDIRECT_MAX);
 	for (uint32_t i = 0; i < VIRTQ_INDIRECT_MAX; i++)
 		vdrv_desc(&d, t, i, buf, 8, i + 1 < VIRTQ_INDIRECT_MAX ? VRING_DESC_F_NEXT : 0,
 		          (uint16_t)(i + 1));
