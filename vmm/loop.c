@@ -43,6 +43,14 @@ struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op)
 	return sqe;
 }
 
+int loop_add_idle(struct loop *l, void (*fn)(void *opaque), void *opaque)
+{
+	if (l->nr_idle == LOOP_MAX_IDLE)
+		return -ENOSPC;
+	l->idle[l->nr_idle++] = (struct loop_idle){ .fn = fn, .opaque = opaque };
+	return 0;
+}
+
 int loop_submit(struct loop *l)
 {
 	int n;
@@ -122,5 +130,7 @@ int loop_run_once(struct loop *l)
 		n++;
 	}
 	io_uring_cq_advance(&l->ring, n);
+	for (unsigned int i = 0; i < l->nr_idle; i++)
+		l->idle[i].fn(l->idle[i].opaque);
 	return 0;
 }

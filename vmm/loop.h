@@ -29,10 +29,21 @@ struct loop_op {
 	bool multishot;
 };
 
+#define LOOP_MAX_IDLE 16
+
+/* loop_idle: called after each batch of completions (devices batch their
+ * interrupts there: one per batch rather than one per request). */
+struct loop_idle {
+	void (*fn)(void *opaque);
+	void *opaque;
+};
+
 struct loop {
 	struct io_uring ring;
 	bool ready;
 	unsigned int pending; /* SQEs prepared but not yet submitted */
+	struct loop_idle idle[LOOP_MAX_IDLE];
+	unsigned int nr_idle;
 };
 
 /* loop_init: a ring of `entries` submissions; 0 or -errno. */
@@ -53,6 +64,10 @@ __attribute__((warn_unused_result)) int loop_poll(struct loop *l, int fd, unsign
  * together by the next loop_run_once (one io_uring_enter per batch).
  */
 struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op);
+
+/* loop_add_idle: run fn(opaque) after every batch; 0 or -ENOSPC. */
+__attribute__((warn_unused_result)) int loop_add_idle(struct loop *l, void (*fn)(void *opaque),
+						      void *opaque);
 
 /* loop_submit: submit what is pending now; 0 or -errno. */
 int loop_submit(struct loop *l);

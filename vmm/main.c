@@ -32,6 +32,7 @@ static void main_usage(FILE *f)
 	fprintf(f,
 		"usage: kvmbox run --kernel PATH [--initrd PATH] [--cmdline STR] [--append STR]\n"
 		"                  [--cpus N] [--memory MiB] [--hugepages] [--console PATH]\n"
+		"                  [--disk PATH[,ro][,id=NAME]]...\n"
 		"                  [--timings] [--timings-json PATH]\n"
 		"       kvmbox --version | --help\n"
 		"\n"
@@ -43,6 +44,9 @@ static void main_usage(FILE *f)
 		"  --memory MiB         guest RAM, %d MiB to 1 TiB (default %d)\n"
 		"  --hugepages          back guest RAM with 2 MiB hugepages\n"
 		"  --console PATH       guest serial output to PATH instead of stdout\n"
+		"  --disk PATH[,ro][,id=NAME]\n"
+		"                       a raw image as virtio-blk (/dev/vda, vdb, ...),\n"
+		"                       read-only with ro, serial NAME (default: file name)\n"
 		"  --timings            print the boot timeline and exit counts on stderr\n"
 		"  --timings-json PATH  write them as JSON to PATH\n"
 		"\n"
@@ -69,7 +73,42 @@ static int main_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t
 	return 0;
 }
 
-enum { OPT_APPEND = 256, OPT_TIMINGS_JSON, OPT_HUGEPAGES, OPT_CONSOLE };
+enum { OPT_APPEND = 256, OPT_TIMINGS_JSON, OPT_HUGEPAGES, OPT_CONSOLE, OPT_DISK };
+
+/*
+ * main_parse_disk: PATH[,ro][,id=NAME] into the next disk slot. The string
+ * is argv's, cut in place at the commas. -EINVAL after one message.
+ */
+static int main_parse_disk(char *arg, struct vm_config *cfg)
+{
+	struct blk_params *d;
+	char *opt, *save = NULL;
+
+	if (cfg->nr_disks == VM_MAX_DISKS) {
+		fprintf(stderr, "kvmbox: --disk: at most %d disks\n", VM_MAX_DISKS);
+		return -EINVAL;
+	}
+	d = &cfg->disks[cfg->nr_disks];
+	d->path = strtok_r(arg, ",", &save);
+	if (!d->path) {
+		fprintf(stderr, "kvmbox: --disk needs a path\n");
+		return -EINVAL;
+	}
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		if (strcmp(opt, "ro") == 0) {
+			d->read_only = true;
+		} else if (strncmp(opt, "id=", 3) == 0 && opt[3] && strlen(opt + 3) <= 20) {
+			d->id = opt + 3;
+		} else {
+			fprintf(stderr, "kvmbox: --disk %s: unknown option %s (ro, id=NAME of at most "
+					"20 bytes)\n",
+				d->path, opt);
+			return -EINVAL;
+		}
+	}
+	cfg->nr_disks++;
+	return 0;
+}
 
 static int main_parse_run(int argc, char **argv, struct main_opts *o)
 {
@@ -82,6 +121,7 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "timings", no_argument, NULL, 't' },
 		{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
 		{ "help", no_argument, NULL, 'h' },
@@ -102,6 +142,10 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 		case OPT_APPEND: o->append = optarg; break;
 		case OPT_HUGEPAGES: o->cfg.hugepages = true; break;
 		case OPT_CONSOLE: o->console_path = optarg; break;
+		case OPT_DISK:
+			if (main_parse_disk(optarg, &o->cfg))
+				return -EINVAL;
+			break;
 		case 't': o->timings = true; break;
 		case OPT_TIMINGS_JSON: o->timings_json = optarg; break;
 		case 'n':

@@ -2,6 +2,7 @@
 /*
  * vm: builds one microVM from its configuration, runs it, tears it down.
  */
+#define _GNU_SOURCE
 #include "vm.h"
 
 #include "vmm/boot_cpu.h"
@@ -21,8 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define VM_SERIAL_PORT 0x3f8
-#define VM_SERIAL_IRQ 4
 /* Room for the polls and a few batches of device I/O in flight. */
 #define VM_LOOP_ENTRIES 256
 /* A kernel file larger than this is no kernel of ours. */
@@ -109,6 +108,46 @@ static int vm_read_file(const char *what, const char *path, uint64_t max, uint8_
 }
 
 /*
+ * vm_check_disks: every --disk opens as asked, before /dev/kvm is touched,
+ * so a bad path is one clear line. The devices open them again later.
+ */
+static int vm_check_disks(const struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->cfg.nr_disks; i++) {
+		const struct blk_params *d = &vm->cfg.disks[i];
+		struct stat st;
+		int fd = open(d->path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+
+		if (fd < 0) {
+			fprintf(stderr, "kvmbox: --disk %s: %s\n", d->path, strerror(errno));
+			return -errno;
+		}
+		if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
+		    (S_ISREG(st.st_mode) && st.st_size < 512)) {
+			fprintf(stderr, "kvmbox: --disk %s: not a disk image of at least 512 bytes\n",
+				d->path);
+			close(fd);
+			return -EINVAL;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* vm_full_cmdline: the configured command line and the devices' parameters. */
+static int vm_full_cmdline(const struct vm *vm, char **out)
+{
+	char devs[1024];
+	int err = vm_devices_cmdline(vm, devs, sizeof(devs));
+
+	if (err)
+		return err;
+	if (asprintf(out, "%s%s%s", vm->cfg.cmdline, devs[0] ? " " : "", devs) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
  * vm_load: guest RAM, then the kernel, initrd, zero page, page tables and MP
  * table in it. Needs no KVM, so every bad input is refused before /dev/kvm
  * is opened. Returns 0 or -errno after one message saying what was wrong.
@@ -119,6 +158,7 @@ int vm_load(struct vm *vm)
 	uint8_t *kernel = NULL, *initrd = NULL;
 	size_t kernel_size = 0, initrd_size = 0;
 	struct boot_params_info info;
+	char *cmdline = NULL;
 	int err;
 
 	err = gmem_init(&vm->mem, ram, vm->cfg.hugepages);
@@ -147,8 +187,15 @@ int vm_load(struct vm *vm)
 		if (err)
 			return err;
 	}
-	err = boot_params_setup(&vm->mem, &vm->image, vm->cfg.cmdline, initrd, initrd_size,
-				&info);
+	err = vm_check_disks(vm);
+	if (!err)
+		err = vm_full_cmdline(vm, &cmdline);
+	if (err) {
+		free(initrd);
+		return err;
+	}
+	err = boot_params_setup(&vm->mem, &vm->image, cmdline, initrd, initrd_size, &info);
+	free(cmdline);
 	vm->zero_page = info.zero_page_gpa;
 	free(initrd);
 	if (err) {
@@ -172,63 +219,6 @@ int vm_load(struct vm *vm)
 	}
 	timeline_mark(&vm->tl, TL_LOADED);
 	return 0;
-}
-
-/* vm_serial_irq: the UART's interrupt output, wired to IRQ 4 of the PIC/IOAPIC. */
-static void vm_serial_irq(void *opaque, bool level)
-{
-	struct vm *vm = opaque;
-	struct kvm_irq_level irq = { .irq = VM_SERIAL_IRQ, .level = level };
-
-	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
-}
-
-static void vm_reset(void *opaque)
-{
-	vm_request_stop(opaque, VM_EXIT_OK);
-}
-
-/* The debug port: the guest marks boot progress; see VM_DEBUG_PORT. */
-static void vm_debug_write(void *opaque, uint64_t offset, const void *data, uint32_t len)
-{
-	struct vm *vm = opaque;
-
-	(void)offset;
-	if (len >= 1 && *(const uint8_t *)data == VM_DEBUG_READY)
-		timeline_mark(&vm->tl, TL_READY);
-}
-
-static void vm_debug_read(void *opaque, uint64_t offset, void *data, uint32_t len)
-{
-	(void)opaque;
-	(void)offset;
-	memset(data, 0, len);
-}
-
-static const struct bus_ops vm_debug_ops = {
-	.read = vm_debug_read,
-	.write = vm_debug_write,
-};
-
-/* vm_add_devices: the legacy devices, in one visible place. */
-static int vm_add_devices(struct vm *vm)
-{
-	int err;
-
-	err = serial_init(&vm->serial, vm->cfg.console_fd, vm_serial_irq, vm);
-	if (err)
-		return err;
-	vm->serial_ready = true;
-	err = bus_register(&vm->pio, VM_SERIAL_PORT, 8, &serial_bus_ops, &vm->serial, "serial");
-	if (err)
-		return err;
-	err = i8042_init(&vm->i8042, vm_reset, vm);
-	if (err)
-		return err;
-	err = i8042_register(&vm->i8042, &vm->pio);
-	if (err)
-		return err;
-	return bus_register(&vm->pio, VM_DEBUG_PORT, 1, &vm_debug_ops, vm, "debug");
 }
 
 /*
@@ -263,11 +253,9 @@ int vm_create(struct vm *vm)
 	err = kvm_create_vm(vm);
 	if (err)
 		return err;
-	err = vm_add_devices(vm);
-	if (err) {
-		fprintf(stderr, "kvmbox: cannot set up the legacy devices: %s\n", strerror(-err));
+	err = vm_devices_add(vm);
+	if (err)
 		return err;
-	}
 	vm->nr_vcpus = vm->cfg.nr_cpus;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		err = vcpu_create(vm, i);
@@ -407,9 +395,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_join(&vm->vcpus[i]);
 		vcpu_destroy(&vm->vcpus[i]);
 	}
-	if (vm->serial_ready)
-		serial_destroy(&vm->serial);
-	vm->serial_ready = false;
+	vm_devices_destroy(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -10,6 +10,7 @@
 #ifndef KVMBOX_VMM_VM_H
 #define KVMBOX_VMM_VM_H
 
+#include "virtio/blk.h"
 #include "vmm/boot_image.h"
 #include "vmm/bus.h"
 #include "vmm/gmem.h"
@@ -32,6 +33,14 @@
 #define VM_DEBUG_PORT 0x4f0
 #define VM_DEBUG_READY 0x01
 
+/* virtio-mmio slots: 4 KiB windows in the MMIO gap, one ISA IRQ each
+ * (5..15, the lines the MP table routes; 4 is the UART's). */
+#define VM_VIRTIO_BASE 0xd0000000ull
+#define VM_VIRTIO_STRIDE 0x1000ull
+#define VM_VIRTIO_GSI_BASE 5
+#define VM_MAX_VIRTIO 11
+#define VM_MAX_DISKS 8
+
 /* Exit statuses of `kvmbox run`, documented in README.md. */
 enum vm_exit_status {
 	VM_EXIT_OK = 0,           /* the guest rebooted or powered off */
@@ -50,6 +59,19 @@ struct vm_config {
 	bool hugepages;
 	int console_fd;           /* guest serial output */
 	bool console_input;       /* forward stdin to the guest's serial */
+	struct blk_params disks[VM_MAX_DISKS];
+	unsigned int nr_disks;
+};
+
+/* One virtio-mmio device's place and wiring (vmm/devices.c). */
+struct vm_virtio_slot {
+	struct vm *vm;
+	struct virtio_mmio *transport;
+	uint64_t base;
+	uint32_t gsi;
+	int irq_fd;    /* KVM_IRQFD */
+	int notify_fd; /* KVM_IOEVENTFD for queue 0 */
+	struct loop_op op;
 };
 
 enum vcpu_state {
@@ -83,6 +105,11 @@ struct vm {
 	struct serial serial;
 	bool serial_ready;
 	struct i8042 i8042;
+	bool i8042_ready;
+	struct blk *disks[VM_MAX_DISKS];
+	unsigned int nr_disks;
+	struct vm_virtio_slot slots[VM_MAX_VIRTIO];
+	unsigned int nr_slots;
 	struct kvm_cpuid2 *supported_cpuid;
 	struct vcpu vcpus[VM_MAX_CPUS];
 	unsigned int nr_vcpus;
@@ -110,6 +137,12 @@ int vm_run(struct vm *vm);
 void vm_request_stop(struct vm *vm, int status);
 
 void vm_destroy(struct vm *vm);
+
+/* devices.c */
+__attribute__((warn_unused_result)) int vm_devices_add(struct vm *vm);
+void vm_devices_destroy(struct vm *vm);
+/* vm_devices_cmdline: the virtio_mmio.device= parameters; 0 or -ENOSPC. */
+int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size);
 
 /* vcpu.c */
 __attribute__((warn_unused_result)) int vcpu_create(struct vm *vm, unsigned int index);
