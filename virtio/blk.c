@@ -136,6 +136,12 @@ static void blk_complete(void *opaque, int res, bool more)
 		/* The driver reset the device meanwhile: the chain is no longer
 		 * ours to write to. */
 		r->in_use = false;
+	} else if (res == -EOPNOTSUPP) {
+		/* A fallocate mode the image's file system lacks (tmpfs has no
+		 * ZERO_RANGE, 9p no fallocate at all): "unsupported", so that
+		 * the guest falls back to writing zeroes itself rather than
+		 * seeing a media error. */
+		blk_finish(b, r, VIRTIO_BLK_S_UNSUPP);
 	} else if (res < 0 || (r->expect && (uint32_t)res != r->expect)) {
 		blk_finish(b, r, VIRTIO_BLK_S_IOERR);
 	} else {

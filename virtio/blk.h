@@ -15,6 +15,12 @@
  * range against the capacity without overflow, length a multiple of 512,
  * segment count), and a bad request gets VIRTIO_BLK_S_IOERR or _UNSUPP
  * without touching the image. A failed host I/O fails that request only.
+ *
+ * Known limit: a device reset drops the used entries of requests still in
+ * flight (their chains are no longer ours), but cannot stop the host I/O
+ * itself: a read submitted before the reset may still land in the guest
+ * pages it named. The host stays safe (the pages are guest RAM); Linux
+ * resets a virtio-blk device only once its queue is idle.
  * A chain with no room for the status byte is a protocol violation: the
  * device asks for a reset.
  */
@@ -54,7 +60,8 @@ struct blk_req {
 struct blk_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
 	uint64_t bytes_read, bytes_written;
-	uint64_t io_errors, unsupported, batches, interrupts;
+	uint64_t io_errors, unsupported;
+	uint64_t batches; /* completion batches that ended with used entries */
 };
 
 struct blk {
@@ -66,7 +73,8 @@ struct blk {
 	char id[20];       /* VIRTIO_BLK_ID_BYTES, not NUL-terminated when full */
 	uint32_t generation; /* bumped at each reset: late completions are dropped */
 	bool notify_pending;
-	bool starved;      /* requests wait in the ring for a free blk_req */
+	bool starved;      /* the blk_req pool ran out: look at the ring again
+	                    * when one is freed */
 	struct virtq_chain chain; /* scratch for virtq_pop (main thread) */
 	struct blk_stats stats;
 	struct blk_req reqs[BLK_QUEUE_SIZE];

@@ -395,6 +395,8 @@ void vm_destroy(struct vm *vm)
 		vcpu_join(&vm->vcpus[i]);
 		vcpu_destroy(&vm->vcpus[i]);
 	}
+	/* The ring first: no completion may run once the devices are gone. */
+	loop_destroy(&vm->loop);
 	vm_devices_destroy(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
@@ -405,7 +407,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
 	vm->vm_fd = vm->kvm_fd = vm->stop_fd = vm->signal_fd = -1;
-	loop_destroy(&vm->loop);
 	free(vm->supported_cpuid);
 	vm->supported_cpuid = NULL;
 	gmem_destroy(&vm->mem);
