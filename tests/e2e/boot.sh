@@ -31,9 +31,10 @@ boot() {
 	rc=$?
 	if [ $rc -eq 0 ] && grep -q "^guest-init: ok token=$token" "$work/out" &&
 		grep -q '"guest_ready": [0-9]' "$work/t.json"; then
-		echo "PASS $name: $(awk '/"guest_ready"/ { printf "ready at %.0f ms, ", $2 }
-			/^  "exits"/ { printf "%d exits to userspace, ", $2 }
-			/^    "exits"/ { printf "%d in all", $2 }' "$work/t.json")"
+		echo "PASS $name: $(awk '/"guest_ready"/ { r = $2 } /^  "exits"/ { u = $2 + 0 }
+			/^    "exits"/ { k = $2 + 0 }
+			END { printf "ready at %.0f ms, %d exits to userspace, %d in all", r, u, k }' \
+			"$work/t.json")"
 		passed=$((passed + 1))
 	else
 		echo "FAIL $name: exit $rc"
@@ -50,5 +51,28 @@ for image in bzImage vmlinux; do
 		done
 	done
 done
+# SIGTERM and SIGINT stop a running guest cleanly: exit 128+N, one message.
+for sig in TERM INT; do
+	"$kvmbox" run --kernel "$kdir/vmlinux" --initrd "$work/initrd.gz" \
+		--append "kvmbox.token=sig kvmbox.hold=1" >"$work/out" 2>"$work/err" </dev/null &
+	pid=$!
+	for _ in $(seq 1 600); do
+		grep -q "guest-init: holding" "$work/out" && break
+		sleep 0.2
+	done
+	kill -s "$sig" $pid
+	wait $pid
+	rc=$?
+	want=$((128 + $(kill -l "$sig")))
+	if [ $rc -eq $want ] && grep -q "stopping on signal" "$work/err"; then
+		echo "PASS SIG$sig stops the VM: exit $rc"
+		passed=$((passed + 1))
+	else
+		echo "FAIL SIG$sig: exit $rc, want $want"
+		sed 's/^/  err: /' "$work/err" | tail -n 5
+		failed=$((failed + 1))
+	fi
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

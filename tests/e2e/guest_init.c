@@ -9,11 +9,14 @@
  *                             at most that and at least 3/4 of it (the
  *                             kernel keeps some for itself)
  *   kvmbox.token=T            echoed back, proving the command line arrived
+ *   kvmbox.hold=1             after marking ready, wait instead of rebooting
+ *                             (for tests that stop the VMM from outside)
  * prints "guest-init: ok token=T" or "guest-init: FAIL ...", marks ready on
  * the VMM's debug port, and reboots (reboot=k: through the i8042, which
  * ends the VMM).
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +77,17 @@ static long guest_meminfo_kib(void)
 	return kib;
 }
 
-static void guest_finish(void)
+static void guest_finish(bool hold)
 {
 	if (ioperm(GUEST_DEBUG_PORT, 1, 1) == 0)
 		outb(GUEST_DEBUG_READY, GUEST_DEBUG_PORT);
 	else
 		perror("guest-init: ioperm");
+	if (hold) {
+		printf("guest-init: holding\n");
+		for (;;)
+			pause();
+	}
 	sync();
 	reboot(RB_AUTOBOOT);
 	/* Not reached unless reboot failed. */
@@ -124,6 +132,6 @@ int main(void)
 	}
 	if (!fails)
 		printf("guest-init: ok token=%s\n", token);
-	guest_finish();
+	guest_finish(guest_param(cmdline, "kvmbox.hold", buf, sizeof(buf)) != NULL);
 	return 0;
 }
