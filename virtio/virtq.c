@@ -155,24 +155,30 @@ static uint8_t *ring_ptr(const struct virtq *q, uint64_t gpa, uint64_t len, uint
 
 int virtq_enable(struct virtq *q, uint64_t features)
 {
+	uint8_t *desc, *avail = NULL, *used = NULL;
 	int err = 0;
 
 	if (q->ready)
 		return -EBUSY;
 	if (!is_pow2(q->size) || q->size > q->max_size)
 		return -EINVAL;
-	/* §2.7 alignment: descriptor table 16, available ring 2, used ring 4. */
-	q->desc = ring_ptr(q, q->desc_gpa, desc_bytes(q->size), VRING_DESC_ALIGN_SIZE, &err);
-	if (q->desc)
-		q->avail =
-		    ring_ptr(q, q->avail_gpa, avail_bytes(q->size), VRING_AVAIL_ALIGN_SIZE, &err);
-	if (q->avail)
-		q->used =
-		    ring_ptr(q, q->used_gpa, used_bytes(q->size), VRING_USED_ALIGN_SIZE, &err);
-	if (!q->used) {
-		q->desc = q->avail = NULL;
+	/*
+	 * §2.7 alignment: descriptor table 16, available ring 2, used ring 4.
+	 * All three are looked up afresh: pointers left from an earlier
+	 * enable of this queue must never survive a failed one (a queue the
+	 * driver disabled and re-enabled with a bad ring address).
+	 */
+	q->desc = q->avail = q->used = NULL;
+	desc = ring_ptr(q, q->desc_gpa, desc_bytes(q->size), VRING_DESC_ALIGN_SIZE, &err);
+	if (desc)
+		avail = ring_ptr(q, q->avail_gpa, avail_bytes(q->size), VRING_AVAIL_ALIGN_SIZE, &err);
+	if (avail)
+		used = ring_ptr(q, q->used_gpa, used_bytes(q->size), VRING_USED_ALIGN_SIZE, &err);
+	if (!used)
 		return err;
-	}
+	q->desc = desc;
+	q->avail = avail;
+	q->used = used;
 	q->event_idx = features & (1ull << VIRTIO_RING_F_EVENT_IDX);
 	q->indirect = features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
 	q->last_avail_idx = 0;

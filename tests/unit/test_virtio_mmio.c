@@ -276,6 +276,29 @@ TEST(queue_setup_refused)
 	virtio_mmio_destroy(&r.vm);
 }
 
+/*
+ * Found by fuzz_virtio_mmio: a queue enabled, disabled by QueueReady 0,
+ * given a descriptor table outside RAM and enabled again must stay off,
+ * not run with the earlier enable's ring pointers mixed with a NULL one.
+ */
+TEST(reenable_with_bad_ring)
+{
+	struct rig r;
+
+	CHECK_EQ(rig_up(&r, F_VERSION_1 | F_RING), 0);
+	wr(&r, VIRTIO_MMIO_QUEUE_READY, 0);
+	CHECK_EQ(rd(&r, VIRTIO_MMIO_QUEUE_READY), 0);
+	wr(&r, VIRTIO_MMIO_QUEUE_DESC_LOW, RAM_SIZE + 0x1000);
+	wr(&r, VIRTIO_MMIO_QUEUE_READY, 1);
+	CHECK_EQ(rd(&r, VIRTIO_MMIO_QUEUE_READY), 0);
+	CHECK(rd(&r, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	CHECK(r.vm.queues[0].desc == NULL && r.vm.queues[0].used == NULL);
+	/* A notification now reaches no device and touches no ring. */
+	wr(&r, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	CHECK_EQ(r.toy.notifies, 0);
+	virtio_mmio_destroy(&r.vm);
+}
+
 TEST(queue_sel_out_of_range)
 {
 	struct rig r;
@@ -460,6 +483,6 @@ TEST(cmdline_and_init)
 }
 
 CHECK_MAIN(CASE(identity), CASE(handshake_and_io), CASE(features_refused),
-           CASE(queue_setup_refused), CASE(queue_sel_out_of_range), CASE(wrong_width),
+           CASE(queue_setup_refused), CASE(reenable_with_bad_ring), CASE(queue_sel_out_of_range), CASE(wrong_width),
            CASE(config_space), CASE(reset_by_driver), CASE(needs_reset_on_bad_chain),
            CASE(activate_fails), CASE(notify_fd), CASE(cmdline_and_init))
