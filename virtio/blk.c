@@ -64,7 +64,7 @@ static int blk_gather(const struct virtq_chain *c, uint32_t off, void *dst, uint
  * Returns the iovec count, or -E2BIG beyond BLK_SEG_MAX.
  */
 static int blk_iov(const struct virtq_chain *c, bool writable, uint32_t off, uint32_t len,
-		   struct iovec *iov)
+                   struct iovec *iov)
 {
 	unsigned int i = writable ? c->nr_readable : 0;
 	unsigned int end = writable ? c->nr_segs : c->nr_readable;
@@ -181,12 +181,12 @@ static int blk_rw(struct blk *b, struct blk_req *r, const struct blk_req_hdr *h)
 		return VIRTIO_BLK_S_IOERR;
 	if (is_read) {
 		io_uring_prep_readv(sqe, b->fd, r->iov, (unsigned int)niov,
-				    h->sector << BLK_SECTOR_SHIFT);
+		                    h->sector << BLK_SECTOR_SHIFT);
 		b->stats.reads++;
 		b->stats.bytes_read += len;
 	} else {
 		io_uring_prep_writev(sqe, b->fd, r->iov, (unsigned int)niov,
-				     h->sector << BLK_SECTOR_SHIFT);
+		                     h->sector << BLK_SECTOR_SHIFT);
 		b->stats.writes++;
 		b->stats.bytes_written += len;
 	}
@@ -214,8 +214,7 @@ static int blk_zeroes(struct blk *b, struct blk_req *r, const struct blk_req_hdr
 	    blk_gather(&b->chain, sizeof(*h), &range, sizeof(range)))
 		return VIRTIO_BLK_S_UNSUPP;
 	/* §5.2.6.2: unknown flags, and unmap on a discard, are unsupported. */
-	if (range.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
-	    (discard && range.flags))
+	if (range.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP || (discard && range.flags))
 		return VIRTIO_BLK_S_UNSUPP;
 	if (range.num_sectors > BLK_MAX_RANGE_SECTORS ||
 	    !blk_range_ok(b, range.sector, range.num_sectors))
@@ -224,12 +223,12 @@ static int blk_zeroes(struct blk *b, struct blk_req *r, const struct blk_req_hdr
 	if (range.num_sectors == 0)
 		return VIRTIO_BLK_S_OK;
 	mode = discard || range.flags ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-				      : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	                              : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 	sqe = loop_sqe(b->loop, &r->op);
 	if (!sqe)
 		return VIRTIO_BLK_S_IOERR;
 	io_uring_prep_fallocate(sqe, b->fd, mode, range.sector << BLK_SECTOR_SHIFT,
-				(uint64_t)range.num_sectors << BLK_SECTOR_SHIFT);
+	                        (uint64_t)range.num_sectors << BLK_SECTOR_SHIFT);
 	if (discard)
 		b->stats.discards++;
 	else
@@ -399,8 +398,8 @@ static const struct virtio_dev_ops blk_ops_rw = {
 	.name = "blk",
 	.device_id = 2, /* §5.2 */
 	.features = 1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_BLK_SIZE |
-		    1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_DISCARD |
-		    1ull << VIRTIO_BLK_F_WRITE_ZEROES,
+	            1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_DISCARD |
+	            1ull << VIRTIO_BLK_F_WRITE_ZEROES,
 	.num_queues = 1,
 	.queue_max_size = BLK_QUEUE_SIZE,
 	.config_size = sizeof(struct virtio_blk_config),
@@ -414,7 +413,7 @@ static const struct virtio_dev_ops blk_ops_ro = {
 	.name = "blk",
 	.device_id = 2,
 	.features = 1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_BLK_SIZE |
-		    1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_RO,
+	            1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_RO,
 	.num_queues = 1,
 	.queue_max_size = BLK_QUEUE_SIZE,
 	.config_size = sizeof(struct virtio_blk_config),
@@ -448,8 +447,8 @@ static int blk_open(struct blk *b, const struct blk_params *bp)
 	return b->capacity ? 0 : -EINVAL;
 }
 
-int blk_init(struct blk *b, const struct blk_params *bp, struct loop *loop,
-	     const struct gmem *mem, const struct virtio_mmio_params *mp)
+int blk_init(struct blk *b, const struct blk_params *bp, struct loop *loop, const struct gmem *mem,
+             const struct virtio_mmio_params *mp)
 {
 	const char *base = bp->id ? bp->id : strrchr(bp->path, '/');
 	int err;
@@ -468,8 +467,8 @@ int blk_init(struct blk *b, const struct blk_params *bp, struct loop *loop,
 			.blk = b,
 			.op = { .cb = blk_complete, .opaque = &b->reqs[i] },
 		};
-	err = virtio_mmio_init(&b->transport, bp->read_only ? &blk_ops_ro : &blk_ops_rw, b, mem,
-			       mp);
+	err =
+	    virtio_mmio_init(&b->transport, bp->read_only ? &blk_ops_ro : &blk_ops_rw, b, mem, mp);
 	if (err)
 		goto fail;
 	err = loop_add_idle(loop, blk_idle, b);

@@ -36,7 +36,7 @@
 
 #define BLK_QUEUE_SIZE 256
 /* seg_max: data segments a request may carry (header and status aside). */
-#define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2)
+#define BLK_SEG_MAX      (BLK_QUEUE_SIZE - 2)
 #define BLK_SECTOR_SHIFT 9
 /* One discard or write-zeroes request covers at most this many sectors. */
 #define BLK_MAX_RANGE_SECTORS (1u << 22) /* 2 GiB */
@@ -49,10 +49,10 @@ struct blk_req {
 	struct loop_op op;
 	uint32_t generation; /* the device's generation when started */
 	uint16_t head;
-	uint32_t used_len;   /* what the used element reports when it succeeds */
-	uint32_t expect;     /* bytes the I/O must transfer; 0: any result >= 0 */
-	uint8_t *status;     /* host pointer to the status byte (in guest RAM) */
-	uint64_t range[2];   /* fallocate: offset, length */
+	uint32_t used_len; /* what the used element reports when it succeeds */
+	uint32_t expect;   /* bytes the I/O must transfer; 0: any result >= 0 */
+	uint8_t *status;   /* host pointer to the status byte (in guest RAM) */
+	uint64_t range[2]; /* fallocate: offset, length */
 	bool in_use;
 	struct iovec iov[BLK_SEG_MAX];
 };
@@ -69,12 +69,12 @@ struct blk {
 	struct loop *loop;
 	int fd;
 	bool read_only;
-	uint64_t capacity; /* in 512-byte sectors */
-	char id[20];       /* VIRTIO_BLK_ID_BYTES, not NUL-terminated when full */
+	uint64_t capacity;   /* in 512-byte sectors */
+	char id[20];         /* VIRTIO_BLK_ID_BYTES, not NUL-terminated when full */
 	uint32_t generation; /* bumped at each reset: late completions are dropped */
 	bool notify_pending;
-	bool starved;      /* the blk_req pool ran out: look at the ring again
-	                    * when one is freed */
+	bool starved;             /* the blk_req pool ran out: look at the ring again
+	                           * when one is freed */
 	struct virtq_chain chain; /* scratch for virtq_pop (main thread) */
 	struct blk_stats stats;
 	struct blk_req reqs[BLK_QUEUE_SIZE];
@@ -93,8 +93,8 @@ struct blk_params {
  * sector or not a regular file or block device.
  */
 __attribute__((warn_unused_result)) int blk_init(struct blk *b, const struct blk_params *bp,
-						 struct loop *loop, const struct gmem *mem,
-						 const struct virtio_mmio_params *mp);
+                                                 struct loop *loop, const struct gmem *mem,
+                                                 const struct virtio_mmio_params *mp);
 
 void blk_destroy(struct blk *b);
 

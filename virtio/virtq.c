@@ -171,7 +171,8 @@ int virtq_enable(struct virtq *q, uint64_t features)
 	q->desc = q->avail = q->used = NULL;
 	desc = ring_ptr(q, q->desc_gpa, desc_bytes(q->size), VRING_DESC_ALIGN_SIZE, &err);
 	if (desc)
-		avail = ring_ptr(q, q->avail_gpa, avail_bytes(q->size), VRING_AVAIL_ALIGN_SIZE, &err);
+		avail =
+		    ring_ptr(q, q->avail_gpa, avail_bytes(q->size), VRING_AVAIL_ALIGN_SIZE, &err);
 	if (avail)
 		used = ring_ptr(q, q->used_gpa, used_bytes(q->size), VRING_USED_ALIGN_SIZE, &err);
 	if (!used)

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #define VM_SERIAL_PORT 0x3f8
-#define VM_SERIAL_IRQ 4
+#define VM_SERIAL_IRQ  4
 
 /* vm_virtio_base, vm_virtio_gsi: where slot i lives. */
 static uint64_t vm_virtio_base(unsigned int i)
@@ -43,8 +43,8 @@ int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size)
 	buf[0] = '\0';
 	for (unsigned int i = 0; i < vm->cfg.nr_disks; i++) {
 		int n = snprintf(buf + used, size - used, "%svirtio_mmio.device=%u@%#llx:%u",
-				 used ? " " : "", VIRTIO_MMIO_SIZE,
-				 (unsigned long long)vm_virtio_base(i), vm_virtio_gsi(i));
+		                 used ? " " : "", VIRTIO_MMIO_SIZE,
+		                 (unsigned long long)vm_virtio_base(i), vm_virtio_gsi(i));
 
 		if (n < 0 || (size_t)n >= size - used)
 			return -ENOSPC;
@@ -184,7 +184,10 @@ static int vm_add_disk(struct vm *vm, unsigned int i)
 	if (!b)
 		return -ENOMEM;
 	mp = (struct virtio_mmio_params){
-		.base = s->base, .gsi = s->gsi, .irq = vm_virtio_irq, .irq_opaque = s,
+		.base = s->base,
+		.gsi = s->gsi,
+		.irq = vm_virtio_irq,
+		.irq_opaque = s,
 	};
 	err = blk_init(b, &vm->cfg.disks[i], &vm->loop, &vm->mem, &mp);
 	if (err) {
@@ -208,7 +211,7 @@ int vm_devices_add(struct vm *vm)
 		err = vm_add_disk(vm, i);
 		if (err) {
 			fprintf(stderr, "kvmbox: --disk %s: %s\n", vm->cfg.disks[i].path,
-				strerror(-err));
+			        strerror(-err));
 			return err;
 		}
 	}

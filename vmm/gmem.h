@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 #define GMEM_MMIO_GAP_START 0xc0000000ull
-#define GMEM_MMIO_GAP_END 0x100000000ull
-#define GMEM_MAX_SLOTS 2
+#define GMEM_MMIO_GAP_END   0x100000000ull
+#define GMEM_MAX_SLOTS      2
 
 struct gmem_slot {
 	uint64_t gpa;
@@ -32,8 +32,8 @@ struct gmem {
 	struct gmem_slot slots[GMEM_MAX_SLOTS];
 	unsigned int nr_slots;
 	uint64_t ram_size;
-	int memfd;        /* -1 when the memory is not ours (gmem_init_buffer) */
-	uint8_t *map;     /* the one mapping, NULL when not ours */
+	int memfd;    /* -1 when the memory is not ours (gmem_init_buffer) */
+	uint8_t *map; /* the one mapping, NULL when not ours */
 	size_t map_size;
 	bool hugepages;
 };
@@ -45,14 +45,13 @@ struct gmem {
  * page size in use).
  */
 __attribute__((warn_unused_result)) int gmem_init(struct gmem *m, uint64_t ram_size,
-						  bool hugepages);
+                                                  bool hugepages);
 
 /*
  * gmem_init_buffer: lay out a caller-owned buffer as guest RAM, the same way
  * gmem_init does. For unit tests and fuzzers, which need no memfd.
  */
-__attribute__((warn_unused_result)) int gmem_init_buffer(struct gmem *m, void *buf,
-							 uint64_t size);
+__attribute__((warn_unused_result)) int gmem_init_buffer(struct gmem *m, void *buf, uint64_t size);
 
 /* gmem_destroy: unmap and close what gmem_init made; safe to call twice. */
 void gmem_destroy(struct gmem *m);

@@ -18,7 +18,7 @@
  * (KVM_SET_TSS_ADDR) and its identity-map page: just below the 4 GiB BIOS
  * area, inside the MMIO gap, where no RAM and no device of ours lives.
  */
-#define KVM_TSS_GPA 0xfffbd000ull
+#define KVM_TSS_GPA          0xfffbd000ull
 #define KVM_IDENTITY_MAP_GPA 0xfffbc000ull
 
 struct kvm_required_cap {
@@ -52,13 +52,13 @@ int kvm_open_checked(int *kvm_fd)
 		int err = -errno;
 
 		fprintf(stderr, "kvmbox: cannot open /dev/kvm: %s%s\n", strerror(errno),
-			errno == ENOENT ? " (no KVM here: is the kvm module loaded?)" : "");
+		        errno == ENOENT ? " (no KVM here: is the kvm module loaded?)" : "");
 		return err;
 	}
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
 		fprintf(stderr, "kvmbox: KVM API version %d, expected %d\n", version,
-			KVM_API_VERSION);
+		        KVM_API_VERSION);
 		close(fd);
 		return -ENOTSUP;
 	}
@@ -81,7 +81,7 @@ int kvm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out)
 {
 	for (unsigned int nent = 128; nent <= 4096; nent *= 2) {
 		struct kvm_cpuid2 *c =
-			calloc(1, sizeof(*c) + nent * sizeof(struct kvm_cpuid_entry2));
+		    calloc(1, sizeof(*c) + nent * sizeof(struct kvm_cpuid_entry2));
 
 		if (!c)
 			return -ENOMEM;
@@ -180,7 +180,7 @@ void kvm_collect_stats(int fd, struct timeline *tl)
 	desc_size = sizeof(struct kvm_stats_desc) + h.name_size;
 	descs = malloc(desc_size * h.num_desc);
 	if (!descs || pread(sfd, descs, desc_size * h.num_desc, h.desc_offset) !=
-			      (ssize_t)(desc_size * h.num_desc))
+	                  (ssize_t)(desc_size * h.num_desc))
 		goto out;
 	for (uint32_t i = 0; i < h.num_desc; i++) {
 		struct kvm_stats_desc *d = (struct kvm_stats_desc *)(descs + i * desc_size);

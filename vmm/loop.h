@@ -24,8 +24,8 @@
 struct loop_op {
 	void (*cb)(void *opaque, int res, bool more);
 	void *opaque;
-	int fd;             /* polls: the fd, for re-arming */
-	unsigned int mask;  /* polls: the poll mask */
+	int fd;            /* polls: the fd, for re-arming */
+	unsigned int mask; /* polls: the poll mask */
 	bool multishot;
 };
 
@@ -56,7 +56,7 @@ void loop_destroy(struct loop *l);
  * multishot poll. 0 or -errno.
  */
 __attribute__((warn_unused_result)) int loop_poll(struct loop *l, int fd, unsigned int mask,
-						  struct loop_op *op);
+                                                  struct loop_op *op);
 
 /*
  * loop_sqe: an SQE whose completion goes to op, or NULL when the ring is
@@ -67,7 +67,7 @@ struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op);
 
 /* loop_add_idle: run fn(opaque) after every batch; 0 or -ENOSPC. */
 __attribute__((warn_unused_result)) int loop_add_idle(struct loop *l, void (*fn)(void *opaque),
-						      void *opaque);
+                                                      void *opaque);
 
 /* loop_submit: submit what is pending now; 0 or -errno. */
 int loop_submit(struct loop *l);

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define KVMBOX_VERSION "0.1.0"
+#define KVMBOX_VERSION       "0.1.0"
 #define MAIN_DEFAULT_MEM_MIB 128
-#define MAIN_MAX_MEM_MIB (1ull << 20) /* 1 TiB */
+#define MAIN_MAX_MEM_MIB     (1ull << 20) /* 1 TiB */
 
 struct main_opts {
 	struct vm_config cfg;
@@ -30,34 +30,33 @@ struct main_opts {
 static void main_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kvmbox run --kernel PATH [--initrd PATH] [--cmdline STR] [--append STR]\n"
-		"                  [--cpus N] [--memory MiB] [--hugepages] [--console PATH]\n"
-		"                  [--disk PATH[,ro][,id=NAME]]...\n"
-		"                  [--timings] [--timings-json PATH]\n"
-		"       kvmbox --version | --help\n"
-		"\n"
-		"  --kernel PATH        bzImage or uncompressed ELF vmlinux (x86-64)\n"
-		"  --initrd PATH        initramfs, loaded as high as the kernel allows\n"
-		"  --cmdline STR        kernel command line, replacing the default\n"
-		"  --append STR         added to the command line\n"
-		"  --cpus N             vCPUs, 1 to %d (default 1)\n"
-		"  --memory MiB         guest RAM, %d MiB to 1 TiB (default %d)\n"
-		"  --hugepages          back guest RAM with 2 MiB hugepages\n"
-		"  --console PATH       guest serial output to PATH instead of stdout\n"
-		"  --disk PATH[,ro][,id=NAME]\n"
-		"                       a raw image as virtio-blk (/dev/vda, vdb, ...),\n"
-		"                       read-only with ro, serial NAME (default: file name)\n"
-		"  --timings            print the boot timeline and exit counts on stderr\n"
-		"  --timings-json PATH  write them as JSON to PATH\n"
-		"\n"
-		"Exit status: 0 guest rebooted or powered off, 1 error, 2 usage,\n"
-		"3 guest triple fault, 4 KVM error, 128+N stopped by signal N.\n",
-		VM_MAX_CPUS, VM_MIN_MEM_MIB, MAIN_DEFAULT_MEM_MIB);
+	        "usage: kvmbox run --kernel PATH [--initrd PATH] [--cmdline STR] [--append STR]\n"
+	        "                  [--cpus N] [--memory MiB] [--hugepages] [--console PATH]\n"
+	        "                  [--disk PATH[,ro][,id=NAME]]...\n"
+	        "                  [--timings] [--timings-json PATH]\n"
+	        "       kvmbox --version | --help\n"
+	        "\n"
+	        "  --kernel PATH        bzImage or uncompressed ELF vmlinux (x86-64)\n"
+	        "  --initrd PATH        initramfs, loaded as high as the kernel allows\n"
+	        "  --cmdline STR        kernel command line, replacing the default\n"
+	        "  --append STR         added to the command line\n"
+	        "  --cpus N             vCPUs, 1 to %d (default 1)\n"
+	        "  --memory MiB         guest RAM, %d MiB to 1 TiB (default %d)\n"
+	        "  --hugepages          back guest RAM with 2 MiB hugepages\n"
+	        "  --console PATH       guest serial output to PATH instead of stdout\n"
+	        "  --disk PATH[,ro][,id=NAME]\n"
+	        "                       a raw image as virtio-blk (/dev/vda, vdb, ...),\n"
+	        "                       read-only with ro, serial NAME (default: file name)\n"
+	        "  --timings            print the boot timeline and exit counts on stderr\n"
+	        "  --timings-json PATH  write them as JSON to PATH\n"
+	        "\n"
+	        "Exit status: 0 guest rebooted or powered off, 1 error, 2 usage,\n"
+	        "3 guest triple fault, 4 KVM error, 128+N stopped by signal N.\n",
+	        VM_MAX_CPUS, VM_MIN_MEM_MIB, MAIN_DEFAULT_MEM_MIB);
 }
 
 /* main_parse_u64: a whole decimal number in [min, max], or -EINVAL. */
-static int main_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
-			  uint64_t *out)
+static int main_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -66,7 +65,7 @@ static int main_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t
 	v = strtoull(s, &end, 10);
 	if (s[0] < '0' || s[0] > '9' || *end || errno || v < min || v > max) {
 		fprintf(stderr, "kvmbox: %s %s: expected a number from %llu to %llu\n", opt, s,
-			(unsigned long long)min, (unsigned long long)max);
+		        (unsigned long long)min, (unsigned long long)max);
 		return -EINVAL;
 	}
 	*out = v;
@@ -100,9 +99,10 @@ static int main_parse_disk(char *arg, struct vm_config *cfg)
 		} else if (strncmp(opt, "id=", 3) == 0 && opt[3] && strlen(opt + 3) <= 20) {
 			d->id = opt + 3;
 		} else {
-			fprintf(stderr, "kvmbox: --disk %s: unknown option %s (ro, id=NAME of at most "
-					"20 bytes)\n",
-				d->path, opt);
+			fprintf(stderr,
+			        "kvmbox: --disk %s: unknown option %s (ro, id=NAME of at most "
+			        "20 bytes)\n",
+			        d->path, opt);
 			return -EINVAL;
 		}
 	}
@@ -136,35 +136,54 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 	opterr = 0; /* our own one-line messages, naming kvmbox */
 	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'k': o->cfg.kernel_path = optarg; break;
-		case 'i': o->cfg.initrd_path = optarg; break;
-		case 'c': o->cfg.cmdline = optarg; break;
-		case OPT_APPEND: o->append = optarg; break;
-		case OPT_HUGEPAGES: o->cfg.hugepages = true; break;
-		case OPT_CONSOLE: o->console_path = optarg; break;
+		case 'k':
+			o->cfg.kernel_path = optarg;
+			break;
+		case 'i':
+			o->cfg.initrd_path = optarg;
+			break;
+		case 'c':
+			o->cfg.cmdline = optarg;
+			break;
+		case OPT_APPEND:
+			o->append = optarg;
+			break;
+		case OPT_HUGEPAGES:
+			o->cfg.hugepages = true;
+			break;
+		case OPT_CONSOLE:
+			o->console_path = optarg;
+			break;
 		case OPT_DISK:
 			if (main_parse_disk(optarg, &o->cfg))
 				return -EINVAL;
 			break;
-		case 't': o->timings = true; break;
-		case OPT_TIMINGS_JSON: o->timings_json = optarg; break;
+		case 't':
+			o->timings = true;
+			break;
+		case OPT_TIMINGS_JSON:
+			o->timings_json = optarg;
+			break;
 		case 'n':
 			if (main_parse_u64("--cpus", optarg, 1, VM_MAX_CPUS, &v))
 				return -EINVAL;
 			o->cfg.nr_cpus = (unsigned int)v;
 			break;
 		case 'm':
-			if (main_parse_u64("--memory", optarg, VM_MIN_MEM_MIB, MAIN_MAX_MEM_MIB, &v))
+			if (main_parse_u64("--memory", optarg, VM_MIN_MEM_MIB, MAIN_MAX_MEM_MIB,
+			                   &v))
 				return -EINVAL;
 			o->cfg.mem_mib = v;
 			break;
-		case 'h': main_usage(stdout); exit(0);
+		case 'h':
+			main_usage(stdout);
+			exit(0);
 		case ':':
 			fprintf(stderr, "kvmbox: %s needs a value\n", argv[optind - 1]);
 			return -EINVAL;
 		default:
 			fprintf(stderr, "kvmbox: unrecognized option %s (see kvmbox --help)\n",
-				argv[optind - 1]);
+			        argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -202,11 +221,11 @@ static int main_run(int argc, char **argv)
 	if (main_parse_run(argc, argv, &o))
 		return VM_EXIT_USAGE;
 	if (o.console_path) {
-		o.cfg.console_fd = open(o.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-					0644);
+		o.cfg.console_fd =
+		    open(o.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (o.cfg.console_fd < 0) {
 			fprintf(stderr, "kvmbox: --console %s: %s\n", o.console_path,
-				strerror(errno));
+			        strerror(errno));
 			return VM_EXIT_ERROR;
 		}
 	}

@@ -25,26 +25,46 @@ const char *timeline_phase_name(enum timeline_phase phase)
 static const char *timeline_reason_name(uint32_t reason)
 {
 	switch (reason) {
-	case KVM_EXIT_UNKNOWN: return "unknown";
-	case KVM_EXIT_EXCEPTION: return "exception";
-	case KVM_EXIT_IO: return "io";
-	case KVM_EXIT_HYPERCALL: return "hypercall";
-	case KVM_EXIT_DEBUG: return "debug";
-	case KVM_EXIT_HLT: return "hlt";
-	case KVM_EXIT_MMIO: return "mmio";
-	case KVM_EXIT_IRQ_WINDOW_OPEN: return "irq_window_open";
-	case KVM_EXIT_SHUTDOWN: return "shutdown";
-	case KVM_EXIT_FAIL_ENTRY: return "fail_entry";
-	case KVM_EXIT_INTR: return "intr";
-	case KVM_EXIT_SET_TPR: return "set_tpr";
-	case KVM_EXIT_TPR_ACCESS: return "tpr_access";
-	case KVM_EXIT_NMI: return "nmi";
-	case KVM_EXIT_INTERNAL_ERROR: return "internal_error";
-	case KVM_EXIT_SYSTEM_EVENT: return "system_event";
-	case KVM_EXIT_IOAPIC_EOI: return "ioapic_eoi";
-	case KVM_EXIT_X86_RDMSR: return "x86_rdmsr";
-	case KVM_EXIT_X86_WRMSR: return "x86_wrmsr";
-	default: return NULL;
+	case KVM_EXIT_UNKNOWN:
+		return "unknown";
+	case KVM_EXIT_EXCEPTION:
+		return "exception";
+	case KVM_EXIT_IO:
+		return "io";
+	case KVM_EXIT_HYPERCALL:
+		return "hypercall";
+	case KVM_EXIT_DEBUG:
+		return "debug";
+	case KVM_EXIT_HLT:
+		return "hlt";
+	case KVM_EXIT_MMIO:
+		return "mmio";
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		return "irq_window_open";
+	case KVM_EXIT_SHUTDOWN:
+		return "shutdown";
+	case KVM_EXIT_FAIL_ENTRY:
+		return "fail_entry";
+	case KVM_EXIT_INTR:
+		return "intr";
+	case KVM_EXIT_SET_TPR:
+		return "set_tpr";
+	case KVM_EXIT_TPR_ACCESS:
+		return "tpr_access";
+	case KVM_EXIT_NMI:
+		return "nmi";
+	case KVM_EXIT_INTERNAL_ERROR:
+		return "internal_error";
+	case KVM_EXIT_SYSTEM_EVENT:
+		return "system_event";
+	case KVM_EXIT_IOAPIC_EOI:
+		return "ioapic_eoi";
+	case KVM_EXIT_X86_RDMSR:
+		return "x86_rdmsr";
+	case KVM_EXIT_X86_WRMSR:
+		return "x86_wrmsr";
+	default:
+		return NULL;
 	}
 }
 
@@ -153,15 +173,15 @@ void timeline_print(const struct timeline *tl, FILE *f)
 
 		if (tl->exits_by_reason[r])
 			fprintf(f, "  %-16s %10llu\n", name ? name : "?",
-				(unsigned long long)tl->exits_by_reason[r]);
+			        (unsigned long long)tl->exits_by_reason[r]);
 	}
 	for (unsigned int i = 0; i < TL_MAX_ADDRS; i++) {
 		const struct timeline_addr *a = &tl->addrs[i];
 
 		if (a->addr_plus_one)
 			fprintf(f, "  %s %#-12llx %8llu\n", a->is_mmio ? "mmio" : "pio ",
-				(unsigned long long)((a->addr_plus_one - 1) & ~(1ull << 63)),
-				(unsigned long long)a->count);
+			        (unsigned long long)((a->addr_plus_one - 1) & ~(1ull << 63)),
+			        (unsigned long long)a->count);
 	}
 	if (tl->unclaimed)
 		fprintf(f, "  unclaimed accesses %llu\n", (unsigned long long)tl->unclaimed);
@@ -169,7 +189,7 @@ void timeline_print(const struct timeline *tl, FILE *f)
 		fprintf(f, "KVM's counters (all vCPUs):\n");
 		for (unsigned int i = 0; i < tl->nr_stats; i++)
 			fprintf(f, "  %-24s %12llu\n", tl->stats[i].name,
-				(unsigned long long)tl->stats[i].value);
+			        (unsigned long long)tl->stats[i].value);
 	}
 }
 
@@ -181,7 +201,7 @@ static json_t *timeline_json(const struct timeline *tl)
 
 	for (int p = TL_START + 1; p < TL_NR_PHASES; p++)
 		json_object_set_new(phases, timeline_phase_names[p],
-				    tl->phase_ns[p] ? json_real(timeline_ms(tl, p)) : json_null());
+		                    tl->phase_ns[p] ? json_real(timeline_ms(tl, p)) : json_null());
 	for (uint32_t r = 0; r < TL_NR_REASONS; r++) {
 		const char *name = timeline_reason_name(r);
 		char buf[16];
@@ -192,7 +212,8 @@ static json_t *timeline_json(const struct timeline *tl)
 			snprintf(buf, sizeof(buf), "%u", r);
 			name = buf;
 		}
-		json_object_set_new(reasons, name, json_integer((json_int_t)tl->exits_by_reason[r]));
+		json_object_set_new(reasons, name,
+		                    json_integer((json_int_t)tl->exits_by_reason[r]));
 	}
 	for (unsigned int i = 0; i < TL_MAX_ADDRS; i++) {
 		const struct timeline_addr *a = &tl->addrs[i];
@@ -200,13 +221,13 @@ static json_t *timeline_json(const struct timeline *tl)
 		if (!a->addr_plus_one)
 			continue;
 		json_array_append_new(
-			addrs, json_pack("{s:s, s:I, s:I}", "bus", a->is_mmio ? "mmio" : "pio", "addr",
-					 (json_int_t)((a->addr_plus_one - 1) & ~(1ull << 63)),
-					 "count", (json_int_t)a->count));
+		    addrs, json_pack("{s:s, s:I, s:I}", "bus", a->is_mmio ? "mmio" : "pio", "addr",
+		                     (json_int_t)((a->addr_plus_one - 1) & ~(1ull << 63)), "count",
+		                     (json_int_t)a->count));
 	}
 	for (unsigned int i = 0; i < tl->nr_stats; i++)
 		json_object_set_new(stats, tl->stats[i].name,
-				    json_integer((json_int_t)tl->stats[i].value));
+		                    json_integer((json_int_t)tl->stats[i].value));
 	json_object_set_new(root, "phases_ms", phases);
 	json_object_set_new(root, "exits", json_integer((json_int_t)timeline_total_exits(tl)));
 	json_object_set_new(root, "exits_by_reason", reasons);

@@ -17,16 +17,16 @@
 #include <stdio.h>
 
 enum timeline_phase {
-	TL_START,        /* main() entered */
-	TL_LOADED,       /* kernel, initrd and boot structures in guest RAM */
-	TL_VM_CREATED,   /* VM, memory slots, irqchip and vCPUs exist */
-	TL_FIRST_RUN,    /* the first KVM_RUN is issued (kernel entry) */
-	TL_READY,        /* the guest wrote "ready" to the debug port */
-	TL_EXIT,         /* the vCPUs have stopped */
+	TL_START,      /* main() entered */
+	TL_LOADED,     /* kernel, initrd and boot structures in guest RAM */
+	TL_VM_CREATED, /* VM, memory slots, irqchip and vCPUs exist */
+	TL_FIRST_RUN,  /* the first KVM_RUN is issued (kernel entry) */
+	TL_READY,      /* the guest wrote "ready" to the debug port */
+	TL_EXIT,       /* the vCPUs have stopped */
 	TL_NR_PHASES,
 };
 
-#define TL_MAX_ADDRS 64
+#define TL_MAX_ADDRS  64
 #define TL_NR_REASONS 64 /* KVM_EXIT_* values are below this */
 
 struct timeline_addr {

@@ -24,12 +24,12 @@
 #define VCPU_KICK_SIGNAL SIGUSR1
 
 /* Local APIC register offsets and LVT delivery modes (Intel SDM vol. 3 §11.5.1). */
-#define APIC_LVT_LINT0 0x350
-#define APIC_LVT_LINT1 0x360
-#define APIC_MODE_NMI 0x4
+#define APIC_LVT_LINT0   0x350
+#define APIC_LVT_LINT1   0x360
+#define APIC_MODE_NMI    0x4
 #define APIC_MODE_EXTINT 0x7
 
-#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_IA32_MISC_ENABLE             0x1a0
 #define MSR_IA32_MISC_ENABLE_FAST_STRING 1ull
 
 static void vcpu_kick_handler(int sig)
@@ -139,8 +139,8 @@ int vcpu_create(struct vm *vm, unsigned int index)
 		goto fail;
 	}
 	step = "mmap kvm_run";
-	vcpu->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 vcpu->fd, 0);
+	vcpu->run =
+	    mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
 	if (vcpu->run == MAP_FAILED) {
 		vcpu->run = NULL;
 		err = -errno;
@@ -182,11 +182,11 @@ static void vcpu_dump(struct vcpu *vcpu)
 		return;
 	}
 	fprintf(stderr,
-		"kvmbox: vCPU %u: rip %#llx rsp %#llx rflags %#llx\n"
-		"  rax %#llx rbx %#llx rcx %#llx rdx %#llx rsi %#llx rdi %#llx rbp %#llx\n"
-		"  cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx cs %#x/%#llx\n",
-		vcpu->index, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi,
-		r.rbp, s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.cs.selector, s.cs.base);
+	        "kvmbox: vCPU %u: rip %#llx rsp %#llx rflags %#llx\n"
+	        "  rax %#llx rbx %#llx rcx %#llx rdx %#llx rsi %#llx rdi %#llx rbp %#llx\n"
+	        "  cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx cs %#x/%#llx\n",
+	        vcpu->index, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi,
+	        r.rbp, s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.cs.selector, s.cs.base);
 }
 
 /* vcpu_pio: a KVM_EXIT_IO, possibly a string instruction (count > 1). */
@@ -212,8 +212,8 @@ static void vcpu_mmio(struct vcpu *vcpu)
 	uint32_t len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : 0;
 
 	timeline_count_addr(&vm->tl, run->mmio.phys_addr, true);
-	if (!len || !bus_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.is_write,
-				  run->mmio.data, len))
+	if (!len ||
+	    !bus_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, len))
 		atomic_fetch_add_explicit(&vm->tl.unclaimed, 1, memory_order_relaxed);
 }
 
@@ -249,19 +249,19 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		fprintf(stderr, "kvmbox: vCPU %u: VM entry failed, reason %#llx\n", vcpu->index,
-			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		        (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		vcpu_dump(vcpu);
 		vm_request_stop(vm, VM_EXIT_KVM_ERROR);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		fprintf(stderr, "kvmbox: vCPU %u: KVM internal error, suberror %u\n", vcpu->index,
-			run->internal.suberror);
+		        run->internal.suberror);
 		vcpu_dump(vcpu);
 		vm_request_stop(vm, VM_EXIT_KVM_ERROR);
 		return false;
 	default:
 		fprintf(stderr, "kvmbox: vCPU %u: unexpected exit reason %u\n", vcpu->index,
-			run->exit_reason);
+		        run->exit_reason);
 		vcpu_dump(vcpu);
 		vm_request_stop(vm, VM_EXIT_KVM_ERROR);
 		return false;
@@ -287,7 +287,7 @@ static void *vcpu_thread(void *arg)
 				continue;
 			}
 			fprintf(stderr, "kvmbox: vCPU %u: KVM_RUN: %s\n", vcpu->index,
-				strerror(errno));
+			        strerror(errno));
 			vm_request_stop(vm, VM_EXIT_KVM_ERROR);
 			break;
 		}

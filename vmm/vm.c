@@ -62,7 +62,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
  * not a regular file or empty), with one message naming the file.
  */
 static int vm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf,
-			size_t *size)
+                        size_t *size)
 {
 	struct stat st;
 	ssize_t n;
@@ -81,7 +81,7 @@ static int vm_read_file(const char *what, const char *path, uint64_t max, uint8_
 	}
 	if ((uint64_t)st.st_size > max) {
 		fprintf(stderr, "kvmbox: %s %s: %lld bytes, more than the %llu that fit\n", what,
-			path, (long long)st.st_size, (unsigned long long)max);
+		        path, (long long)st.st_size, (unsigned long long)max);
 		close(fd);
 		return -EFBIG;
 	}
@@ -95,7 +95,7 @@ static int vm_read_file(const char *what, const char *path, uint64_t max, uint8_
 		if (n <= 0) {
 			err = n < 0 ? -errno : -EIO;
 			fprintf(stderr, "kvmbox: reading %s %s: %s\n", what, path,
-				n < 0 ? strerror(errno) : "file shrank");
+			        n < 0 ? strerror(errno) : "file shrank");
 			free(*buf);
 			close(fd);
 			return err;
@@ -124,8 +124,9 @@ static int vm_check_disks(const struct vm *vm)
 		}
 		if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
 		    (S_ISREG(st.st_mode) && st.st_size < 512)) {
-			fprintf(stderr, "kvmbox: --disk %s: not a disk image of at least 512 bytes\n",
-				d->path);
+			fprintf(stderr,
+			        "kvmbox: --disk %s: not a disk image of at least 512 bytes\n",
+			        d->path);
 			close(fd);
 			return -EINVAL;
 		}
@@ -164,22 +165,24 @@ int vm_load(struct vm *vm)
 	err = gmem_init(&vm->mem, ram, vm->cfg.hugepages);
 	if (err) {
 		fprintf(stderr, "kvmbox: cannot allocate %llu MiB of guest memory%s: %s\n",
-			(unsigned long long)vm->cfg.mem_mib,
-			vm->cfg.hugepages ? " in hugepages" : "", strerror(-err));
+		        (unsigned long long)vm->cfg.mem_mib,
+		        vm->cfg.hugepages ? " in hugepages" : "", strerror(-err));
 		return err;
 	}
 	err = vm_read_file("kernel", vm->cfg.kernel_path,
-			   ram < VM_MAX_KERNEL_SIZE ? ram : VM_MAX_KERNEL_SIZE, &kernel, &kernel_size);
+	                   ram < VM_MAX_KERNEL_SIZE ? ram : VM_MAX_KERNEL_SIZE, &kernel,
+	                   &kernel_size);
 	if (err)
 		return err;
 	err = boot_image_load(&vm->mem, kernel, kernel_size, &vm->image);
 	free(kernel);
 	if (err) {
 		fprintf(stderr, "kvmbox: kernel %s: %s\n", vm->cfg.kernel_path,
-			err == -ENOEXEC	  ? "not a bootable x86-64 Linux kernel (bzImage or ELF vmlinux)"
-			: err == -EINVAL  ? "truncated or corrupt kernel image"
-			: err == -ENOMEM || err == -E2BIG ? "does not fit in guest memory"
-							  : strerror(-err));
+		        err == -ENOEXEC
+		            ? "not a bootable x86-64 Linux kernel (bzImage or ELF vmlinux)"
+		        : err == -EINVAL                  ? "truncated or corrupt kernel image"
+		        : err == -ENOMEM || err == -E2BIG ? "does not fit in guest memory"
+		                                          : strerror(-err));
 		return err;
 	}
 	if (vm->cfg.initrd_path) {
@@ -200,14 +203,15 @@ int vm_load(struct vm *vm)
 	free(initrd);
 	if (err) {
 		if (err == -E2BIG && vm->cfg.initrd_path)
-			fprintf(stderr, "kvmbox: the command line or initrd %s is too large for "
-					"the kernel or for %llu MiB of memory\n",
-				vm->cfg.initrd_path, (unsigned long long)vm->cfg.mem_mib);
+			fprintf(stderr,
+			        "kvmbox: the command line or initrd %s is too large for "
+			        "the kernel or for %llu MiB of memory\n",
+			        vm->cfg.initrd_path, (unsigned long long)vm->cfg.mem_mib);
 		else
 			fprintf(stderr, "kvmbox: cannot build the boot parameters: %s\n",
-				err == -ENOSPC ? "the initrd does not fit in guest memory"
-				: err == -E2BIG ? "the command line is too long for this kernel"
-						: strerror(-err));
+			        err == -ENOSPC  ? "the initrd does not fit in guest memory"
+			        : err == -E2BIG ? "the command line is too long for this kernel"
+			                        : strerror(-err));
 		return err;
 	}
 	err = boot_cpu_write_tables(&vm->mem);
@@ -242,7 +246,7 @@ int vm_create(struct vm *vm)
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (max > 0 && vm->cfg.nr_cpus > (unsigned int)max) {
 		fprintf(stderr, "kvmbox: --cpus %u: this KVM allows at most %d\n", vm->cfg.nr_cpus,
-			max);
+		        max);
 		return -EINVAL;
 	}
 	err = kvm_supported_cpuid(vm->kvm_fd, &vm->supported_cpuid);

@@ -26,20 +26,20 @@
 #include <stdint.h>
 
 /* The MP table gives each CPU an 8-bit APIC ID and the I/O APIC takes one. */
-#define VM_MAX_CPUS 254
+#define VM_MAX_CPUS    254
 #define VM_MIN_MEM_MIB 32
 
 /* The port the guest writes to mark boot progress (not a PC port). */
-#define VM_DEBUG_PORT 0x4f0
+#define VM_DEBUG_PORT  0x4f0
 #define VM_DEBUG_READY 0x01
 
 /* virtio-mmio slots: 4 KiB windows in the MMIO gap, one ISA IRQ each
  * (5..15, the lines the MP table routes; 4 is the UART's). */
-#define VM_VIRTIO_BASE 0xd0000000ull
-#define VM_VIRTIO_STRIDE 0x1000ull
+#define VM_VIRTIO_BASE     0xd0000000ull
+#define VM_VIRTIO_STRIDE   0x1000ull
 #define VM_VIRTIO_GSI_BASE 5
-#define VM_MAX_VIRTIO 11
-#define VM_MAX_DISKS 8
+#define VM_MAX_VIRTIO      11
+#define VM_MAX_DISKS       8
 
 /* Exit statuses of `kvmbox run`, documented in README.md. */
 enum vm_exit_status {
@@ -52,13 +52,13 @@ enum vm_exit_status {
 
 struct vm_config {
 	const char *kernel_path;
-	const char *initrd_path;  /* NULL: none */
-	const char *cmdline;      /* NULL: the default */
+	const char *initrd_path; /* NULL: none */
+	const char *cmdline;     /* NULL: the default */
 	unsigned int nr_cpus;
 	uint64_t mem_mib;
 	bool hugepages;
-	int console_fd;           /* guest serial output */
-	bool console_input;       /* forward stdin to the guest's serial */
+	int console_fd;     /* guest serial output */
+	bool console_input; /* forward stdin to the guest's serial */
 	struct blk_params disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
 };
@@ -114,11 +114,11 @@ struct vm {
 	struct vcpu vcpus[VM_MAX_CPUS];
 	unsigned int nr_vcpus;
 	struct timeline tl;
-	struct loop loop;         /* the main thread's io_uring */
+	struct loop loop; /* the main thread's io_uring */
 	struct loop_op op_signal, op_stop, op_stdin;
-	int signal_fd;            /* SIGINT, SIGTERM */
+	int signal_fd; /* SIGINT, SIGTERM */
 	bool stdin_closed;
-	int stop_fd;              /* eventfd: a vCPU asks the main thread to stop */
+	int stop_fd; /* eventfd: a vCPU asks the main thread to stop */
 	_Atomic bool stopping;
 	_Atomic int exit_status;
 };

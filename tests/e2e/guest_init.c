@@ -25,7 +25,7 @@
 #include <sys/reboot.h>
 #include <unistd.h>
 
-#define GUEST_DEBUG_PORT 0x4f0
+#define GUEST_DEBUG_PORT  0x4f0
 #define GUEST_DEBUG_READY 0x01
 
 static void guest_console(void)

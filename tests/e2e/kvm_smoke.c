@@ -20,9 +20,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define SMOKE_MEM_SIZE 0x10000u
-#define SMOKE_CODE_GPA 0x1000u
-#define SMOKE_PORT 0x10u
+#define SMOKE_MEM_SIZE  0x10000u
+#define SMOKE_CODE_GPA  0x1000u
+#define SMOKE_PORT      0x10u
 #define SMOKE_MAX_EXITS 64
 
 /*
@@ -46,7 +46,7 @@
 static const uint8_t smoke_code[] = {
 	0xba, 0x10, 0x00, 0xbe, 0x17, 0x10, 0xac, 0x84, 0xc0, 0x74, 0x03,
 	0xee, 0xeb, 0xf8, 0xb0, 0x02, 0x04, 0x30, 0x04, 0x03, 0xee, 0xf4,
-	0x00, 'k', 'v', 'm', 'b', 'o', 'x', '\n', 0x00,
+	0x00, 'k',  'v',  'm',  'b',  'o',  'x',  '\n', 0x00,
 };
 
 static const char smoke_expect[] = "kvmbox\n5";
@@ -93,8 +93,10 @@ static int smoke_run(int vcpu, struct kvm_run *run, char *out, size_t cap)
 		case KVM_EXIT_IO:
 			if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != SMOKE_PORT ||
 			    run->io.size != 1 || run->io.count != 1) {
-				fprintf(stderr, "kvm_smoke: odd PIO exit: dir %u port %#x size %u count %u\n",
-					run->io.direction, run->io.port, run->io.size, run->io.count);
+				fprintf(
+				    stderr,
+				    "kvm_smoke: odd PIO exit: dir %u port %#x size %u count %u\n",
+				    run->io.direction, run->io.port, run->io.size, run->io.count);
 				return -EPROTO;
 			}
 			if (n + 1 >= cap)
@@ -125,7 +127,8 @@ int main(void)
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (vm < 0)
 		return smoke_fail("KVM_CREATE_VM");
-	mem = mmap(NULL, SMOKE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mem =
+	    mmap(NULL, SMOKE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return smoke_fail("mmap guest memory");
 	memcpy(mem + SMOKE_CODE_GPA, smoke_code, sizeof(smoke_code));
@@ -157,7 +160,7 @@ int main(void)
 	errno = 0;
 	if ((size_t)n != strlen(smoke_expect) || memcmp(out, smoke_expect, (size_t)n) != 0) {
 		fprintf(stderr, "kvm_smoke: guest wrote %d bytes \"%.*s\", expected \"%s\"\n", n, n,
-			out, smoke_expect);
+		        out, smoke_expect);
 		return 1;
 	}
 	printf("kvm_smoke: guest wrote \"kvmbox\\n5\" in %d PIO exits, then HLT\n", n);

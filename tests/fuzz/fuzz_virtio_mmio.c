@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define FUZZ_RAM_SIZE (1u << 16)
-#define FUZZ_BASE 0xd0000000ull
+#define FUZZ_BASE     0xd0000000ull
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -99,8 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(ram, 0, sizeof(ram));
 	bus_init(&bus);
-	if (gmem_init_buffer(&mem, ram, sizeof(ram)) || virtio_mmio_init(&t, &fuzz_ops, &dev, &mem, &p) ||
-	    virtio_mmio_register(&t, &bus))
+	if (gmem_init_buffer(&mem, ram, sizeof(ram)) ||
+	    virtio_mmio_init(&t, &fuzz_ops, &dev, &mem, &p) || virtio_mmio_register(&t, &bus))
 		abort();
 	dev.t = &t;
 	for (; size >= 8; data += 8, size -= 8) {

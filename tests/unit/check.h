@@ -19,25 +19,22 @@ struct check_case {
 	void (*fn)(int *failed);
 };
 
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__,   \
-				__LINE__, #cond);                                \
-			(*failed)++;                                             \
-		}                                                                \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
+			(*failed)++;                                                               \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                           \
-	do {                                                                     \
-		uint64_t check_a_ = (uint64_t)(a), check_b_ = (uint64_t)(b);     \
-		if (check_a_ != check_b_) {                                      \
-			fprintf(stderr,                                          \
-				"%s:%d: %s == %s failed: %#" PRIx64 " != %#" PRIx64 \
-				"\n",                                            \
-				__FILE__, __LINE__, #a, #b, check_a_, check_b_); \
-			(*failed)++;                                             \
-		}                                                                \
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		uint64_t check_a_ = (uint64_t)(a), check_b_ = (uint64_t)(b);                       \
+		if (check_a_ != check_b_) {                                                        \
+			fprintf(stderr, "%s:%d: %s == %s failed: %#" PRIx64 " != %#" PRIx64 "\n",  \
+			        __FILE__, __LINE__, #a, #b, check_a_, check_b_);                   \
+			(*failed)++;                                                               \
+		}                                                                                  \
 	} while (0)
 
 #define CHECK_ERR(expr, err) CHECK_EQ((int64_t)(expr), (int64_t)(err))
@@ -63,13 +60,16 @@ static inline int check_run(const struct check_case *cases, size_t n)
 	return failed_cases ? 1 : 0;
 }
 
-#define CHECK_MAIN(...)                                                          \
-	int main(void)                                                           \
-	{                                                                        \
-		static const struct check_case cases[] = { __VA_ARGS__ };        \
-		return check_run(cases, sizeof(cases) / sizeof(cases[0]));       \
+#define CHECK_MAIN(...)                                                                            \
+	int main(void)                                                                             \
+	{                                                                                          \
+		static const struct check_case cases[] = { __VA_ARGS__ };                          \
+		return check_run(cases, sizeof(cases) / sizeof(cases[0]));                         \
 	}
 
-#define CASE(fn) { #fn, fn }
+#define CASE(fn)                                                                                   \
+	{                                                                                          \
+#fn, fn                                                                            \
+	}
 
 #endif

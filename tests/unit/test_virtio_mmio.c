@@ -483,6 +483,7 @@ TEST(cmdline_and_init)
 }
 
 CHECK_MAIN(CASE(identity), CASE(handshake_and_io), CASE(features_refused),
-           CASE(queue_setup_refused), CASE(reenable_with_bad_ring), CASE(queue_sel_out_of_range), CASE(wrong_width),
-           CASE(config_space), CASE(reset_by_driver), CASE(needs_reset_on_bad_chain),
-           CASE(activate_fails), CASE(notify_fd), CASE(cmdline_and_init))
+           CASE(queue_setup_refused), CASE(reenable_with_bad_ring), CASE(queue_sel_out_of_range),
+           CASE(wrong_width), CASE(config_space), CASE(reset_by_driver),
+           CASE(needs_reset_on_bad_chain), CASE(activate_fails), CASE(notify_fd),
+           CASE(cmdline_and_init))

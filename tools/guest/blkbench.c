@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static double blkbench_now(void)
@@ -38,8 +38,9 @@ int main(int argc, char **argv)
 	int status, rc = 0;
 
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: blkbench DEVICE seqread|seqwrite|randread|randwrite SECONDS "
-				"[JOBS]\n");
+		fprintf(stderr,
+		        "usage: blkbench DEVICE seqread|seqwrite|randread|randwrite SECONDS "
+		        "[JOBS]\n");
 		return 2;
 	}
 	if (jobs < 1 || jobs > 64)
