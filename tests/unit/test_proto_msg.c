@@ -22,12 +22,12 @@ static int env_of(const char *text, struct proto_env *env, struct proto_why *why
 	json_t *m = load(text);
 	int err;
 
+	if (keep)
+		*keep = m;
 	if (!m)
 		return -1000;
 	err = proto_msg_parse_env(m, env, why);
-	if (keep)
-		*keep = m;
-	else
+	if (!keep)
 		json_decref(m);
 	return err;
 }
@@ -35,7 +35,7 @@ static int env_of(const char *text, struct proto_env *env, struct proto_why *why
 TEST(builders)
 {
 	struct proto_env env;
-	json_t *m;
+	json_t *m = NULL;
 
 	CHECK_EQ(proto_msg_request(&m, 42, "fs.read"), 0);
 	CHECK_EQ(proto_msg_set_string(m, "path", "/etc/hostname"), 0);
