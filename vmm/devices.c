@@ -38,10 +38,11 @@ static uint32_t vm_virtio_gsi(unsigned int i)
 
 int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size)
 {
+	unsigned int nr = vm->cfg.nr_disks + (vm->cfg.vsock.uds_path ? 1 : 0);
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (unsigned int i = 0; i < vm->cfg.nr_disks; i++) {
+	for (unsigned int i = 0; i < nr; i++) {
 		int n = snprintf(buf + used, size - used, "%svirtio_mmio.device=%u@%#llx:%u",
 		                 used ? " " : "", VIRTIO_MMIO_SIZE,
 		                 (unsigned long long)vm_virtio_base(i), vm_virtio_gsi(i));
@@ -122,81 +123,131 @@ static void vm_virtio_irq(void *opaque)
 	}
 }
 
-/* vm_virtio_notified: the main loop saw queue 0's ioeventfd fire. */
+/* vm_virtio_notified: the main loop saw a queue's ioeventfd fire. */
 static void vm_virtio_notified(void *opaque, int res, bool more)
 {
-	struct vm_virtio_slot *s = opaque;
+	struct vm_virtio_queue *q = opaque;
 	uint64_t v;
 
 	(void)more;
-	if (res < 0 || read(s->notify_fd, &v, sizeof(v)) != sizeof(v))
+	if (res < 0 || read(q->fd, &v, sizeof(v)) != sizeof(v))
 		return;
-	virtio_mmio_queue_notify(s->transport, 0);
+	virtio_mmio_queue_notify(q->slot->transport, q->index);
 }
 
 /*
- * vm_virtio_slot_wire: the irqfd, the ioeventfd of queue 0 (datamatch on
- * the queue index, §4.2.2 QueueNotify), the bus window, the loop poll.
+ * vm_virtio_slot_new: the next slot's window, interrupt line and irqfd
+ * eventfd, and the params a device's init takes. Returns the slot or NULL
+ * (errno set) when none is left or the eventfd fails.
  */
-static int vm_virtio_slot_wire(struct vm *vm, struct vm_virtio_slot *s)
+static struct vm_virtio_slot *vm_virtio_slot_new(struct vm *vm, struct virtio_mmio_params *mp)
 {
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)s->irq_fd, .gsi = s->gsi };
-	struct kvm_ioeventfd ioev = {
-		.datamatch = 0,
-		.addr = s->base + VIRTIO_MMIO_NOTIFY_OFFSET,
-		.len = 4,
-		.fd = s->notify_fd,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	struct vm_virtio_slot *s;
+
+	if (vm->nr_slots == VM_MAX_VIRTIO) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	s = &vm->slots[vm->nr_slots++];
+	*s = (struct vm_virtio_slot){
+		.vm = vm,
+		.base = vm_virtio_base(vm->nr_slots - 1),
+		.gsi = vm_virtio_gsi(vm->nr_slots - 1),
+		.irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
 	};
-	int err;
-
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
-		return -errno;
-	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioev) < 0)
-		return -errno;
-	err = virtio_mmio_set_notify_fd(s->transport, 0, s->notify_fd);
-	if (err)
-		return err;
-	err = virtio_mmio_register(s->transport, &vm->mmio);
-	if (err)
-		return err;
-	s->op = (struct loop_op){ .cb = vm_virtio_notified, .opaque = s };
-	return loop_poll(&vm->loop, s->notify_fd, POLLIN, &s->op);
-}
-
-/* vm_add_disk: slot i is disk i. */
-static int vm_add_disk(struct vm *vm, unsigned int i)
-{
-	struct vm_virtio_slot *s = &vm->slots[vm->nr_slots];
-	struct virtio_mmio_params mp;
-	struct blk *b;
-	int err;
-
-	s->vm = vm;
-	s->base = vm_virtio_base(vm->nr_slots);
-	s->gsi = vm_virtio_gsi(vm->nr_slots);
-	s->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vm->nr_slots++;
-	if (s->irq_fd < 0 || s->notify_fd < 0)
-		return -errno;
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return -ENOMEM;
-	mp = (struct virtio_mmio_params){
+	if (s->irq_fd < 0)
+		return NULL;
+	*mp = (struct virtio_mmio_params){
 		.base = s->base,
 		.gsi = s->gsi,
 		.irq = vm_virtio_irq,
 		.irq_opaque = s,
 	};
+	return s;
+}
+
+/*
+ * vm_virtio_slot_wire: for a device whose transport is ready, the irqfd,
+ * one ioeventfd per queue (datamatch on the queue index, §4.2.2
+ * QueueNotify) polled by the main loop, and the bus window.
+ */
+static int vm_virtio_slot_wire(struct vm *vm, struct vm_virtio_slot *s, struct virtio_mmio *t)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)s->irq_fd, .gsi = s->gsi };
+	int err;
+
+	s->transport = t;
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		return -errno;
+	for (unsigned int i = 0; i < t->ops->num_queues; i++) {
+		struct vm_virtio_queue *q = &s->queues[i];
+		struct kvm_ioeventfd ioev = {
+			.datamatch = i,
+			.addr = s->base + VIRTIO_MMIO_NOTIFY_OFFSET,
+			.len = 4,
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+
+		*q = (struct vm_virtio_queue){ .slot = s, .index = i };
+		q->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (q->fd < 0)
+			return -errno;
+		s->nr_queues++;
+		ioev.fd = q->fd;
+		if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioev) < 0)
+			return -errno;
+		err = virtio_mmio_set_notify_fd(t, i, q->fd);
+		if (err)
+			return err;
+		q->op = (struct loop_op){ .cb = vm_virtio_notified, .opaque = q };
+		err = loop_poll(&vm->loop, q->fd, POLLIN, &q->op);
+		if (err)
+			return err;
+	}
+	return virtio_mmio_register(t, &vm->mmio);
+}
+
+/* vm_add_disk: a virtio-blk device for --disk i. */
+static int vm_add_disk(struct vm *vm, unsigned int i)
+{
+	struct virtio_mmio_params mp;
+	struct vm_virtio_slot *s = vm_virtio_slot_new(vm, &mp);
+	struct blk *b;
+	int err;
+
+	if (!s)
+		return -errno;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
 	err = blk_init(b, &vm->cfg.disks[i], &vm->loop, &vm->mem, &mp);
 	if (err) {
 		free(b);
 		return err;
 	}
 	vm->disks[vm->nr_disks++] = b;
-	s->transport = &b->transport;
-	return vm_virtio_slot_wire(vm, s);
+	return vm_virtio_slot_wire(vm, s, &b->transport);
+}
+
+/* vm_add_vsock: the virtio-vsock device, after the disks. */
+static int vm_add_vsock(struct vm *vm)
+{
+	struct virtio_mmio_params mp;
+	struct vm_virtio_slot *s = vm_virtio_slot_new(vm, &mp);
+	int err;
+
+	if (!s)
+		return -errno;
+	vm->vsock = calloc(1, sizeof(*vm->vsock));
+	if (!vm->vsock)
+		return -ENOMEM;
+	err = vsock_init(vm->vsock, &vm->cfg.vsock, &vm->loop, &vm->mem, &mp);
+	if (err) {
+		free(vm->vsock);
+		vm->vsock = NULL;
+		return err;
+	}
+	return vm_virtio_slot_wire(vm, s, &vm->vsock->transport);
 }
 
 int vm_devices_add(struct vm *vm)
@@ -215,11 +266,24 @@ int vm_devices_add(struct vm *vm)
 			return err;
 		}
 	}
+	if (vm->cfg.vsock.uds_path) {
+		err = vm_add_vsock(vm);
+		if (err) {
+			fprintf(stderr, "kvmbox: --vsock %s: %s\n", vm->cfg.vsock.uds_path,
+			        strerror(-err));
+			return err;
+		}
+	}
 	return 0;
 }
 
 void vm_devices_destroy(struct vm *vm)
 {
+	if (vm->vsock) {
+		vsock_destroy(vm->vsock);
+		free(vm->vsock);
+		vm->vsock = NULL;
+	}
 	while (vm->nr_disks) {
 		struct blk *b = vm->disks[--vm->nr_disks];
 
@@ -231,8 +295,8 @@ void vm_devices_destroy(struct vm *vm)
 
 		if (s->irq_fd >= 0)
 			close(s->irq_fd);
-		if (s->notify_fd >= 0)
-			close(s->notify_fd);
+		for (unsigned int i = 0; i < s->nr_queues; i++)
+			close(s->queues[i].fd);
 	}
 	if (vm->i8042_ready)
 		i8042_destroy(&vm->i8042);

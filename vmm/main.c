@@ -32,7 +32,7 @@ static void main_usage(FILE *f)
 	fprintf(f,
 	        "usage: kvmbox run --kernel PATH [--initrd PATH] [--cmdline STR] [--append STR]\n"
 	        "                  [--cpus N] [--memory MiB] [--hugepages] [--console PATH]\n"
-	        "                  [--disk PATH[,ro][,id=NAME]]...\n"
+	        "                  [--disk PATH[,ro][,id=NAME]]... [--vsock PATH[,cid=N]]\n"
 	        "                  [--timings] [--timings-json PATH]\n"
 	        "       kvmbox --version | --help\n"
 	        "\n"
@@ -47,6 +47,10 @@ static void main_usage(FILE *f)
 	        "  --disk PATH[,ro][,id=NAME]\n"
 	        "                       a raw image as virtio-blk (/dev/vda, vdb, ...),\n"
 	        "                       read-only with ro, serial NAME (default: file name)\n"
+	        "  --vsock PATH[,cid=N] virtio-vsock, guest CID N (default 3): host programs\n"
+	        "                       connect to the unix socket PATH and write\n"
+	        "                       \"CONNECT <port>\\n\"; guest connections to host\n"
+	        "                       port P go to the unix socket PATH_P\n"
 	        "  --timings            print the boot timeline and exit counts on stderr\n"
 	        "  --timings-json PATH  write them as JSON to PATH\n"
 	        "\n"
@@ -72,7 +76,35 @@ static int main_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t
 	return 0;
 }
 
-enum { OPT_APPEND = 256, OPT_TIMINGS_JSON, OPT_HUGEPAGES, OPT_CONSOLE, OPT_DISK };
+/*
+ * main_parse_vsock: PATH[,cid=N] (N from 3, below 2^32 - 1; default 3).
+ * The string is argv's, cut in place. -EINVAL after one message.
+ */
+static int main_parse_vsock(char *arg, struct vm_config *cfg)
+{
+	char *comma = strchr(arg, ',');
+	uint64_t cid = 3;
+
+	if (comma) {
+		*comma = '\0';
+		if (strncmp(comma + 1, "cid=", 4) != 0) {
+			fprintf(stderr, "kvmbox: --vsock %s: unknown option %s (cid=N)\n", arg,
+			        comma + 1);
+			return -EINVAL;
+		}
+		if (main_parse_u64("--vsock cid", comma + 5, 3, UINT32_MAX - 1, &cid))
+			return -EINVAL;
+	}
+	if (!arg[0]) {
+		fprintf(stderr, "kvmbox: --vsock needs a path\n");
+		return -EINVAL;
+	}
+	cfg->vsock.uds_path = arg;
+	cfg->vsock.guest_cid = cid;
+	return 0;
+}
+
+enum { OPT_APPEND = 256, OPT_TIMINGS_JSON, OPT_HUGEPAGES, OPT_CONSOLE, OPT_DISK, OPT_VSOCK };
 
 /*
  * main_parse_disk: PATH[,ro][,id=NAME] into the next disk slot. The string
@@ -122,6 +154,7 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 		{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "vsock", required_argument, NULL, OPT_VSOCK },
 		{ "timings", no_argument, NULL, 't' },
 		{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
 		{ "help", no_argument, NULL, 'h' },
@@ -153,6 +186,10 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 			break;
 		case OPT_CONSOLE:
 			o->console_path = optarg;
+			break;
+		case OPT_VSOCK:
+			if (main_parse_vsock(optarg, &o->cfg))
+				return -EINVAL;
 			break;
 		case OPT_DISK:
 			if (main_parse_disk(optarg, &o->cfg))

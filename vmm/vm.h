@@ -11,6 +11,7 @@
 #define KVMBOX_VMM_VM_H
 
 #include "virtio/blk.h"
+#include "virtio/vsock.h"
 #include "vmm/boot_image.h"
 #include "vmm/bus.h"
 #include "vmm/gmem.h"
@@ -61,6 +62,17 @@ struct vm_config {
 	bool console_input; /* forward stdin to the guest's serial */
 	struct blk_params disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
+	struct vsock_params vsock; /* uds_path NULL: no vsock device */
+};
+
+struct vm_virtio_slot;
+
+/* One queue's notification: its KVM ioeventfd, polled by the main loop. */
+struct vm_virtio_queue {
+	struct vm_virtio_slot *slot;
+	unsigned int index;
+	int fd;
+	struct loop_op op;
 };
 
 /* One virtio-mmio device's place and wiring (vmm/devices.c). */
@@ -69,9 +81,9 @@ struct vm_virtio_slot {
 	struct virtio_mmio *transport;
 	uint64_t base;
 	uint32_t gsi;
-	int irq_fd;    /* KVM_IRQFD */
-	int notify_fd; /* KVM_IOEVENTFD for queue 0 */
-	struct loop_op op;
+	int irq_fd; /* KVM_IRQFD */
+	struct vm_virtio_queue queues[VIRTIO_MMIO_MAX_QUEUES];
+	unsigned int nr_queues;
 };
 
 enum vcpu_state {
@@ -108,6 +120,7 @@ struct vm {
 	bool i8042_ready;
 	struct blk *disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
+	struct vsock *vsock;
 	struct vm_virtio_slot slots[VM_MAX_VIRTIO];
 	unsigned int nr_slots;
 	struct kvm_cpuid2 *supported_cpuid;

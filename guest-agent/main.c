@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kvmbox-agent: the guest agent (docs/protocol.md).
+ *
+ *   kvmbox-agent [--listen PATH | --vsock PORT]
+ *
+ * As PID 1 it first does init's work (guest-agent/init.h), then listens on
+ * vsock port AGENT_VSOCK_PORT unless told otherwise, marks the VM ready on
+ * the debug port, and serves until a "stop" request, which powers the VM
+ * off (or reboots it). Run by hand (not PID 1), it serves on a unix socket
+ * or vsock port and exits on "stop": that is how tests drive it.
+ */
+#define _GNU_SOURCE
+#include "guest-agent/init.h"
+#include "guest-agent/server.h"
+
+#include <errno.h>
+#include <linux/vm_sockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* listen_on: bind and listen a stream socket of addr; the fd or -errno. */
+static int listen_on(int family, const struct sockaddr *addr, socklen_t len)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, addr, len) < 0 || listen(fd, 16) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	unlink(path);
+	fd = listen_on(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun));
+	if (fd >= 0 && chmod(path, 0600) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static int listen_vsock(unsigned int port)
+{
+	struct sockaddr_vm svm = {
+		.svm_family = AF_VSOCK,
+		.svm_cid = VMADDR_CID_ANY,
+		.svm_port = port,
+	};
+
+	return listen_on(AF_VSOCK, (struct sockaddr *)&svm, sizeof(svm));
+}
+
+/* pid1_init: init's work before serving; failures are logged, not fatal. */
+static void pid1_init(void)
+{
+	char cmdline[4096] = "";
+	struct agent_boot boot;
+	int err;
+
+	agent_init_mounts();
+	agent_init_console();
+	setvbuf(stderr, NULL, _IONBF, 0);
+	err = agent_init_read_cmdline(cmdline, sizeof(cmdline));
+	if (err)
+		fprintf(stderr, "kvmbox-agent: /proc/cmdline: %s\n", strerror(-err));
+	agent_boot_parse(cmdline, &boot);
+	err = agent_init_switch_root(&boot);
+	if (err)
+		fprintf(stderr, "kvmbox-agent: root %s: %s\n", boot.root, strerror(-err));
+	err = agent_init_hostname(boot.hostname);
+	if (err)
+		fprintf(stderr, "kvmbox-agent: hostname: %s\n", strerror(-err));
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: kvmbox-agent [--listen PATH | --vsock PORT]\n");
+	return 2;
+}
+
+/* serve: listen on fd and run the loop; returns what "stop" asked, or -errno. */
+static int serve(int fd, bool pid1)
+{
+	struct agent_server *srv;
+	int err = fd < 0 ? fd : agent_server_new(&srv, NULL);
+
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	err = agent_server_listen(srv, fd);
+	if (!err && pid1) {
+		err = agent_init_ready();
+		if (err)
+			fprintf(stderr, "kvmbox-agent: ready: %s\n", strerror(-err));
+		err = 0;
+	}
+	if (!err)
+		err = agent_server_run(srv);
+	if (!err)
+		err = (int)agent_server_stopped(srv);
+	agent_server_free(srv);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	bool pid1 = getpid() == 1;
+	const char *path = NULL;
+	long port = pid1 ? AGENT_VSOCK_PORT : -1;
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--vsock") == 0 && i + 1 < argc)
+			port = strtol(argv[++i], NULL, 10);
+		else if (!pid1) /* the kernel may pass PID 1 arguments of its own */
+			return usage();
+	}
+	if (!pid1 && !path && (port < 0 || port > 0xffffffffl))
+		return usage();
+	if (pid1)
+		pid1_init();
+	ret = serve(path ? listen_unix(path) : listen_vsock((unsigned int)port), pid1);
+	if (path)
+		unlink(path);
+	if (ret < 0)
+		fprintf(stderr, "kvmbox-agent: %s\n", strerror(-ret));
+	if (pid1)
+		agent_init_shutdown(ret == AGENT_REBOOT ? AGENT_REBOOT : AGENT_POWEROFF);
+	return ret < 0 ? 1 : 0;
+}

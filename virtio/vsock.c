@@ -1,0 +1,680 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vsock: the virtio-vsock device model (vsock.h): packets, connections and
+ * credit. Layout facts: virtio 1.2 §5.10. The host sockets: vsock_uds.c.
+ */
+#define _GNU_SOURCE
+#include "vsock.h"
+
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_vsock.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* §5.10.6: every packet starts with this 44-byte header. */
+_Static_assert(sizeof(struct virtio_vsock_hdr) == 44, "virtio 1.2 §5.10.6");
+
+#define VSOCK_HDR  ((uint32_t)sizeof(struct virtio_vsock_hdr))
+#define VSOCK_RXQ  0u
+#define VSOCK_TXQ  1u
+#define VSOCK_EVTQ 2u
+
+/* vsock_gather: len bytes at off of the chain's readable part into dst; -EINVAL if short. */
+static int vsock_gather(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len)
+{
+	uint8_t *d = dst;
+
+	for (unsigned int i = 0; i < c->nr_readable && len; i++) {
+		const struct virtq_seg *s = &c->segs[i];
+		uint32_t n;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		n = s->len - off < len ? s->len - off : len;
+		memcpy(d, (const uint8_t *)s->host + off, n);
+		d += n;
+		len -= n;
+		off = 0;
+	}
+	return len ? -EINVAL : 0;
+}
+
+/* vsock_scatter: len bytes of src into the chain's writable part at off (fits: checked). */
+static void vsock_scatter(const struct virtq_chain *c, uint32_t off, const void *src, uint32_t len)
+{
+	const uint8_t *p = src;
+
+	for (unsigned int i = c->nr_readable; i < c->nr_segs && len; i++) {
+		const struct virtq_seg *s = &c->segs[i];
+		uint32_t n;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		n = s->len - off < len ? s->len - off : len;
+		memcpy((uint8_t *)s->host + off, p, n);
+		p += n;
+		len -= n;
+		off = 0;
+	}
+}
+
+/*
+ * vsock_chain_iov: iovecs in v->iov for len bytes at off of the readable
+ * (writable false) or writable segments. Returns the count.
+ */
+static int vsock_chain_iov(struct vsock *v, bool writable, uint32_t off, uint32_t len)
+{
+	const struct virtq_chain *c = &v->chain;
+	unsigned int i = writable ? c->nr_readable : 0;
+	unsigned int end = writable ? c->nr_segs : c->nr_readable;
+	int n = 0;
+
+	for (; i < end && len; i++) {
+		const struct virtq_seg *s = &c->segs[i];
+		uint32_t take;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		take = s->len - off < len ? s->len - off : len;
+		v->iov[n++] =
+		    (struct iovec){ .iov_base = (uint8_t *)s->host + off, .iov_len = take };
+		len -= take;
+		off = 0;
+	}
+	return n;
+}
+
+/* vsock_peer_credit: §5.10.6.3: buf_alloc - (tx_cnt - fwd_cnt), 0 if the guest shrank it. */
+static uint32_t vsock_peer_credit(const struct vsock_conn *c)
+{
+	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
+
+	return in_flight >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - in_flight;
+}
+
+/* vsock_lookup: the live connection (local_port, peer_port), or NULL. */
+static struct vsock_conn *vsock_lookup(struct vsock *v, uint32_t local_port, uint32_t peer_port)
+{
+	for (unsigned int i = 0; i < v->nr_conns; i++) {
+		struct vsock_conn *c = v->conns[i];
+
+		if ((c->state == VSOCK_S_REQUEST || c->state == VSOCK_S_OPEN) &&
+		    c->local_port == local_port && c->peer_port == peer_port)
+			return c;
+	}
+	return NULL;
+}
+
+uint32_t vsock_alloc_port(struct vsock *v)
+{
+	for (;;) {
+		uint32_t port = v->next_port;
+		bool used = false;
+
+		v->next_port = port >= UINT32_MAX - 1 ? VSOCK_FIRST_PORT : port + 1;
+		for (unsigned int i = 0; i < v->nr_conns && !used; i++) {
+			const struct vsock_conn *c = v->conns[i];
+
+			used = (c->state == VSOCK_S_REQUEST || c->state == VSOCK_S_OPEN) &&
+			       c->local_port == port;
+		}
+		/* At most VSOCK_MAX_CONNS ports are taken: this ends. */
+		if (!used)
+			return port;
+	}
+}
+
+/*
+ * vsock_queue_rst: owe the guest an RST for (local_port, peer_port). reply:
+ * an answer to a bad packet, which may use only half the ring so that a
+ * flood of garbage cannot crowd out the RSTs of real connections.
+ */
+void vsock_queue_rst(struct vsock *v, uint32_t local_port, uint32_t peer_port, bool reply)
+{
+	unsigned int limit = reply ? VSOCK_MAX_RSTS / 2 : VSOCK_MAX_RSTS;
+
+	if (v->nr_rsts >= limit) {
+		v->stats.rsts_lost++;
+		return;
+	}
+	v->rsts[(v->rst_head + v->nr_rsts) % VSOCK_MAX_RSTS] =
+	    (struct vsock_rst){ .local_port = local_port, .peer_port = peer_port };
+	v->nr_rsts++;
+}
+
+void vsock_conn_close(struct vsock_conn *c, bool rst)
+{
+	if (c->state == VSOCK_S_DEAD)
+		return;
+	if (rst && c->state != VSOCK_S_LINE)
+		vsock_queue_rst(c->v, c->local_port, c->peer_port, false);
+	if (c->fd >= 0) {
+		/* Wakes any poll armed on it: the idle hook frees c after. */
+		shutdown(c->fd, SHUT_RDWR);
+		close(c->fd);
+	}
+	c->fd = -1;
+	c->state = VSOCK_S_DEAD;
+	c->pending = 0;
+	free(c->buf);
+	c->buf = NULL;
+	c->buf_len = 0;
+}
+
+/* vsock_reject: a bad packet h: reset its connection, or answer RST (never to an RST). */
+static void vsock_reject(struct vsock *v, const struct virtio_vsock_hdr *h)
+{
+	struct vsock_conn *c = vsock_lookup(v, h->dst_port, h->src_port);
+
+	v->stats.dropped++;
+	if (c)
+		vsock_conn_close(c, true);
+	else if (h->op != VIRTIO_VSOCK_OP_RST)
+		vsock_queue_rst(v, h->dst_port, h->src_port, true);
+}
+
+/* vsock_guest_connect: REQUEST from the guest to host port h->dst_port (§5.10.6.4). */
+static void vsock_guest_connect(struct vsock *v, const struct virtio_vsock_hdr *h)
+{
+	struct vsock_conn *c;
+	int fd;
+
+	if (v->nr_conns >= VSOCK_MAX_CONNS) {
+		vsock_reject(v, h);
+		return;
+	}
+	fd = vsock_uds_connect(v, h->dst_port);
+	if (fd < 0) {
+		vsock_reject(v, h);
+		return;
+	}
+	c = vsock_conn_new(v, fd, VSOCK_S_OPEN);
+	if (!c) {
+		close(fd);
+		vsock_reject(v, h);
+		return;
+	}
+	c->local_port = h->dst_port;
+	c->peer_port = h->src_port;
+	c->peer_buf_alloc = h->buf_alloc;
+	c->peer_fwd_cnt = h->fwd_cnt;
+	c->pending |= VSOCK_P_RESPONSE;
+	v->stats.guest_conns++;
+	vsock_uds_arm(c);
+}
+
+/* vsock_guest_shutdown: §5.10.6.5 flags from the guest; both: finish, then RST. */
+static void vsock_guest_shutdown(struct vsock_conn *c, uint32_t flags)
+{
+	if (flags & VIRTIO_VSOCK_SHUTDOWN_RCV)
+		c->guest_shut_rcv = true;
+	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
+		c->guest_shut_send = true;
+	if (!c->guest_shut_send || c->buf_len)
+		return; /* the write side ends once the buffer drains (vsock_uds.c) */
+	if (c->guest_shut_rcv)
+		vsock_conn_close(c, true);
+	else
+		shutdown(c->fd, SHUT_WR);
+}
+
+/* vsock_guest_rw: payload of h (at offset VSOCK_HDR of the chain) for the host. */
+static void vsock_guest_rw(struct vsock *v, struct vsock_conn *c, const struct virtio_vsock_hdr *h)
+{
+	uint32_t len = h->len;
+	int n;
+
+	if (c->state != VSOCK_S_OPEN || c->guest_shut_send ||
+	    len > VSOCK_BUF_ALLOC - (c->rx_cnt - c->fwd_cnt)) {
+		/* Data before RESPONSE, after SHUTDOWN, or beyond our credit. */
+		vsock_reject(v, h);
+		return;
+	}
+	n = vsock_chain_iov(v, false, VSOCK_HDR, len);
+	if (vsock_uds_write(c, v->iov, n, len) < 0) {
+		vsock_conn_close(c, true);
+		return;
+	}
+	v->stats.tx_bytes += len;
+}
+
+/*
+ * vsock_tx_packet: one packet the guest sent, in v->chain. Every field is
+ * the guest's: the header is copied out once and checked before use.
+ */
+static void vsock_tx_packet(struct vsock *v)
+{
+	struct virtio_vsock_hdr h;
+	struct vsock_conn *c;
+
+	v->stats.tx_packets++;
+	if (vsock_gather(&v->chain, 0, &h, VSOCK_HDR)) {
+		v->stats.dropped++;
+		return;
+	}
+	/* Not from this guest or not for the host: nobody to answer. */
+	if (h.src_cid != v->guest_cid || h.dst_cid != VSOCK_HOST_CID) {
+		v->stats.dropped++;
+		return;
+	}
+	if (h.type != VIRTIO_VSOCK_TYPE_STREAM || h.len > VSOCK_MAX_PKT ||
+	    h.len > v->chain.readable_len - VSOCK_HDR) {
+		vsock_reject(v, &h);
+		return;
+	}
+	c = vsock_lookup(v, h.dst_port, h.src_port);
+	if (h.op == VIRTIO_VSOCK_OP_REQUEST) {
+		if (c)
+			vsock_reject(v, &h); /* a live tuple: reset it */
+		else
+			vsock_guest_connect(v, &h);
+		return;
+	}
+	if (!c) {
+		vsock_reject(v, &h);
+		return;
+	}
+	/* §5.10.6.3: every packet carries the sender's credit. */
+	c->peer_buf_alloc = h.buf_alloc;
+	c->peer_fwd_cnt = h.fwd_cnt;
+	switch (h.op) {
+	case VIRTIO_VSOCK_OP_RESPONSE:
+		if (c->state != VSOCK_S_REQUEST || vsock_uds_open(c) < 0)
+			vsock_reject(v, &h);
+		break;
+	case VIRTIO_VSOCK_OP_RST:
+		vsock_conn_close(c, false);
+		break;
+	case VIRTIO_VSOCK_OP_SHUTDOWN:
+		if (c->state != VSOCK_S_OPEN)
+			vsock_reject(v, &h);
+		else
+			vsock_guest_shutdown(c, h.flags);
+		break;
+	case VIRTIO_VSOCK_OP_RW:
+		vsock_guest_rw(v, c, &h);
+		break;
+	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
+		c->credit_asked = false;
+		break;
+	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
+		c->pending |= VSOCK_P_CREDIT_UPDATE;
+		break;
+	default:
+		vsock_reject(v, &h);
+		break;
+	}
+}
+
+/* vsock_live: DRIVER_OK and not DEVICE_NEEDS_RESET: the queues may be used. */
+static bool vsock_live(const struct vsock *v)
+{
+	uint32_t s = v->transport.status;
+
+	return (s & (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_NEEDS_RESET)) ==
+	       VIRTIO_CONFIG_S_DRIVER_OK;
+}
+
+/* vsock_tx_process: every packet on the tx queue, then what it made us owe. */
+static void vsock_tx_process(struct vsock *v)
+{
+	struct virtq *q = virtio_mmio_queue(&v->transport, VSOCK_TXQ);
+
+	while (vsock_live(v)) {
+		int err = virtq_pop(q, &v->chain);
+
+		if (err) {
+			if (err != -ENOENT)
+				virtio_mmio_set_needs_reset(&v->transport);
+			break;
+		}
+		vsock_tx_packet(v);
+		if (virtq_push(q, v->chain.head, 0) < 0)
+			virtio_mmio_set_needs_reset(&v->transport);
+		v->notify_pending[VSOCK_TXQ] = true;
+	}
+	vsock_rx_process(v);
+}
+
+/*
+ * vsock_conn_next: the op c would send the guest now, 0 for none. Looks at
+ * the host socket when data may be waiting (peek: EOF turns into a
+ * SHUTDOWN, a broken socket into an RST).
+ */
+static uint16_t vsock_conn_next(struct vsock_conn *c)
+{
+	if (c->state != VSOCK_S_REQUEST && c->state != VSOCK_S_OPEN)
+		return 0;
+	if (c->pending & VSOCK_P_REQUEST)
+		return VIRTIO_VSOCK_OP_REQUEST;
+	if (c->pending & VSOCK_P_RESPONSE)
+		return VIRTIO_VSOCK_OP_RESPONSE;
+	if (c->pending & VSOCK_P_CREDIT_UPDATE)
+		return VIRTIO_VSOCK_OP_CREDIT_UPDATE;
+	if (c->state == VSOCK_S_OPEN && c->readable && !c->host_eof && !c->guest_shut_rcv) {
+		int r;
+
+		if (vsock_peer_credit(c) == 0) {
+			/* §5.10.6.3: ask once; the guest's answer restarts us. */
+			if (!c->credit_asked)
+				c->pending |= VSOCK_P_CREDIT_REQUEST;
+		} else if ((r = vsock_uds_peek(c)) > 0) {
+			return VIRTIO_VSOCK_OP_RW;
+		} else if (r == -EAGAIN) {
+			c->readable = false;
+			vsock_uds_arm(c);
+		} else if (r == 0) {
+			c->readable = false;
+			c->host_eof = true;
+			c->pending |= VSOCK_P_SHUTDOWN;
+			c->shutdown_flags |= VIRTIO_VSOCK_SHUTDOWN_SEND;
+		} else {
+			vsock_conn_close(c, true);
+			return 0;
+		}
+	}
+	if (c->pending & VSOCK_P_CREDIT_REQUEST)
+		return VIRTIO_VSOCK_OP_CREDIT_REQUEST;
+	if (c->pending & VSOCK_P_SHUTDOWN)
+		return VIRTIO_VSOCK_OP_SHUTDOWN;
+	return 0;
+}
+
+/*
+ * vsock_rx_data: read host data into the chain after the header, as much
+ * as the buffer, the guest's credit and VSOCK_MAX_PKT allow. Returns the
+ * bytes read; 0 when the read failed (c may be closed then).
+ */
+static uint32_t vsock_rx_data(struct vsock *v, struct vsock_conn *c)
+{
+	uint32_t want = v->chain.writable_len - VSOCK_HDR, credit = vsock_peer_credit(c);
+	struct msghdr msg = { .msg_iov = v->iov };
+	ssize_t n;
+
+	if (want > credit)
+		want = credit;
+	if (want > VSOCK_MAX_PKT)
+		want = VSOCK_MAX_PKT;
+	if (!want)
+		return 0;
+	msg.msg_iovlen = (size_t)vsock_chain_iov(v, true, VSOCK_HDR, want);
+	n = recvmsg(c->fd, &msg, MSG_DONTWAIT);
+	if (n > 0) {
+		c->tx_cnt += (uint32_t)n;
+		v->stats.rx_bytes += (uint64_t)n;
+		return (uint32_t)n;
+	}
+	if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
+		c->readable = false;
+		vsock_uds_arm(c);
+	} else {
+		vsock_conn_close(c, false); /* the caller sends the RST in this chain */
+	}
+	return 0;
+}
+
+/*
+ * vsock_rx_fill: write a packet of op for c (NULL: the RST at the head of
+ * the RST ring) into v->chain, which has room for a header. Returns the
+ * bytes written.
+ */
+static uint32_t vsock_rx_fill(struct vsock *v, struct vsock_conn *c, uint16_t op)
+{
+	struct virtio_vsock_hdr h = {
+		.src_cid = VSOCK_HOST_CID,
+		.dst_cid = v->guest_cid,
+		.type = VIRTIO_VSOCK_TYPE_STREAM,
+		.op = op,
+		.buf_alloc = VSOCK_BUF_ALLOC,
+	};
+
+	if (!c) {
+		h.op = VIRTIO_VSOCK_OP_RST;
+		h.src_port = v->rsts[v->rst_head].local_port;
+		h.dst_port = v->rsts[v->rst_head].peer_port;
+		v->rst_head = (v->rst_head + 1) % VSOCK_MAX_RSTS;
+		v->nr_rsts--;
+		v->stats.rsts_sent++;
+	} else {
+		h.src_port = c->local_port;
+		h.dst_port = c->peer_port;
+		if (op == VIRTIO_VSOCK_OP_RW) {
+			h.len = vsock_rx_data(v, c);
+			/* Nothing read after all: a credit update says no harm. */
+			if (!h.len)
+				h.op = c->state == VSOCK_S_DEAD ? VIRTIO_VSOCK_OP_RST
+				                                : VIRTIO_VSOCK_OP_CREDIT_UPDATE;
+		}
+		if (h.op == VIRTIO_VSOCK_OP_SHUTDOWN)
+			h.flags = c->shutdown_flags;
+		if (h.op == VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+			c->credit_asked = true;
+		if (h.op == VIRTIO_VSOCK_OP_REQUEST)
+			c->pending &= ~VSOCK_P_REQUEST;
+		else if (h.op == VIRTIO_VSOCK_OP_RESPONSE)
+			c->pending &= ~VSOCK_P_RESPONSE;
+		else if (h.op == VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+			c->pending &= ~VSOCK_P_CREDIT_REQUEST;
+		else if (h.op == VIRTIO_VSOCK_OP_SHUTDOWN)
+			c->pending &= ~VSOCK_P_SHUTDOWN;
+		/* Every packet tells the guest our fwd_cnt: no separate update needed. */
+		c->pending &= ~VSOCK_P_CREDIT_UPDATE;
+		h.fwd_cnt = c->fwd_cnt;
+		c->fwd_cnt_sent = c->fwd_cnt;
+	}
+	vsock_scatter(&v->chain, 0, &h, VSOCK_HDR);
+	v->stats.rx_packets++;
+	return VSOCK_HDR + h.len;
+}
+
+/* vsock_rx_pick: the next connection with something to send, round robin. */
+static struct vsock_conn *vsock_rx_pick(struct vsock *v, uint16_t *op)
+{
+	unsigned int n = v->nr_conns;
+
+	for (unsigned int i = 0; i < n && i < v->nr_conns; i++) {
+		unsigned int idx = (v->rr + i) % v->nr_conns;
+		struct vsock_conn *c = v->conns[idx];
+
+		*op = vsock_conn_next(c);
+		if (*op) {
+			v->rr = idx + 1;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+void vsock_rx_process(struct vsock *v)
+{
+	struct virtq *q = virtio_mmio_queue(&v->transport, VSOCK_RXQ);
+
+	while (vsock_live(v)) {
+		struct vsock_conn *c = NULL;
+		uint16_t op = 0;
+		int err;
+
+		if (!v->nr_rsts)
+			c = vsock_rx_pick(v, &op);
+		/* Picking may have closed a connection and queued its RST. */
+		if (!c && !v->nr_rsts)
+			return;
+		err = virtq_pop(q, &v->chain);
+		if (err) {
+			if (err != -ENOENT)
+				virtio_mmio_set_needs_reset(&v->transport);
+			return;
+		}
+		if (v->chain.writable_len < VSOCK_HDR) {
+			/* No room for a header: the driver broke §5.10.6.1. */
+			virtio_mmio_set_needs_reset(&v->transport);
+			return;
+		}
+		if (virtq_push(q, v->chain.head, vsock_rx_fill(v, c, op)) < 0)
+			virtio_mmio_set_needs_reset(&v->transport);
+		v->notify_pending[VSOCK_RXQ] = true;
+	}
+}
+
+static void vsock_queue_notify(void *dev, unsigned int q)
+{
+	struct vsock *v = dev;
+
+	if (q == VSOCK_TXQ)
+		vsock_tx_process(v);
+	else if (q == VSOCK_RXQ)
+		vsock_rx_process(v); /* new rx buffers */
+	                             /* The event queue: buffers stay there, unused (vsock.h). */
+}
+
+/* vsock_reap: free dead connections whose polls are gone (main thread, lock held). */
+static void vsock_reap(struct vsock *v)
+{
+	for (unsigned int i = 0; i < v->nr_conns;) {
+		struct vsock_conn *c = v->conns[i];
+
+		if (c->state != VSOCK_S_DEAD) {
+			i++;
+			continue;
+		}
+		if (c->rd_armed || c->wr_armed) {
+			vsock_uds_cancel(c);
+			i++;
+			continue;
+		}
+		v->conns[i] = v->conns[--v->nr_conns];
+		free(c);
+	}
+	if (v->rr >= v->nr_conns)
+		v->rr = 0;
+}
+
+/* vsock_idle: after a batch, one interrupt per queue, then free what died. */
+static void vsock_idle(void *opaque)
+{
+	struct vsock *v = opaque;
+
+	virtio_mmio_lock(&v->transport);
+	for (unsigned int q = 0; q < 2; q++) {
+		if (v->notify_pending[q]) {
+			v->notify_pending[q] = false;
+			virtio_mmio_notify_used(&v->transport, q);
+		}
+	}
+	vsock_reap(v);
+	virtio_mmio_unlock(&v->transport);
+}
+
+static void vsock_config_read(void *dev, uint32_t offset, void *data, uint32_t len)
+{
+	struct vsock *v = dev;
+	struct virtio_vsock_config cfg = { .guest_cid = v->guest_cid }; /* §5.10.4 */
+
+	/* offset + len <= config_size: checked by the transport. */
+	memcpy(data, (const uint8_t *)&cfg + offset, len);
+}
+
+static int vsock_activate(void *dev)
+{
+	struct vsock *v = dev;
+	uint64_t one = 1;
+
+	/* rx buffers posted before DRIVER_OK: let the main thread look. */
+	for (unsigned int q = 0; q < 2; q++)
+		if (v->transport.notify_fd[q] >= 0 && write(v->transport.notify_fd[q], &one, 8) < 0)
+			return -errno;
+	return 0;
+}
+
+/*
+ * vsock_reset: the driver reset the device (vCPU thread, lock held): every
+ * connection ends without a word to the guest (§5.10.6.6: its sockets are
+ * gone too); the host ends see their sockets close. No io_uring work here:
+ * the idle hook frees the connections on the main thread.
+ */
+static void vsock_reset(void *dev)
+{
+	struct vsock *v = dev;
+
+	for (unsigned int i = 0; i < v->nr_conns; i++)
+		vsock_conn_close(v->conns[i], false);
+	v->nr_rsts = 0;
+	v->rst_head = 0;
+	v->notify_pending[0] = v->notify_pending[1] = false;
+}
+
+static const struct virtio_dev_ops vsock_ops = {
+	.name = "vsock",
+	.device_id = 19, /* §5.10.1 */
+	.features = 0,   /* stream only: implied without feature bits (§5.10.3) */
+	.num_queues = 3,
+	.queue_max_size = VSOCK_QUEUE_SIZE,
+	.config_size = sizeof(struct virtio_vsock_config),
+	.config_read = vsock_config_read,
+	.activate = vsock_activate,
+	.queue_notify = vsock_queue_notify,
+	.reset = vsock_reset,
+};
+
+int vsock_init(struct vsock *v, const struct vsock_params *p, struct loop *loop,
+               const struct gmem *mem, const struct virtio_mmio_params *mp)
+{
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	v->listen_fd = -1;
+	if (p->guest_cid < 3 || p->guest_cid >= UINT32_MAX || !p->uds_path)
+		return -EINVAL;
+	v->loop = loop;
+	v->guest_cid = p->guest_cid;
+	v->next_port = VSOCK_FIRST_PORT;
+	v->uds_path = strdup(p->uds_path);
+	if (!v->uds_path)
+		return -ENOMEM;
+	err = virtio_mmio_init(&v->transport, &vsock_ops, v, mem, mp);
+	if (err)
+		goto fail_path;
+	err = vsock_uds_listen(v);
+	if (err)
+		goto fail_mmio;
+	err = loop_add_idle(loop, vsock_idle, v);
+	if (err)
+		goto fail_listen;
+	return 0;
+fail_listen:
+	close(v->listen_fd);
+	unlink(v->uds_path);
+	v->listen_fd = -1;
+fail_mmio:
+	virtio_mmio_destroy(&v->transport);
+fail_path:
+	free(v->uds_path);
+	v->uds_path = NULL;
+	return err;
+}
+
+void vsock_destroy(struct vsock *v)
+{
+	for (unsigned int i = 0; i < v->nr_conns; i++) {
+		vsock_conn_close(v->conns[i], false);
+		free(v->conns[i]);
+	}
+	v->nr_conns = 0;
+	if (v->listen_fd >= 0) {
+		close(v->listen_fd);
+		unlink(v->uds_path);
+	}
+	v->listen_fd = -1;
+	virtio_mmio_destroy(&v->transport);
+	free(v->uds_path);
+	v->uds_path = NULL;
+}

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vsock: virtio-vsock (virtio 1.2 §5.10), stream sockets only, with
+ * Firecracker's "hybrid" unix-socket backend on the host side.
+ *
+ * Host-initiated: the VMM listens on uds_path. A host client connects and
+ * writes "CONNECT <port>\n"; the device sends the guest a REQUEST from a
+ * fresh host port (>= 1024, unique among live connections) to <port>; when
+ * the guest answers RESPONSE the client reads "OK <host_port>\n" and the
+ * stream is the guest's socket from then on. RST (or a bad line) closes it.
+ * Guest-initiated: a REQUEST to cid 2 port P connects (nonblocking) to the
+ * unix socket "<uds_path>_<P>": RESPONSE when that works, RST otherwise.
+ *
+ * Queues (§5.10.2): 0 rx (device -> driver packets), 1 tx (driver ->
+ * device), 2 event. The event queue is never used: TRANSPORT_RESET
+ * (§5.10.6.6) only matters across live migration, which kvmbox lacks.
+ *
+ * Flow control (§5.10.6.3): we advertise VSOCK_BUF_ALLOC per connection.
+ * Guest data is written to the host socket at once; what would block is
+ * kept (at most buf_alloc bytes, since the guest must respect our credit)
+ * and fwd_cnt only advances as bytes reach the socket, so a slow host
+ * reader stops the guest. Host data is read only into rx buffers the guest
+ * posted and only up to the guest's credit; with no credit the socket is
+ * not read (and not polled) until a CREDIT_UPDATE.
+ *
+ * Everything in a tx packet comes from the guest: a short header, a len
+ * beyond the chain or VSOCK_MAX_PKT, a wrong type or op, data for no
+ * connection or beyond our credit get an RST (never an RST for an RST);
+ * packets with a foreign src_cid or a dst_cid other than 2 are dropped.
+ * Queue violations set DEVICE_NEEDS_RESET. Connections, pending RSTs and
+ * buffered bytes are bounded.
+ *
+ * Threading (mmio.h): all queue and socket work runs on the main thread
+ * with the transport lock held (queue_notify has it; the socket callbacks
+ * and the idle hook take it). ops->reset runs on a vCPU thread: it closes
+ * every host socket and marks the connections dead; the idle hook frees
+ * them once their polls are gone. Call vsock_destroy only when the loop
+ * will not run again (then loop_destroy), as for blk.
+ */
+#ifndef KVMBOX_VIRTIO_VSOCK_H
+#define KVMBOX_VIRTIO_VSOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "virtio/mmio.h"
+#include "vmm/loop.h"
+
+#define VSOCK_QUEUE_SIZE 256
+#define VSOCK_HOST_CID   2u /* §5.10.4: the host's well-known CID */
+#define VSOCK_MAX_CONNS  1024u
+#define VSOCK_BUF_ALLOC  (64u * 1024) /* our buf_alloc: also the cap of buffered bytes */
+#define VSOCK_MAX_PKT    (64u * 1024) /* the largest payload accepted or sent */
+#define VSOCK_LINE_MAX   32u          /* "CONNECT <port>\n" with its newline */
+#define VSOCK_FIRST_PORT 1024u        /* host ports for host-initiated connections */
+#define VSOCK_MAX_RSTS   1024u        /* RSTs waiting for rx buffers */
+/* Tell the guest about freed buffer space once this much was forwarded. */
+#define VSOCK_CREDIT_THRESHOLD (VSOCK_BUF_ALLOC / 4)
+
+enum vsock_state {
+	VSOCK_S_LINE,    /* host-initiated: reading the CONNECT line */
+	VSOCK_S_REQUEST, /* host-initiated: REQUEST sent or queued, awaiting RESPONSE */
+	VSOCK_S_OPEN,    /* relaying */
+	VSOCK_S_DEAD,    /* host socket closed; freed once no poll is armed */
+};
+
+/* Control packets a connection owes the guest (bits of vsock_conn.pending). */
+#define VSOCK_P_REQUEST        0x01u
+#define VSOCK_P_RESPONSE       0x02u
+#define VSOCK_P_CREDIT_UPDATE  0x04u
+#define VSOCK_P_CREDIT_REQUEST 0x08u
+#define VSOCK_P_SHUTDOWN       0x10u
+
+struct vsock;
+
+struct vsock_conn {
+	struct vsock *v;
+	int fd; /* the host socket; -1 once closed */
+	enum vsock_state state;
+	uint32_t local_port; /* host side */
+	uint32_t peer_port;  /* guest side */
+	unsigned int pending;
+	uint32_t shutdown_flags; /* with VSOCK_P_SHUTDOWN */
+
+	bool readable;        /* the host socket has data or EOF to look at */
+	bool host_eof;        /* the host will send no more */
+	bool guest_shut_rcv;  /* the guest will receive no more (§5.10.6.5) */
+	bool guest_shut_send; /* the guest will send no more */
+	bool credit_asked;    /* CREDIT_REQUEST sent since the last update */
+
+	/* §5.10.6.3 credit. Guest side: what it told us last (untrusted). */
+	uint32_t peer_buf_alloc, peer_fwd_cnt;
+	uint32_t tx_cnt; /* payload bytes sent to the guest */
+	/* Our side: received from the guest, forwarded to the host socket,
+	 * and the fwd_cnt the guest last heard. */
+	uint32_t rx_cnt, fwd_cnt, fwd_cnt_sent;
+
+	uint8_t *buf; /* VSOCK_BUF_ALLOC ring of guest data for the host, lazily */
+	uint32_t buf_head, buf_len;
+
+	char line[VSOCK_LINE_MAX];
+	uint32_t line_len;
+
+	struct loop_op rd_op, wr_op; /* one-shot polls: POLLIN, POLLOUT */
+	bool rd_armed, wr_armed;
+	bool cancelled; /* poll removal submitted (dead connections) */
+};
+
+/* An RST owed to the guest for a connection that has no state (any more). */
+struct vsock_rst {
+	uint32_t local_port, peer_port;
+};
+
+struct vsock_stats {
+	uint64_t tx_packets, rx_packets, tx_bytes, rx_bytes;
+	uint64_t dropped;   /* malformed or foreign packets */
+	uint64_t rsts_sent; /* includes replies to bad packets */
+	uint64_t rsts_lost; /* RST ring full */
+	uint64_t host_conns, guest_conns;
+};
+
+struct vsock {
+	struct virtio_mmio transport;
+	struct loop *loop;
+	uint64_t guest_cid;
+	char *uds_path;
+	int listen_fd;
+	struct loop_op listen_op;
+	bool listen_armed;
+	bool notify_pending[2]; /* rx, tx: used entries to signal at idle */
+	uint32_t next_port;
+	unsigned int nr_conns;
+	unsigned int rr; /* round robin start for rx delivery */
+	struct vsock_conn *conns[VSOCK_MAX_CONNS];
+	unsigned int rst_head, nr_rsts;
+	struct vsock_rst rsts[VSOCK_MAX_RSTS];
+	struct vsock_stats stats;
+	struct virtq_chain chain;         /* scratch for virtq_pop */
+	struct iovec iov[VIRTQ_MAX_SEGS]; /* scratch: payload segments */
+};
+
+struct vsock_params {
+	uint64_t guest_cid;   /* >= 3 (§5.10.4: 0-2 are reserved) */
+	const char *uds_path; /* the listening socket; "<uds_path>_<port>" for guest connects */
+};
+
+/*
+ * vsock_init: listen on p->uds_path (mode 0600; an existing file there is
+ * an error, -EADDRINUSE) and set up the device; v->transport is then ready
+ * to be registered with mp. Returns 0, -EINVAL (cid < 3 or above
+ * UINT32_MAX - 1, no path, a path too long for sun_path with the "_port"
+ * suffix), or -errno.
+ */
+__attribute__((warn_unused_result)) int vsock_init(struct vsock *v, const struct vsock_params *p,
+                                                   struct loop *loop, const struct gmem *mem,
+                                                   const struct virtio_mmio_params *mp);
+
+/* vsock_destroy: close every socket, unlink uds_path, free everything. */
+void vsock_destroy(struct vsock *v);
+
+/*
+ * Internal to vsock.c (device model) and vsock_uds.c (host sockets).
+ * All of them: main thread, transport lock held, unless said otherwise.
+ */
+struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state);
+/* vsock_conn_close: close the host socket; rst: owe the guest an RST. */
+void vsock_conn_close(struct vsock_conn *c, bool rst);
+void vsock_queue_rst(struct vsock *v, uint32_t local_port, uint32_t peer_port, bool reply);
+uint32_t vsock_alloc_port(struct vsock *v);
+/* vsock_rx_process: deliver what is owed to the guest into rx buffers. */
+void vsock_rx_process(struct vsock *v);
+
+__attribute__((warn_unused_result)) int vsock_uds_listen(struct vsock *v);
+/* vsock_uds_connect: a connected nonblocking socket to "<uds_path>_<port>", or -errno. */
+int vsock_uds_connect(struct vsock *v, uint32_t port);
+void vsock_uds_arm(struct vsock_conn *c);
+void vsock_uds_cancel(struct vsock_conn *c);
+/*
+ * vsock_uds_write: len bytes of guest data from iov to the host socket, the
+ * part that would block kept in c->buf; rx_cnt and fwd_cnt follow. Returns
+ * 0, or -errno (the socket is broken, or -ENOBUFS: the guest ignored our
+ * credit). The caller RSTs on an error.
+ */
+int vsock_uds_write(struct vsock_conn *c, const struct iovec *iov, int iovcnt, uint32_t len);
+/* vsock_uds_open: the guest accepted a host-initiated connection: "OK <port>\n". */
+int vsock_uds_open(struct vsock_conn *c);
+/* vsock_uds_peek: 1 data waiting, 0 EOF, -EAGAIN none, -errno broken. */
+int vsock_uds_peek(struct vsock_conn *c);
+
+#endif

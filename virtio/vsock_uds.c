@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vsock_uds: the host side of virtio-vsock (vsock.h): the listening unix
+ * socket, the "CONNECT <port>\n" handshake of host clients, connects to
+ * "<uds_path>_<port>" for the guest, and the per-connection socket I/O.
+ *
+ * Every socket is nonblocking and watched with one-shot io_uring polls
+ * (loop_sqe with a poll SQE of our own; op->mask stays 0 so that the loop
+ * does not re-arm them): a connection arms POLLIN only while it wants host
+ * data and has none known, POLLOUT only while guest data waits in its
+ * buffer. Closing a socket shuts it down first, which completes its polls;
+ * the connection is freed by the idle hook once none is armed.
+ *
+ * What host clients write is untrusted too: the CONNECT line is read with
+ * MSG_PEEK up to its newline only (the rest is stream data), at most
+ * VSOCK_LINE_MAX bytes, and must be exactly "CONNECT <decimal port>\n".
+ */
+#define _GNU_SOURCE
+#include "vsock.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* vsock_poll_arm: a one-shot poll of fd for mask, completing into op. */
+static int vsock_poll_arm(struct vsock *v, struct loop_op *op, int fd, unsigned int mask)
+{
+	struct io_uring_sqe *sqe = loop_sqe(v->loop, op);
+
+	if (!sqe)
+		return -EBUSY;
+	op->mask = 0; /* ours to re-arm, not the loop's */
+	io_uring_prep_poll_add(sqe, fd, mask);
+	return 0;
+}
+
+/* vsock_uds_addr: "<uds_path><suffix>" as a unix address; -ENAMETOOLONG if too long. */
+static int vsock_uds_addr(const struct vsock *v, const char *suffix, struct sockaddr_un *sa)
+{
+	int n;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s%s", v->uds_path, suffix);
+	return n < 0 || (size_t)n >= sizeof(sa->sun_path) ? -ENAMETOOLONG : 0;
+}
+
+void vsock_uds_arm(struct vsock_conn *c)
+{
+	bool want_rd = c->state == VSOCK_S_LINE ||
+	               (c->state == VSOCK_S_OPEN && !c->host_eof && !c->guest_shut_rcv);
+
+	if (c->state == VSOCK_S_DEAD || c->fd < 0)
+		return;
+	/* A failed arm (ring full even after a submit) leaves the socket
+	 * unwatched: reset the connection rather than let it hang. */
+	if (want_rd && !c->readable && !c->rd_armed) {
+		if (vsock_poll_arm(c->v, &c->rd_op, c->fd, POLLIN | POLLRDHUP) < 0) {
+			vsock_conn_close(c, true);
+			return;
+		}
+		c->rd_armed = true;
+	}
+	if (c->buf_len && !c->wr_armed) {
+		if (vsock_poll_arm(c->v, &c->wr_op, c->fd, POLLOUT) < 0) {
+			vsock_conn_close(c, true);
+			return;
+		}
+		c->wr_armed = true;
+	}
+}
+
+void vsock_uds_cancel(struct vsock_conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->cancelled)
+		return;
+	/* The socket was shut down, so the polls complete anyway; removing
+	 * them is belt and braces. Completions with no op are ignored. */
+	c->cancelled = true;
+	if (c->rd_armed && (sqe = loop_sqe(c->v->loop, NULL)))
+		io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&c->rd_op);
+	if (c->wr_armed && (sqe = loop_sqe(c->v->loop, NULL)))
+		io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&c->wr_op);
+}
+
+/* vsock_parse_line: "CONNECT <port>" (newline stripped) -> port; -EINVAL otherwise. */
+static int vsock_parse_line(const char *s, uint32_t *port)
+{
+	static const char verb[] = "CONNECT ";
+	uint64_t p = 0;
+
+	if (strncmp(s, verb, sizeof(verb) - 1))
+		return -EINVAL;
+	s += sizeof(verb) - 1;
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		p = p * 10 + (uint64_t)(*s - '0');
+		if (p > UINT32_MAX)
+			return -EINVAL;
+	}
+	*port = (uint32_t)p;
+	return 0;
+}
+
+/* vsock_uds_line: read more of the CONNECT line of c; a whole one sends the REQUEST. */
+static void vsock_uds_line(struct vsock_conn *c)
+{
+	char tmp[VSOCK_LINE_MAX];
+	uint32_t room = VSOCK_LINE_MAX - c->line_len, take;
+	const char *nl;
+	ssize_t n = recv(c->fd, tmp, room, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->readable = false;
+		vsock_uds_arm(c);
+		return;
+	}
+	if (n <= 0) {
+		vsock_conn_close(c, false);
+		return;
+	}
+	nl = memchr(tmp, '\n', (size_t)n);
+	take = nl ? (uint32_t)(nl - tmp) + 1 : (uint32_t)n;
+	if (recv(c->fd, c->line + c->line_len, take, MSG_DONTWAIT) != (ssize_t)take) {
+		vsock_conn_close(c, false);
+		return;
+	}
+	c->line_len += take;
+	c->readable = false;
+	if (!nl) {
+		if (c->line_len == VSOCK_LINE_MAX)
+			vsock_conn_close(c, false); /* too long */
+		else
+			vsock_uds_arm(c);
+		return;
+	}
+	c->line[c->line_len - 1] = '\0';
+	if (vsock_parse_line(c->line, &c->peer_port) < 0) {
+		vsock_conn_close(c, false);
+		return;
+	}
+	c->local_port = vsock_alloc_port(c->v);
+	c->state = VSOCK_S_REQUEST;
+	c->pending |= VSOCK_P_REQUEST;
+	c->v->stats.host_conns++;
+	vsock_rx_process(c->v);
+}
+
+/* vsock_uds_flush: write buffered guest data to the host socket. */
+static void vsock_uds_flush(struct vsock_conn *c)
+{
+	while (c->buf_len) {
+		uint32_t chunk = VSOCK_BUF_ALLOC - c->buf_head;
+		ssize_t n;
+
+		if (chunk > c->buf_len)
+			chunk = c->buf_len;
+		n = send(c->fd, c->buf + c->buf_head, chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			vsock_conn_close(c, true);
+			return;
+		}
+		c->buf_head = (c->buf_head + (uint32_t)n) % VSOCK_BUF_ALLOC;
+		c->buf_len -= (uint32_t)n;
+		c->fwd_cnt += (uint32_t)n;
+	}
+	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_CREDIT_THRESHOLD)
+		c->pending |= VSOCK_P_CREDIT_UPDATE;
+	if (c->buf_len)
+		return;
+	free(c->buf);
+	c->buf = NULL;
+	c->buf_head = 0;
+	/* A SHUTDOWN the guest sent while data was buffered takes effect now. */
+	if (c->guest_shut_send) {
+		if (c->guest_shut_rcv)
+			vsock_conn_close(c, true);
+		else
+			shutdown(c->fd, SHUT_WR);
+	}
+}
+
+int vsock_uds_write(struct vsock_conn *c, const struct iovec *iov, int iovcnt, uint32_t len)
+{
+	uint32_t done = 0, skip;
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	if (!c->buf_len) {
+		struct msghdr msg = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+			              .msg_iovlen = (size_t)iovcnt };
+
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		done = n > 0 ? (uint32_t)n : 0;
+	}
+	if (len - done > VSOCK_BUF_ALLOC - c->buf_len)
+		return -ENOBUFS; /* checked against our credit before: not reached */
+	c->rx_cnt += len;
+	c->fwd_cnt += done;
+	if (done < len && !c->buf) {
+		c->buf = malloc(VSOCK_BUF_ALLOC);
+		if (!c->buf)
+			return -ENOMEM;
+	}
+	/* Keep what the socket did not take, past the `done` bytes it did. */
+	skip = done;
+	for (int i = 0; i < iovcnt && done < len; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		uint32_t seg = (uint32_t)iov[i].iov_len;
+
+		if (skip >= seg) {
+			skip -= seg;
+			continue;
+		}
+		p += skip;
+		seg -= skip;
+		skip = 0;
+		while (seg) {
+			uint32_t tail = (c->buf_head + c->buf_len) % VSOCK_BUF_ALLOC;
+			uint32_t k = VSOCK_BUF_ALLOC - tail < seg ? VSOCK_BUF_ALLOC - tail : seg;
+
+			memcpy(c->buf + tail, p, k);
+			c->buf_len += k;
+			p += k;
+			seg -= k;
+			done += k;
+		}
+	}
+	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_CREDIT_THRESHOLD)
+		c->pending |= VSOCK_P_CREDIT_UPDATE;
+	vsock_uds_arm(c);
+	return 0;
+}
+
+int vsock_uds_open(struct vsock_conn *c)
+{
+	char ok[24];
+	int n = snprintf(ok, sizeof(ok), "OK %u\n", c->local_port);
+
+	/* The first bytes on a fresh socket: they fit, or the client is gone. */
+	if (send(c->fd, ok, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+		return -EPIPE;
+	c->state = VSOCK_S_OPEN;
+	c->readable = false;
+	vsock_uds_arm(c);
+	return 0;
+}
+
+int vsock_uds_peek(struct vsock_conn *c)
+{
+	char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return (int)n;
+}
+
+/* vsock_rd_cb: the host socket of c is readable (or hung up, or shut down by us). */
+static void vsock_rd_cb(void *opaque, int res, bool more)
+{
+	struct vsock_conn *c = opaque;
+	struct vsock *v = c->v;
+
+	(void)res;
+	(void)more;
+	virtio_mmio_lock(&v->transport);
+	c->rd_armed = false;
+	if (c->state != VSOCK_S_DEAD) {
+		c->readable = true;
+		if (c->state == VSOCK_S_LINE)
+			vsock_uds_line(c);
+		else
+			vsock_rx_process(v);
+	}
+	virtio_mmio_unlock(&v->transport);
+}
+
+/* vsock_wr_cb: the host socket of c takes data again. */
+static void vsock_wr_cb(void *opaque, int res, bool more)
+{
+	struct vsock_conn *c = opaque;
+	struct vsock *v = c->v;
+
+	(void)res;
+	(void)more;
+	virtio_mmio_lock(&v->transport);
+	c->wr_armed = false;
+	if (c->state != VSOCK_S_DEAD) {
+		vsock_uds_flush(c);
+		vsock_uds_arm(c);
+		vsock_rx_process(v); /* a credit update may be due */
+	}
+	virtio_mmio_unlock(&v->transport);
+}
+
+struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state)
+{
+	struct vsock_conn *c;
+
+	if (v->nr_conns >= VSOCK_MAX_CONNS)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->v = v;
+	c->fd = fd;
+	c->state = state;
+	c->rd_op = (struct loop_op){ .cb = vsock_rd_cb, .opaque = c, .fd = -1 };
+	c->wr_op = (struct loop_op){ .cb = vsock_wr_cb, .opaque = c, .fd = -1 };
+	v->conns[v->nr_conns++] = c;
+	return c;
+}
+
+/* vsock_accept_cb: host clients are connecting: take them all, each reads its line. */
+static void vsock_accept_cb(void *opaque, int res, bool more)
+{
+	struct vsock *v = opaque;
+
+	(void)res;
+	(void)more;
+	virtio_mmio_lock(&v->transport);
+	v->listen_armed = false;
+	for (;;) {
+		struct vsock_conn *c;
+		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			break; /* EAGAIN, or an error the next poll reports again */
+		c = vsock_conn_new(v, fd, VSOCK_S_LINE);
+		if (!c) {
+			close(fd); /* too many connections */
+			continue;
+		}
+		c->readable = true;
+		vsock_uds_line(c);
+	}
+	if (v->listen_fd >= 0 && vsock_poll_arm(v, &v->listen_op, v->listen_fd, POLLIN) == 0)
+		v->listen_armed = true;
+	virtio_mmio_unlock(&v->transport);
+}
+
+int vsock_uds_connect(struct vsock *v, uint32_t port)
+{
+	struct sockaddr_un sa;
+	char suffix[16];
+	int fd, err;
+
+	snprintf(suffix, sizeof(suffix), "_%u", port);
+	err = vsock_uds_addr(v, suffix, &sa);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A unix connect never waits: it is done, or EAGAIN (backlog full). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int vsock_uds_listen(struct vsock *v)
+{
+	struct sockaddr_un sa;
+	int err;
+
+	/* Room for the longest "_<port>" suffix too: guest connects need it. */
+	err = vsock_uds_addr(v, "_4294967295", &sa);
+	if (err)
+		return -EINVAL;
+	err = vsock_uds_addr(v, "", &sa);
+	if (err)
+		return -EINVAL;
+	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (v->listen_fd < 0)
+		return -errno;
+	if (bind(v->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* The node is created with the umask's mode: narrow it before
+	 * listening, so that nobody else's connect can succeed. */
+	if (chmod(v->uds_path, 0600) < 0 || listen(v->listen_fd, 128) < 0) {
+		err = -errno;
+		unlink(v->uds_path);
+		goto fail;
+	}
+	v->listen_op = (struct loop_op){ .cb = vsock_accept_cb, .opaque = v, .fd = -1 };
+	err = vsock_poll_arm(v, &v->listen_op, v->listen_fd, POLLIN);
+	if (err) {
+		unlink(v->uds_path);
+		goto fail;
+	}
+	v->listen_armed = true;
+	return 0;
+fail:
+	close(v->listen_fd);
+	v->listen_fd = -1;
+	return err;
+}
