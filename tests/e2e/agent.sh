@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# e2e: the guest agent as PID 1, reached through virtio-vsock.
+#
+# Usage: agent.sh KVMBOX KVMBOX_AGENT AGENT_EXEC
+# (run inside tools/kvm-env; KVMBOX_KERNEL_DIR names the guest kernel)
+#
+# Boots an initramfs whose /init is kvmbox-agent (with busybox for the
+# commands), and runs commands in the guest from the host over the vsock
+# unix socket: output, exit codes, a missing command, then "stop", which
+# must end the VMM with status 0.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+kvmbox=$1 agent=$2 client=$3
+kernel=${KVMBOX_KERNEL_DIR:?set KVMBOX_KERNEL_DIR}/vmlinux
+work=$(mktemp -d)
+trap 'kill $vmm 2>/dev/null; rm -rf "$work"' EXIT
+
+root="$work/root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc}
+cp /bin/busybox "$root/bin/busybox"
+for a in $(busybox --list); do [ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"; done
+cp "$agent" "$root/init"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
+
+"$kvmbox" run --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 2 \
+	--vsock "$work/v.sock" --timings-json "$work/t.json" >"$work/console" 2>&1 </dev/null &
+vmm=$!
+
+# run NAME WANT_STATUS WANT_STDOUT ARGV...
+run() {
+	local name=$1 want=$2 out=$3 rc
+	shift 3
+	"$client" -t 180 "$work/v.sock" 1024 -- "$@" >"$work/out" 2>"$work/err"
+	rc=$?
+	if [ $rc -eq "$want" ] && [ "$(cat "$work/out")" = "$out" ]; then
+		e2e_result "$name" 0
+	else
+		echo "  exit $rc (want $want), stdout: $(head -c 200 "$work/out")"
+		sed 's/^/  stderr: /' "$work/err" | head -n 5
+		e2e_result "$name" 1
+	fi
+}
+
+run "echo in the guest" 0 "hello from the guest" echo hello from the guest
+run "exit code 3" 3 "" sh -c 'exit 3'
+run "stdout and stderr" 0 "out" sh -c 'echo out; echo err >&2'
+run "death by signal" $((128 + 9)) "" sh -c 'kill -9 $$'
+run "guest sees 2 CPUs" 0 "2" nproc
+run "missing command fails clearly" 125 "" /no/such/program
+grep -q "not_found" "$work/err" || { echo "  no not_found error"; E2E_FAILED=$((E2E_FAILED + 1)); }
+run "large output" 0 "$(seq 1 50000 | md5sum)" sh -c 'seq 1 50000 | md5sum'
+
+# stop: the agent ends the VM; the VMM exits 0.
+"$client" -s -t 60 "$work/v.sock" 1024 -- true >/dev/null 2>&1
+for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
+wait $vmm
+rc=$?
+ok=1
+[ $rc -eq 0 ] && grep -q '"guest_ready": [0-9]' "$work/t.json" && ok=0
+[ $ok -eq 0 ] || { echo "  kvmbox exit $rc"; tr -d '\r' <"$work/console" | tail -n 20; }
+e2e_result "stop ends the VM, which marked ready" $ok
+e2e_summary
