@@ -34,31 +34,6 @@ _Static_assert(sizeof(struct blk_req_hdr) == 16, "virtio 1.2 §5.2.6");
 _Static_assert(sizeof(struct blk_range) == 16, "virtio 1.2 §5.2.6");
 
 /*
- * blk_gather: copy len bytes at offset off of the chain's readable part
- * (readable segments come first, virtq.h) into dst. -EINVAL if short.
- */
-static int blk_gather(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len)
-{
-	uint8_t *d = dst;
-
-	for (unsigned int i = 0; i < c->nr_readable && len; i++) {
-		const struct virtq_seg *s = &c->segs[i];
-		uint32_t n;
-
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		n = s->len - off < len ? s->len - off : len;
-		memcpy(d, (const uint8_t *)s->host + off, n);
-		d += n;
-		len -= n;
-		off = 0;
-	}
-	return len ? -EINVAL : 0;
-}
-
-/*
  * blk_iov: iovecs for len bytes at offset off of either the readable
  * segments [0, nr_readable) or the writable ones [nr_readable, nr_segs).
  * Returns the iovec count, or -E2BIG beyond BLK_SEG_MAX.
@@ -211,7 +186,7 @@ static int blk_zeroes(struct blk *b, struct blk_req *r, const struct blk_req_hdr
 	if (b->read_only)
 		return VIRTIO_BLK_S_IOERR;
 	if (b->chain.readable_len != sizeof(*h) + sizeof(range) ||
-	    blk_gather(&b->chain, sizeof(*h), &range, sizeof(range)))
+	    virtq_chain_read(&b->chain, sizeof(*h), &range, sizeof(range)))
 		return VIRTIO_BLK_S_UNSUPP;
 	/* §5.2.6.2: unknown flags, and unmap on a discard, are unsupported. */
 	if (range.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP || (discard && range.flags))
@@ -241,16 +216,11 @@ static int blk_zeroes(struct blk *b, struct blk_req *r, const struct blk_req_hdr
 static int blk_get_id(struct blk *b, struct blk_req *r)
 {
 	uint32_t room = b->chain.writable_len - 1, n = room < sizeof(b->id) ? room : sizeof(b->id);
-	struct iovec *iov = r->iov;
-	uint32_t done = 0;
-	int niov = blk_iov(&b->chain, true, 0, n, iov);
 
-	for (int i = 0; i < niov; i++) {
-		memcpy(iov[i].iov_base, b->id + done, iov[i].iov_len);
-		done += (uint32_t)iov[i].iov_len;
-	}
+	/* Fits: n is at most the writable bytes before the status byte. */
+	(void)virtq_chain_write(&b->chain, 0, b->id, n);
 	b->stats.get_ids++;
-	r->used_len = done + 1;
+	r->used_len = n + 1;
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -263,7 +233,7 @@ static int blk_start(struct blk *b, struct blk_req *r)
 	struct blk_req_hdr h;
 	struct io_uring_sqe *sqe;
 
-	if (blk_gather(&b->chain, 0, &h, sizeof(h)))
+	if (virtq_chain_read(&b->chain, 0, &h, sizeof(h)))
 		return VIRTIO_BLK_S_IOERR;
 	r->used_len = 1;
 	switch (h.type) {

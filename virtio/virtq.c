@@ -405,3 +405,42 @@ bool virtq_needs_interrupt(struct virtq *q)
 	event = load16(q->avail + AVAIL_RING + 2 * (uint64_t)q->size);
 	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 }
+
+/*
+ * virtq_chain_copy: the walk behind virtq_chain_read and _write: segments
+ * [first, end) of c, skipping off bytes, then copying len bytes.
+ */
+static int virtq_chain_copy(const struct virtq_chain *c, unsigned int first, unsigned int end,
+                            uint32_t off, uint8_t *buf, uint32_t len, bool to_chain)
+{
+	for (unsigned int i = first; i < end && len; i++) {
+		const struct virtq_seg *s = &c->segs[i];
+		uint32_t n;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		n = s->len - off < len ? s->len - off : len;
+		if (to_chain)
+			memcpy((uint8_t *)s->host + off, buf, n);
+		else
+			memcpy(buf, (const uint8_t *)s->host + off, n);
+		buf += n;
+		len -= n;
+		off = 0;
+	}
+	return len ? -EINVAL : 0;
+}
+
+int virtq_chain_read(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len)
+{
+	return virtq_chain_copy(c, 0, c->nr_readable, off, dst, len, false);
+}
+
+int virtq_chain_write(const struct virtq_chain *c, uint32_t off, const void *src, uint32_t len)
+{
+	/* The walk only reads from buf when copying into the chain. */
+	return virtq_chain_copy(c, c->nr_readable, c->nr_segs, off, (uint8_t *)(uintptr_t)src, len,
+	                        true);
+}

@@ -155,4 +155,17 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
  */
 bool virtq_needs_interrupt(struct virtq *q);
 
+/*
+ * virtq_chain_read: copy len bytes at offset off of the chain's readable
+ * part (its readable segments, in order) into dst. 0, or -EINVAL when the
+ * readable part is shorter than off + len (nothing is guaranteed of dst).
+ */
+int virtq_chain_read(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len);
+
+/*
+ * virtq_chain_write: copy len bytes of src into the chain's writable part
+ * at offset off. 0, or -EINVAL when it is shorter (what fits is written).
+ */
+int virtq_chain_write(const struct virtq_chain *c, uint32_t off, const void *src, uint32_t len);
+
 #endif

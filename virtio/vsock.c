@@ -22,49 +22,6 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == 44, "virtio 1.2 §5.10.6");
 #define VSOCK_TXQ  1u
 #define VSOCK_EVTQ 2u
 
-/* vsock_gather: len bytes at off of the chain's readable part into dst; -EINVAL if short. */
-static int vsock_gather(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len)
-{
-	uint8_t *d = dst;
-
-	for (unsigned int i = 0; i < c->nr_readable && len; i++) {
-		const struct virtq_seg *s = &c->segs[i];
-		uint32_t n;
-
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		n = s->len - off < len ? s->len - off : len;
-		memcpy(d, (const uint8_t *)s->host + off, n);
-		d += n;
-		len -= n;
-		off = 0;
-	}
-	return len ? -EINVAL : 0;
-}
-
-/* vsock_scatter: len bytes of src into the chain's writable part at off (fits: checked). */
-static void vsock_scatter(const struct virtq_chain *c, uint32_t off, const void *src, uint32_t len)
-{
-	const uint8_t *p = src;
-
-	for (unsigned int i = c->nr_readable; i < c->nr_segs && len; i++) {
-		const struct virtq_seg *s = &c->segs[i];
-		uint32_t n;
-
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		n = s->len - off < len ? s->len - off : len;
-		memcpy((uint8_t *)s->host + off, p, n);
-		p += n;
-		len -= n;
-		off = 0;
-	}
-}
-
 /*
  * vsock_chain_iov: iovecs in v->iov for len bytes at off of the readable
  * (writable false) or writable segments. Returns the count.
@@ -257,7 +214,7 @@ static void vsock_tx_packet(struct vsock *v)
 	struct vsock_conn *c;
 
 	v->stats.tx_packets++;
-	if (vsock_gather(&v->chain, 0, &h, VSOCK_HDR)) {
+	if (virtq_chain_read(&v->chain, 0, &h, VSOCK_HDR)) {
 		v->stats.dropped++;
 		return;
 	}
@@ -471,7 +428,8 @@ static uint32_t vsock_rx_fill(struct vsock *v, struct vsock_conn *c, uint16_t op
 		h.fwd_cnt = c->fwd_cnt;
 		c->fwd_cnt_sent = c->fwd_cnt;
 	}
-	vsock_scatter(&v->chain, 0, &h, VSOCK_HDR);
+	/* Fits: the caller checked the writable part holds a header. */
+	(void)virtq_chain_write(&v->chain, 0, &h, VSOCK_HDR);
 	v->stats.rx_packets++;
 	return VSOCK_HDR + h.len;
 }
