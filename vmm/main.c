@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "vm.h"
 
+#include "vmm/run_cmd.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,6 +23,8 @@
 
 struct main_opts {
 	struct vm_config cfg;
+	char *const *command; /* NULL: none, the guest runs its own init */
+	char *kernel_buf, *initrd_buf, *tmpdir, *uds_buf;
 	const char *append;
 	const char *console_path;
 	const char *timings_json;
@@ -30,13 +34,15 @@ struct main_opts {
 static void main_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: kvmbox run --kernel PATH [--initrd PATH] [--cmdline STR] [--append STR]\n"
+	        "usage: kvmbox run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--append STR]\n"
 	        "                  [--cpus N] [--memory MiB] [--hugepages] [--console PATH]\n"
 	        "                  [--disk PATH[,ro][,id=NAME]]... [--vsock PATH[,cid=N]]\n"
-	        "                  [--timings] [--timings-json PATH]\n"
+	        "                  [--timings] [--timings-json PATH] [-- CMD ARGS...]\n"
 	        "       kvmbox --version | --help\n"
 	        "\n"
-	        "  --kernel PATH        bzImage or uncompressed ELF vmlinux (x86-64)\n"
+	        "  --kernel PATH        bzImage or uncompressed ELF vmlinux (x86-64); default\n"
+	        "                       $KVMBOX_KERNEL, $KVMBOX_KERNEL_DIR/vmlinux, or\n"
+	        "                       share/kvmbox/vmlinux beside kvmbox\n"
 	        "  --initrd PATH        initramfs, loaded as high as the kernel allows\n"
 	        "  --cmdline STR        kernel command line, replacing the default\n"
 	        "  --append STR         added to the command line\n"
@@ -53,6 +59,10 @@ static void main_usage(FILE *f)
 	        "                       port P go to the unix socket PATH_P\n"
 	        "  --timings            print the boot timeline and exit counts on stderr\n"
 	        "  --timings-json PATH  write them as JSON to PATH\n"
+	        "  -- CMD ARGS...       run CMD in the guest through kvmbox-agent (default\n"
+	        "                       initrd: share/kvmbox/agent-initrd.gz beside kvmbox),\n"
+	        "                       its output on ours, then stop; exit with CMD's\n"
+	        "                       status (127: no such command)\n"
 	        "\n"
 	        "Exit status: 0 guest rebooted or powered off, 1 error, 2 usage,\n"
 	        "3 guest triple fault, 4 KVM error, 128+N stopped by signal N.\n",
@@ -224,14 +234,9 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "kvmbox: unexpected argument %s\n", argv[optind]);
-		return -EINVAL;
-	}
-	if (!o->cfg.kernel_path) {
-		fprintf(stderr, "kvmbox: --kernel is required\n");
-		return -EINVAL;
-	}
+	/* What follows the options (after "--") is a command to run. */
+	if (optind < argc)
+		o->command = argv + optind;
 	return 0;
 }
 
@@ -247,6 +252,90 @@ static char *main_cmdline(const struct main_opts *o, const char *base)
 	return s;
 }
 
+/*
+ * main_share: <directory of this executable>/share/kvmbox/NAME if it
+ * exists, else NULL: where the build puts the agent's initramfs.
+ */
+static char *main_share(const char *name)
+{
+	char exe[4096], *path = NULL, *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	if (asprintf(&path, "%s/share/kvmbox/%s", exe, name) < 0)
+		return NULL;
+	if (access(path, R_OK) == 0)
+		return path;
+	free(path);
+	return NULL;
+}
+
+/*
+ * main_defaults: the kernel ($KVMBOX_KERNEL, $KVMBOX_KERNEL_DIR/vmlinux, or
+ * share/kvmbox/vmlinux beside the executable) when --kernel is missing;
+ * with a command, also the agent's initramfs, a private vsock socket and a
+ * quiet console. -EINVAL after one message.
+ */
+static int main_defaults(struct main_opts *o)
+{
+	const char *env = getenv("KVMBOX_KERNEL"), *dir = getenv("KVMBOX_KERNEL_DIR");
+
+	if (!o->cfg.kernel_path && env && *env)
+		o->cfg.kernel_path = env;
+	if (!o->cfg.kernel_path && dir && *dir && asprintf(&o->kernel_buf, "%s/vmlinux", dir) > 0)
+		o->cfg.kernel_path = o->kernel_buf;
+	if (!o->cfg.kernel_path)
+		o->cfg.kernel_path = o->kernel_buf = main_share("vmlinux");
+	if (!o->cfg.kernel_path) {
+		fprintf(stderr, "kvmbox: no kernel: give --kernel, or set KVMBOX_KERNEL_DIR to "
+		                "tools/build-kernel's output\n");
+		return -EINVAL;
+	}
+	if (!o->command)
+		return 0;
+	if (!o->cfg.initrd_path)
+		o->cfg.initrd_path = o->initrd_buf = main_share("agent-initrd.gz");
+	if (!o->cfg.initrd_path) {
+		fprintf(stderr, "kvmbox: no agent initramfs beside kvmbox (share/kvmbox/"
+		                "agent-initrd.gz): give --initrd\n");
+		return -EINVAL;
+	}
+	if (!o->cfg.vsock.uds_path) {
+		char tmpl[] = "/tmp/kvmbox-XXXXXX";
+
+		if (!mkdtemp(tmpl) || !(o->tmpdir = strdup(tmpl)) ||
+		    asprintf(&o->uds_buf, "%s/vsock", tmpl) < 0) {
+			fprintf(stderr, "kvmbox: cannot make a private directory: %s\n",
+			        strerror(errno));
+			return -EINVAL;
+		}
+		o->cfg.vsock = (struct vsock_params){ .uds_path = o->uds_buf, .guest_cid = 3 };
+	}
+	/* The command's output is ours: the console only with --console. */
+	if (!o->console_path) {
+		o->cfg.console_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (o->cfg.console_fd < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void main_opts_free(struct main_opts *o)
+{
+	if (o->tmpdir)
+		rmdir(o->tmpdir);
+	free(o->kernel_buf);
+	free(o->initrd_buf);
+	free(o->tmpdir);
+	free(o->uds_buf);
+}
+
 static int main_run(int argc, char **argv)
 {
 	struct main_opts o = { 0 };
@@ -254,6 +343,8 @@ static int main_run(int argc, char **argv)
 	char *cmdline = NULL;
 	sigset_t block;
 	int status = VM_EXIT_ERROR;
+
+	static struct run_cmd rc;
 
 	if (main_parse_run(argc, argv, &o))
 		return VM_EXIT_USAGE;
@@ -266,7 +357,11 @@ static int main_run(int argc, char **argv)
 			return VM_EXIT_ERROR;
 		}
 	}
-	o.cfg.console_input = isatty(STDIN_FILENO);
+	if (main_defaults(&o)) {
+		main_opts_free(&o);
+		return VM_EXIT_USAGE;
+	}
+	o.cfg.console_input = !o.command && isatty(STDIN_FILENO);
 	/* Signals: the stop signals go to a signalfd, the kick to vCPU threads
 	 * only; block all three before any thread exists so all inherit it. */
 	sigemptyset(&block);
@@ -295,7 +390,17 @@ static int main_run(int argc, char **argv)
 	vm->cfg.cmdline = cmdline;
 	if (vm_load(vm) || vm_create(vm))
 		goto out;
+	if (o.command && run_cmd_start(&rc, vm, o.cfg.vsock.uds_path, o.command)) {
+		fprintf(stderr, "kvmbox: cannot start the command thread\n");
+		goto out;
+	}
 	status = vm_run(vm);
+	if (o.command) {
+		int cmd = run_cmd_finish(&rc);
+
+		/* The command's status; if it has none, the VM's, or 1. */
+		status = cmd >= 0 ? cmd : status ? status : VM_EXIT_ERROR;
+	}
 	if (o.timings)
 		timeline_print(&vm->tl, stderr);
 	if (o.timings_json && timeline_write_json(&vm->tl, o.timings_json))
@@ -304,6 +409,7 @@ out:
 	vm_destroy(vm);
 	free(vm);
 	free(cmdline);
+	main_opts_free(&o);
 	return status;
 }
 

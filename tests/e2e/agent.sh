@@ -62,4 +62,23 @@ ok=1
 [ $rc -eq 0 ] && grep -q '"guest_ready": [0-9]' "$work/t.json" && ok=0
 [ $ok -eq 0 ] || { echo "  kvmbox exit $rc"; tr -d '\r' <"$work/console" | tail -n 20; }
 e2e_result "stop ends the VM, which marked ready" $ok
+
+# kvmbox run -- CMD: the default agent initramfs beside kvmbox, the
+# command's output on stdout, its status as kvmbox's.
+krun() {
+	KVMBOX_KERNEL_DIR=${KVMBOX_KERNEL_DIR} "$kvmbox" run --memory 256 -- "$@" \
+		>"$work/out" 2>"$work/err" </dev/null
+}
+krun sh -c 'echo out; echo err >&2; exit 42'
+rc=$?
+ok=1
+[ $rc -eq 42 ] && [ "$(cat "$work/out")" = out ] && grep -q '^err$' "$work/err" && ok=0
+[ $ok -eq 0 ] || { echo "  exit $rc"; head -n 5 "$work/out" "$work/err"; }
+e2e_result "kvmbox run -- CMD: output and exit status" $ok
+krun /no/such/program
+rc=$?
+ok=1
+[ $rc -eq 127 ] && grep -q "not_found.*ENOENT" "$work/err" && ok=0
+[ $ok -eq 0 ] || { echo "  exit $rc"; head -n 5 "$work/err"; }
+e2e_result "kvmbox run -- missing command: 127 and a clear error" $ok
 e2e_summary

@@ -51,7 +51,7 @@ expect "memory not a number" 2 "--memory" run --kernel "$k" --memory lots
 expect "cpus 0" 2 "--cpus" run --kernel "$k" --cpus 0
 expect "cpus 1000" 2 "--cpus" run --kernel "$k" --cpus 1000
 expect "cpus negative" 2 "--cpus" run --kernel "$k" --cpus -1
-expect "no kernel" 2 "--kernel" run
+KVMBOX_KERNEL_DIR= KVMBOX_KERNEL= expect "no kernel" 2 "--kernel" run
 expect "unknown option" 2 "unrecognized|invalid" run --kernel "$k" --frobnicate
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

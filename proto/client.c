@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * client: the host side of docs/protocol.md (client.h).
+ */
+#include "proto/client.h"
+
+#include "proto/msg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int proto_client_connect(struct proto_client *c, const char *path, unsigned int port)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[64];
+	size_t n = 0;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->next_id = 1;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path));
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	snprintf(line, sizeof(line), "CONNECT %u\n", port);
+	err = -ECONNREFUSED;
+	if (write(c->fd, line, strlen(line)) != (ssize_t)strlen(line))
+		goto fail;
+	/* Byte by byte: the frames that follow the newline are not ours to eat. */
+	while (n < sizeof(line) - 1 && read(c->fd, line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	line[n] = '\0';
+	if (strncmp(line, "OK ", 3) != 0)
+		goto fail;
+	proto_decoder_init(&c->dec);
+	return 0;
+fail:
+	close(c->fd);
+	c->fd = -1;
+	return err;
+}
+
+void proto_client_close(struct proto_client *c)
+{
+	if (c->fd >= 0) {
+		proto_decoder_destroy(&c->dec);
+		close(c->fd);
+	}
+	c->fd = -1;
+}
+
+/* proto_client_write_all: all of buf, through short writes and EINTR. */
+static int proto_client_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int proto_client_send(struct proto_client *c, json_t *msg, const void *body, size_t body_len)
+{
+	uint8_t *buf;
+	size_t len;
+	int err = proto_frame_pack(msg, body, body_len, &buf, &len);
+
+	json_decref(msg);
+	if (err)
+		return err;
+	err = proto_client_write_all(c->fd, buf, len);
+	free(buf);
+	return err;
+}
+
+int proto_client_next(struct proto_client *c, struct proto_frame *f)
+{
+	for (;;) {
+		size_t used = 0;
+		int r = proto_decoder_next(&c->dec, f);
+
+		if (r == 1)
+			return 0;
+		if (r < 0)
+			return r;
+		if (c->off == c->have) {
+			ssize_t n = read(c->fd, c->buf, sizeof(c->buf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -EPIPE;
+			c->have = (size_t)n;
+			c->off = 0;
+		}
+		r = proto_decoder_feed(&c->dec, c->buf + c->off, c->have - c->off, &used);
+		if (r < 0)
+			return r;
+		c->off += used;
+	}
+}
+
+/* proto_client_exec_event: one frame of a running exec; 1 when it ended. */
+static int proto_client_exec_event(struct proto_frame *f, int out_fd, int err_fd, int *status,
+                                   struct proto_why *why)
+{
+	struct proto_env env;
+	uint64_t v;
+
+	if (proto_msg_parse_env(f->msg, &env, why))
+		return -EPROTO;
+	if (env.type == PROTO_ERROR) {
+		proto_why_set(why, "%s: %s", env.err_code, env.err_msg);
+		return strcmp(env.err_code, PROTO_ERR_NOT_FOUND) == 0 ? -ENOENT : -EIO;
+	}
+	if (env.type != PROTO_EVENT)
+		return 0; /* the reply with the pid */
+	if (strcmp(env.name, "exec.stdout") == 0 || strcmp(env.name, "exec.stderr") == 0) {
+		int fd = strcmp(env.name, "exec.stdout") == 0 ? out_fd : err_fd;
+
+		if (f->body_len && proto_client_write_all(fd, f->body, f->body_len) < 0)
+			return -EIO;
+		return 0;
+	}
+	if (strcmp(env.name, "exec.exit") != 0)
+		return 0;
+	if (json_object_get(f->msg, "code") &&
+	    proto_msg_get_u64(f->msg, "code", &v, 255, 0, why) == 0)
+		*status = (int)v;
+	else if (proto_msg_get_u64(f->msg, "signal", &v, 64, 0, why) == 0)
+		*status = 128 + (int)v;
+	else
+		return -EPROTO;
+	return 1;
+}
+
+int proto_client_exec(struct proto_client *c, char *const *argv, int out_fd, int err_fd,
+                      int *status, struct proto_why *why)
+{
+	json_t *req, *args = json_array();
+	struct proto_frame f = { 0 };
+	uint64_t id = c->next_id++;
+	int err;
+
+	if (!args)
+		return -ENOMEM;
+	for (char *const *a = argv; *a; a++)
+		json_array_append_new(args, json_string(*a));
+	err = proto_msg_request(&req, id, "exec");
+	if (err) {
+		json_decref(args);
+		return err;
+	}
+	json_object_set_new(req, "argv", args);
+	err = proto_client_send(c, req, NULL, 0);
+	while (!err) {
+		err = proto_client_next(c, &f);
+		if (err) {
+			proto_why_set(why, "the agent's stream ended: %s", strerror(-err));
+			break;
+		}
+		err = proto_client_exec_event(&f, out_fd, err_fd, status, why);
+		proto_frame_clear(&f);
+		if (err == 1)
+			return 0;
+	}
+	return err;
+}
+
+int proto_client_stop(struct proto_client *c)
+{
+	struct proto_frame f = { 0 };
+	json_t *req;
+	int err = proto_msg_request(&req, c->next_id++, "stop");
+
+	if (!err)
+		err = proto_client_send(c, req, NULL, 0);
+	/* The reply, or the stream ending as the VM goes away: either will do. */
+	if (!err && proto_client_next(c, &f) == 0)
+		proto_frame_clear(&f);
+	return err;
+}
