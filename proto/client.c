@@ -152,8 +152,8 @@ static int proto_client_exec_event(struct proto_frame *f, int out_fd, int err_fd
 	return 1;
 }
 
-int proto_client_exec(struct proto_client *c, char *const *argv, int out_fd, int err_fd,
-                      int *status, struct proto_why *why)
+int proto_client_exec(struct proto_client *c, char *const *argv, const struct proto_exec_opts *opts,
+                      int out_fd, int err_fd, int *status, struct proto_why *why)
 {
 	json_t *req, *args = json_array();
 	struct proto_frame f = { 0 };
@@ -170,6 +170,8 @@ int proto_client_exec(struct proto_client *c, char *const *argv, int out_fd, int
 		return err;
 	}
 	json_object_set_new(req, "argv", args);
+	if (opts && opts->timeout_ms)
+		json_object_set_new(req, "timeout_ms", json_integer((json_int_t)opts->timeout_ms));
 	err = proto_client_send(c, req, NULL, 0);
 	while (!err) {
 		err = proto_client_next(c, &f);

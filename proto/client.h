@@ -42,13 +42,19 @@ __attribute__((warn_unused_result)) int proto_client_send(struct proto_client *c
 __attribute__((warn_unused_result)) int proto_client_next(struct proto_client *c,
                                                           struct proto_frame *f);
 
+/* What an exec may ask for besides argv (docs/protocol.md, exec). */
+struct proto_exec_opts {
+	uint64_t timeout_ms; /* 0: none */
+};
+
 /*
  * proto_client_exec: run argv in the guest (stdin none), copying its stdout
- * to out_fd and stderr to err_fd as it comes. *status is its exit code, or
- * 128 + N for death by signal N. Returns 0, or -errno with a reason in why
- * (the agent's error message for a failed exec).
+ * to out_fd and stderr to err_fd as it comes; opts may be NULL. *status is
+ * its exit code, or 128 + N for death by signal N. Returns 0, or -errno
+ * with a reason in why (the agent's error message for a failed exec).
  */
 __attribute__((warn_unused_result)) int proto_client_exec(struct proto_client *c, char *const *argv,
+                                                          const struct proto_exec_opts *opts,
                                                           int out_fd, int err_fd, int *status,
                                                           struct proto_why *why);
 

@@ -26,8 +26,8 @@ static void *run_cmd_thread(void *arg)
 		usleep(RUN_CMD_RETRY_US);
 	}
 	atomic_store(&rc->fd, rc->client.fd);
-	err = proto_client_exec(&rc->client, rc->argv, STDOUT_FILENO, STDERR_FILENO, &rc->status,
-	                        &rc->why);
+	err = proto_client_exec(&rc->client, rc->argv, NULL, STDOUT_FILENO, STDERR_FILENO,
+	                        &rc->status, &rc->why);
 	if (err) {
 		rc->status = err == -ENOENT ? RUN_CMD_NOT_FOUND : -1;
 		if (err == -ENOENT)

@@ -29,11 +29,12 @@ echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 	--vsock "$work/v.sock" --timings-json "$work/t.json" >"$work/console" 2>&1 </dev/null &
 vmm=$!
 
-# run NAME WANT_STATUS WANT_STDOUT ARGV...
+# run NAME WANT_STATUS WANT_STDOUT [-T MS] ARGV...
 run() {
-	local name=$1 want=$2 out=$3 rc
+	local name=$1 want=$2 out=$3 rc opts=()
 	shift 3
-	"$client" -t 180 "$work/v.sock" 1024 -- "$@" >"$work/out" 2>"$work/err"
+	[ "$1" = -T ] && { opts=(-T "$2"); shift 2; }
+	"$client" -t 180 "${opts[@]}" "$work/v.sock" 1024 -- "$@" >"$work/out" 2>"$work/err"
 	rc=$?
 	if [ $rc -eq "$want" ] && [ "$(cat "$work/out")" = "$out" ]; then
 		e2e_result "$name" 0
@@ -52,6 +53,24 @@ run "guest sees 2 CPUs" 0 "2" nproc
 run "missing command fails clearly" 125 "" /no/such/program
 grep -q "not_found" "$work/err" || { echo "  no not_found error"; E2E_FAILED=$((E2E_FAILED + 1)); }
 run "large output" 0 "$(seq 1 50000 | md5sum)" sh -c 'seq 1 50000 | md5sum'
+
+# 32 commands at once, each on its own connection.
+"$client" -n 32 -t 180 "$work/v.sock" 1024 -- sh -c 'echo one' >"$work/out" 2>"$work/err"
+rc=$?
+ok=1
+[ $rc -eq 0 ] && [ "$(grep -c '^one$' "$work/out")" -eq 32 ] && ok=0
+[ $ok -eq 0 ] || { echo "  exit $rc, $(grep -c '^one$' "$work/out") outputs"; head -n 5 "$work/err"; }
+e2e_result "32 concurrent execs" $ok
+
+# The agent kills a command at its timeout: SIGKILL, 128 + 9.
+run "timeout kills the command" $((128 + 9)) "" -T 500 sleep 100
+
+# A client that disconnects mid-stream: the agent kills its command and
+# keeps serving.
+# (In a subshell, so that our shell does not report the kill.)
+(timeout -s KILL 3 "$client" -t 60 "$work/v.sock" 1024 -- sh -c 'while :; do echo spam; done' \
+	>/dev/null 2>&1) 2>/dev/null
+run "the agent survives a client killed mid-stream" 0 "still here" echo still here
 
 # stop: the agent ends the VM; the VMM exits 0.
 "$client" -s -t 60 "$work/v.sock" 1024 -- true >/dev/null 2>&1
