@@ -7,7 +7,10 @@
 #include "proto/msg.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -119,14 +122,19 @@ int proto_client_next(struct proto_client *c, struct proto_frame *f)
 }
 
 /* proto_client_exec_event: one frame of a running exec; 1 when it ended. */
-static int proto_client_exec_event(struct proto_frame *f, int out_fd, int err_fd, int *status,
-                                   struct proto_why *why)
+static int proto_client_exec_event(struct proto_frame *f, uint64_t id, int out_fd, int err_fd,
+                                   int *status, struct proto_why *why)
 {
 	struct proto_env env;
 	uint64_t v;
 
 	if (proto_msg_parse_env(f->msg, &env, why))
 		return -EPROTO;
+	/* Replies to our exec.stdin requests (other ids) change nothing: an
+	 * error there means the process closed its stdin, and the exec's own
+	 * events still tell how it ends. */
+	if (env.id != id)
+		return 0;
 	if (env.type == PROTO_ERROR) {
 		proto_why_set(why, "%s: %s", env.err_code, env.err_msg);
 		return strcmp(env.err_code, PROTO_ERR_NOT_FOUND) == 0 ? -ENOENT : -EIO;
@@ -152,12 +160,52 @@ static int proto_client_exec_event(struct proto_frame *f, int out_fd, int err_fd
 	return 1;
 }
 
+/*
+ * proto_client_stdin: forward what *in_fd has to exec id as exec.stdin
+ * requests; at its end send eof and set *in_fd to -1. 0 or -errno.
+ */
+static int proto_client_stdin(struct proto_client *c, uint64_t id, int *in_fd)
+{
+	static const size_t chunk = 65536;
+	uint8_t *buf = malloc(chunk);
+	json_t *req;
+	ssize_t n;
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	n = read(*in_fd, buf, chunk);
+	if (n < 0 && errno == EINTR) {
+		free(buf);
+		return 0;
+	}
+	err = proto_msg_request(&req, c->next_id++, "exec.stdin");
+	if (!err) {
+		json_object_set_new(req, "exec_id", json_integer((json_int_t)id));
+		if (n <= 0) {
+			/* End of input, or an error reading it: the same to the command. */
+			json_object_set_new(req, "eof", json_true());
+			*in_fd = -1;
+		}
+		err = proto_client_send(c, req, n > 0 ? buf : NULL, n > 0 ? (size_t)n : 0);
+	}
+	free(buf);
+	return err;
+}
+
+/* proto_client_pending: a frame can be had without reading the socket. */
+static bool proto_client_pending(const struct proto_client *c)
+{
+	return c->off < c->have || c->dec.state == PROTO_DEC_READY;
+}
+
 int proto_client_exec(struct proto_client *c, char *const *argv, const struct proto_exec_opts *opts,
                       int out_fd, int err_fd, int *status, struct proto_why *why)
 {
 	json_t *req, *args = json_array();
 	struct proto_frame f = { 0 };
 	uint64_t id = c->next_id++;
+	int in_fd = opts ? opts->stdin_fd : -1;
 	int err;
 
 	if (!args)
@@ -172,14 +220,30 @@ int proto_client_exec(struct proto_client *c, char *const *argv, const struct pr
 	json_object_set_new(req, "argv", args);
 	if (opts && opts->timeout_ms)
 		json_object_set_new(req, "timeout_ms", json_integer((json_int_t)opts->timeout_ms));
+	if (in_fd >= 0)
+		json_object_set_new(req, "stdin", json_string("pipe"));
 	err = proto_client_send(c, req, NULL, 0);
 	while (!err) {
+		/* With input to forward, wait for whichever comes first. */
+		if (in_fd >= 0 && !proto_client_pending(c)) {
+			struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
+				               { .fd = in_fd, .events = POLLIN } };
+
+			if (poll(p, 2, -1) < 0) {
+				err = errno == EINTR ? 0 : -errno;
+				continue;
+			}
+			if (p[1].revents)
+				err = proto_client_stdin(c, id, &in_fd);
+			if (err || !p[0].revents)
+				continue;
+		}
 		err = proto_client_next(c, &f);
 		if (err) {
 			proto_why_set(why, "the agent's stream ended: %s", strerror(-err));
 			break;
 		}
-		err = proto_client_exec_event(&f, out_fd, err_fd, status, why);
+		err = proto_client_exec_event(&f, id, out_fd, err_fd, status, why);
 		proto_frame_clear(&f);
 		if (err == 1)
 			return 0;

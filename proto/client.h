@@ -45,10 +45,11 @@ __attribute__((warn_unused_result)) int proto_client_next(struct proto_client *c
 /* What an exec may ask for besides argv (docs/protocol.md, exec). */
 struct proto_exec_opts {
 	uint64_t timeout_ms; /* 0: none */
+	int stdin_fd;        /* forwarded to the command's stdin until EOF; -1: none */
 };
 
 /*
- * proto_client_exec: run argv in the guest (stdin none), copying its stdout
+ * proto_client_exec: run argv in the guest, copying its stdout
  * to out_fd and stderr to err_fd as it comes; opts may be NULL. *status is
  * its exit code, or 128 + N for death by signal N. Returns 0, or -errno
  * with a reason in why (the agent's error message for a failed exec).

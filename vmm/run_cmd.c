@@ -16,6 +16,8 @@
 static void *run_cmd_thread(void *arg)
 {
 	struct run_cmd *rc = arg;
+	/* Our stdin is the command's, unless it is a terminal (no pty yet). */
+	struct proto_exec_opts opts = { .stdin_fd = isatty(STDIN_FILENO) ? -1 : STDIN_FILENO };
 	int err;
 
 	/* The agent listens once the guest has booted: until then the VMM
@@ -26,7 +28,7 @@ static void *run_cmd_thread(void *arg)
 		usleep(RUN_CMD_RETRY_US);
 	}
 	atomic_store(&rc->fd, rc->client.fd);
-	err = proto_client_exec(&rc->client, rc->argv, NULL, STDOUT_FILENO, STDERR_FILENO,
+	err = proto_client_exec(&rc->client, rc->argv, &opts, STDOUT_FILENO, STDERR_FILENO,
 	                        &rc->status, &rc->why);
 	if (err) {
 		rc->status = err == -ENOENT ? RUN_CMD_NOT_FOUND : -1;

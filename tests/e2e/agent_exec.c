@@ -5,9 +5,10 @@
  * through the agent, copies its stdout and stderr to ours, and exits with
  * its exit code (128 + N for a signal). With -s it sends "stop" afterwards.
  *
- * Usage: agent_exec [-s] [-t SECONDS] [-T TIMEOUT_MS] [-n N] UDS_PATH PORT -- ARGV...
+ * Usage: agent_exec [-i] [-s] [-t SECONDS] [-T TIMEOUT_MS] [-n N] UDS_PATH PORT -- ARGV...
  *   -t  retry the connection until the agent listens, at most SECONDS
  *       (default 120)
+ *   -i  forward our stdin to the command's
  *   -T  ask the agent to kill the command after TIMEOUT_MS
  *   -n  run N copies at once, each on its own connection (output of all on
  *       ours); the exit status is the first copy's that differs from 0, or 0
@@ -60,12 +61,14 @@ static int agent_run_one(const struct agent_args *a, bool stop)
 
 int main(int argc, char **argv)
 {
-	struct agent_args a = { .limit = 120 };
+	struct agent_args a = { .limit = 120, .opts = { .stdin_fd = -1 } };
 	bool stop = false;
 	int opt, copies = 1, status = 0, ws;
 
-	while ((opt = getopt(argc, argv, "+st:T:n:")) != -1) {
-		if (opt == 's')
+	while ((opt = getopt(argc, argv, "+ist:T:n:")) != -1) {
+		if (opt == 'i')
+			a.opts.stdin_fd = STDIN_FILENO;
+		else if (opt == 's')
 			stop = true;
 		else if (opt == 't')
 			a.limit = atof(optarg);
@@ -77,7 +80,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (argc - optind < 4 || strcmp(argv[optind + 2], "--") != 0 || copies < 1) {
-		fprintf(stderr, "usage: agent_exec [-s] [-t SECONDS] [-T TIMEOUT_MS] [-n N] "
+		fprintf(stderr, "usage: agent_exec [-i] [-s] [-t SECONDS] [-T TIMEOUT_MS] [-n N] "
 		                "UDS_PATH PORT -- ARGV...\n");
 		return 2;
 	}
