@@ -33,36 +33,6 @@ struct blk_range {
 _Static_assert(sizeof(struct blk_req_hdr) == 16, "virtio 1.2 §5.2.6");
 _Static_assert(sizeof(struct blk_range) == 16, "virtio 1.2 §5.2.6");
 
-/*
- * blk_iov: iovecs for len bytes at offset off of either the readable
- * segments [0, nr_readable) or the writable ones [nr_readable, nr_segs).
- * Returns the iovec count, or -E2BIG beyond BLK_SEG_MAX.
- */
-static int blk_iov(const struct virtq_chain *c, bool writable, uint32_t off, uint32_t len,
-                   struct iovec *iov)
-{
-	unsigned int i = writable ? c->nr_readable : 0;
-	unsigned int end = writable ? c->nr_segs : c->nr_readable;
-	int n = 0;
-
-	for (; i < end && len; i++) {
-		const struct virtq_seg *s = &c->segs[i];
-		uint32_t take;
-
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		if (n == BLK_SEG_MAX)
-			return -E2BIG;
-		take = s->len - off < len ? s->len - off : len;
-		iov[n++] = (struct iovec){ .iov_base = (uint8_t *)s->host + off, .iov_len = take };
-		len -= take;
-		off = 0;
-	}
-	return n;
-}
-
 /* blk_range_ok: [sector, sector + n) lies within the disk, no overflow. */
 static bool blk_range_ok(const struct blk *b, uint64_t sector, uint64_t n)
 {
@@ -144,7 +114,7 @@ static int blk_rw(struct blk *b, struct blk_req *r, const struct blk_req_hdr *h)
 		return VIRTIO_BLK_S_IOERR;
 	if (len % 512 || !blk_range_ok(b, h->sector, len >> BLK_SECTOR_SHIFT))
 		return VIRTIO_BLK_S_IOERR;
-	niov = blk_iov(c, is_read, is_read ? 0 : sizeof(*h), len, r->iov);
+	niov = virtq_chain_iov(c, is_read, is_read ? 0 : sizeof(*h), len, r->iov, BLK_SEG_MAX);
 	if (niov < 0)
 		return VIRTIO_BLK_S_IOERR;
 	if (len == 0) {

@@ -444,3 +444,28 @@ int virtq_chain_write(const struct virtq_chain *c, uint32_t off, const void *src
 	return virtq_chain_copy(c, c->nr_readable, c->nr_segs, off, (uint8_t *)(uintptr_t)src, len,
 	                        true);
 }
+
+int virtq_chain_iov(const struct virtq_chain *c, bool writable, uint32_t off, uint32_t len,
+                    struct iovec *iov, unsigned int max)
+{
+	unsigned int i = writable ? c->nr_readable : 0;
+	unsigned int end = writable ? c->nr_segs : c->nr_readable;
+	int n = 0;
+
+	for (; i < end && len; i++) {
+		const struct virtq_seg *s = &c->segs[i];
+		uint32_t take;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		if ((unsigned int)n == max)
+			return -E2BIG;
+		take = s->len - off < len ? s->len - off : len;
+		iov[n++] = (struct iovec){ .iov_base = (uint8_t *)s->host + off, .iov_len = take };
+		len -= take;
+		off = 0;
+	}
+	return n;
+}

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "vmm/gmem.h"
 
@@ -167,5 +168,14 @@ int virtq_chain_read(const struct virtq_chain *c, uint32_t off, void *dst, uint3
  * at offset off. 0, or -EINVAL when it is shorter (what fits is written).
  */
 int virtq_chain_write(const struct virtq_chain *c, uint32_t off, const void *src, uint32_t len);
+
+/*
+ * virtq_chain_iov: iovecs into iov (room for max) for len bytes at offset
+ * off of the chain's readable (writable false) or writable part. Returns
+ * the count, or -E2BIG when more than max would be needed. Fewer bytes than
+ * len are covered when the part is shorter: callers check lengths first.
+ */
+int virtq_chain_iov(const struct virtq_chain *c, bool writable, uint32_t off, uint32_t len,
+                    struct iovec *iov, unsigned int max);
 
 #endif

@@ -24,30 +24,12 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == 44, "virtio 1.2 §5.10.6");
 
 /*
  * vsock_chain_iov: iovecs in v->iov for len bytes at off of the readable
- * (writable false) or writable segments. Returns the count.
+ * (writable false) or writable segments. Returns the count; v->iov has
+ * room for every segment a chain can have.
  */
 static int vsock_chain_iov(struct vsock *v, bool writable, uint32_t off, uint32_t len)
 {
-	const struct virtq_chain *c = &v->chain;
-	unsigned int i = writable ? c->nr_readable : 0;
-	unsigned int end = writable ? c->nr_segs : c->nr_readable;
-	int n = 0;
-
-	for (; i < end && len; i++) {
-		const struct virtq_seg *s = &c->segs[i];
-		uint32_t take;
-
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		take = s->len - off < len ? s->len - off : len;
-		v->iov[n++] =
-		    (struct iovec){ .iov_base = (uint8_t *)s->host + off, .iov_len = take };
-		len -= take;
-		off = 0;
-	}
-	return n;
+	return virtq_chain_iov(&v->chain, writable, off, len, v->iov, VIRTQ_MAX_SEGS);
 }
 
 /* vsock_peer_credit: §5.10.6.3: buf_alloc - (tx_cnt - fwd_cnt), 0 if the guest shrank it. */
