@@ -121,7 +121,10 @@ int proto_client_next(struct proto_client *c, struct proto_frame *f)
 	}
 }
 
-/* proto_client_exec_event: one frame of a running exec; 1 when it ended. */
+/*
+ * proto_client_exec_event: one frame of a running exec; 1 when it ended, 2
+ * for the reply that says it started, 0 for anything else, or -errno.
+ */
 static int proto_client_exec_event(struct proto_frame *f, uint64_t id, int out_fd, int err_fd,
                                    int *status, struct proto_why *why)
 {
@@ -139,8 +142,10 @@ static int proto_client_exec_event(struct proto_frame *f, uint64_t id, int out_f
 		proto_why_set(why, "%s: %s", env.err_code, env.err_msg);
 		return strcmp(env.err_code, PROTO_ERR_NOT_FOUND) == 0 ? -ENOENT : -EIO;
 	}
+	if (env.type == PROTO_REPLY)
+		return 2; /* the reply with the pid: the exec is running */
 	if (env.type != PROTO_EVENT)
-		return 0; /* the reply with the pid */
+		return 0;
 	if (strcmp(env.name, "exec.stdout") == 0 || strcmp(env.name, "exec.stderr") == 0) {
 		int fd = strcmp(env.name, "exec.stdout") == 0 ? out_fd : err_fd;
 
@@ -206,6 +211,7 @@ int proto_client_exec(struct proto_client *c, char *const *argv, const struct pr
 	struct proto_frame f = { 0 };
 	uint64_t id = c->next_id++;
 	int in_fd = opts ? opts->stdin_fd : -1;
+	bool started = false;
 	int err;
 
 	if (!args)
@@ -225,7 +231,9 @@ int proto_client_exec(struct proto_client *c, char *const *argv, const struct pr
 	err = proto_client_send(c, req, NULL, 0);
 	while (!err) {
 		/* With input to forward, wait for whichever comes first. */
-		if (in_fd >= 0 && !proto_client_pending(c)) {
+		/* exec_id names a process only once the agent replied that it
+		 * started: stdin waits for that reply. */
+		if (started && in_fd >= 0 && !proto_client_pending(c)) {
 			struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
 				               { .fd = in_fd, .events = POLLIN } };
 
@@ -247,6 +255,10 @@ int proto_client_exec(struct proto_client *c, char *const *argv, const struct pr
 		proto_frame_clear(&f);
 		if (err == 1)
 			return 0;
+		if (err == 2) {
+			started = true;
+			err = 0;
+		}
 	}
 	return err;
 }
