@@ -13,17 +13,14 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 kvmbox=$1 agent=$2 client=$3
+# Every client call is bounded: a hang fails the check instead of the run.
+cl() { timeout -k 5 300 "$client" "$@"; }
 kernel=${KVMBOX_KERNEL_DIR:?set KVMBOX_KERNEL_DIR}/vmlinux
 work=$(mktemp -d)
 trap 'kill $vmm 2>/dev/null; rm -rf "$work"' EXIT
 
-root="$work/root"
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc}
-cp /bin/busybox "$root/bin/busybox"
-for a in $(busybox --list); do [ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"; done
-cp "$agent" "$root/init"
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
+# The same initramfs the build packs for kvmbox run -- CMD.
+"$here/../../tools/mk-agent-initrd" "$agent" "$work/initrd.gz"
 
 "$kvmbox" run --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 2 \
 	--vsock "$work/v.sock" --timings-json "$work/t.json" >"$work/console" 2>&1 </dev/null &
@@ -34,7 +31,7 @@ run() {
 	local name=$1 want=$2 out=$3 rc opts=()
 	shift 3
 	[ "$1" = -T ] && { opts=(-T "$2"); shift 2; }
-	"$client" -t 180 "${opts[@]}" "$work/v.sock" 1024 -- "$@" >"$work/out" 2>"$work/err"
+	cl -t 180 "${opts[@]}" "$work/v.sock" 1024 -- "$@" >"$work/out" 2>"$work/err"
 	rc=$?
 	if [ $rc -eq "$want" ] && [ "$(cat "$work/out")" = "$out" ]; then
 		e2e_result "$name" 0
@@ -55,14 +52,14 @@ grep -q "not_found" "$work/err" || { echo "  no not_found error"; E2E_FAILED=$((
 run "large output" 0 "$(seq 1 50000 | md5sum)" sh -c 'seq 1 50000 | md5sum'
 
 # stdin piped in: a few lines, then 1 MiB checked by its hash.
-printf 'line1\nline2\n' | "$client" -i -t 180 "$work/v.sock" 1024 -- cat >"$work/out" 2>"$work/err"
+printf 'line1\nline2\n' | cl -i -t 180 "$work/v.sock" 1024 -- cat >"$work/out" 2>"$work/err"
 rc=$?
 ok=1
 [ $rc -eq 0 ] && [ "$(cat "$work/out")" = "$(printf 'line1\nline2')" ] && ok=0
 [ $ok -eq 0 ] || { echo "  exit $rc: $(head -c 200 "$work/out")"; head -n 5 "$work/err"; }
 e2e_result "stdin piped in" $ok
 head -c 1048576 /dev/urandom >"$work/in.bin"
-"$client" -i -t 180 "$work/v.sock" 1024 -- md5sum <"$work/in.bin" >"$work/out" 2>"$work/err"
+cl -i -t 180 "$work/v.sock" 1024 -- md5sum <"$work/in.bin" >"$work/out" 2>"$work/err"
 rc=$?
 ok=1
 [ $rc -eq 0 ] && [ "$(cat "$work/out")" = "$(md5sum <"$work/in.bin")" ] && ok=0
@@ -70,7 +67,7 @@ ok=1
 e2e_result "1 MiB of stdin arrives intact" $ok
 
 # 32 commands at once, each on its own connection.
-"$client" -n 32 -t 180 "$work/v.sock" 1024 -- sh -c 'echo one' >"$work/out" 2>"$work/err"
+cl -n 32 -t 180 "$work/v.sock" 1024 -- sh -c 'echo one' >"$work/out" 2>"$work/err"
 rc=$?
 ok=1
 [ $rc -eq 0 ] && [ "$(grep -c '^one$' "$work/out")" -eq 32 ] && ok=0
@@ -90,7 +87,7 @@ wait $spammer 2>/dev/null
 run "the agent survives a client killed mid-stream" 0 "still here" echo still here
 
 # stop: the agent ends the VM; the VMM exits 0.
-"$client" -s -t 60 "$work/v.sock" 1024 -- true >/dev/null 2>&1
+cl -s -t 60 "$work/v.sock" 1024 -- true >/dev/null 2>&1
 for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
 wait $vmm
 rc=$?
@@ -102,21 +99,21 @@ e2e_result "stop ends the VM, which marked ready" $ok
 # kvmbox run -- CMD: the default agent initramfs beside kvmbox, the
 # command's output on stdout, its status as kvmbox's.
 krun() {
-	KVMBOX_KERNEL_DIR=${KVMBOX_KERNEL_DIR} "$kvmbox" run --memory 256 -- "$@" \
+	timeout -k 5 120 "$kvmbox" run --memory 256 --console "$work/kconsole" -- "$@" \
 		>"$work/out" 2>"$work/err" </dev/null
 }
 krun sh -c 'echo out; echo err >&2; exit 42'
 rc=$?
 ok=1
 [ $rc -eq 42 ] && [ "$(cat "$work/out")" = out ] && grep -q '^err$' "$work/err" && ok=0
-[ $ok -eq 0 ] || { echo "  exit $rc"; head -n 5 "$work/out" "$work/err"; }
+[ $ok -eq 0 ] || { echo "  exit $rc"; head -n 5 "$work/out" "$work/err"; tail -n 5 "$work/kconsole"; }
 e2e_result "kvmbox run -- CMD: output and exit status" $ok
-echo piped | KVMBOX_KERNEL_DIR=${KVMBOX_KERNEL_DIR} "$kvmbox" run --memory 256 -- cat \
+echo piped | timeout -k 5 120 "$kvmbox" run --memory 256 --console "$work/kconsole" -- cat \
 	>"$work/out" 2>"$work/err"
 rc=$?
 ok=1
 [ $rc -eq 0 ] && [ "$(cat "$work/out")" = piped ] && ok=0
-[ $ok -eq 0 ] || { echo "  exit $rc"; head -n 5 "$work/out" "$work/err"; }
+[ $ok -eq 0 ] || { echo "  exit $rc"; head -n 5 "$work/out" "$work/err"; tail -n 5 "$work/kconsole"; }
 e2e_result "kvmbox run -- CMD: stdin is the command's" $ok
 krun /no/such/program
 rc=$?
