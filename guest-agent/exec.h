@@ -6,7 +6,7 @@
  * execve (or of any step before it) reported back through a CLOEXEC pipe.
  *
  * The bookkeeping of running processes (streams, exit, timeouts) is the
- * server's (guest-agent/server.c); nothing here needs to be PID 1.
+ * server's (guest-agent/server_exec.c); nothing here needs to be PID 1.
  */
 #ifndef KVMBOX_AGENT_EXEC_H
 #define KVMBOX_AGENT_EXEC_H

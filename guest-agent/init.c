@@ -10,12 +10,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <sys/io.h>
@@ -45,8 +48,34 @@ int agent_cmdline_param(const char *cmdline, const char *name, char *buf, size_t
 	return err;
 }
 
+/*
+ * parse_rootflags: split kvmbox.rootflags= (opts, comma separated) into the
+ * read-only flag and the file system's own options (init.h). An option
+ * that does not fit in boot->rootdata is dropped whole.
+ */
+static void parse_rootflags(const char *opts, struct agent_boot *boot)
+{
+	size_t used = 0;
+
+	for (const char *p = opts; *p; p += *p == ',') {
+		size_t len = strcspn(p, ",");
+
+		if (len == 2 && strncmp(p, "ro", 2) == 0)
+			boot->rootflags |= MS_RDONLY;
+		else if (len == 2 && strncmp(p, "rw", 2) == 0)
+			boot->rootflags &= ~(unsigned long)MS_RDONLY;
+		else if (len && used + !!used + len < sizeof(boot->rootdata))
+			used +=
+			    (size_t)snprintf(boot->rootdata + used, sizeof(boot->rootdata) - used,
+			                     "%s%.*s", used ? "," : "", (int)len, p);
+		p += len;
+	}
+}
+
 void agent_boot_parse(const char *cmdline, struct agent_boot *boot)
 {
+	char opts[256];
+
 	memset(boot, 0, sizeof(*boot));
 	if (agent_cmdline_param(cmdline, "kvmbox.hostname", boot->hostname,
 	                        sizeof(boot->hostname)) ||
@@ -58,6 +87,8 @@ void agent_boot_parse(const char *cmdline, struct agent_boot *boot)
 	                        sizeof(boot->rootfstype)) ||
 	    !boot->rootfstype[0])
 		snprintf(boot->rootfstype, sizeof(boot->rootfstype), "ext4");
+	if (agent_cmdline_param(cmdline, "kvmbox.rootflags", opts, sizeof(opts)) == 0)
+		parse_rootflags(opts, boot);
 }
 
 int agent_init_read_cmdline(char *buf, size_t cap)
@@ -133,21 +164,90 @@ int agent_init_hostname(const char *name)
 	return sethostname(name, strlen(name)) < 0 ? -errno : 0;
 }
 
-/* move_api_mounts: move the API mounts under root (a path with no '/' at the end). */
-static int move_api_mounts(const char *root)
+/*
+ * move_api_mounts: move the API mounts from under `from` to under `to`
+ * (paths with no '/' at the end, "" for the root). /dev/pts moves with
+ * /dev. Returns 0 or -errno; on failure the ones already moved go back.
+ */
+static int move_api_mounts(const char *from, const char *to)
 {
-	char path[512];
+	char src[512], dst[512];
+	size_t i;
+	int err = 0;
 
-	/* /dev/pts moves with /dev; move the others in reverse order. */
-	for (size_t i = N_API_MOUNTS; i-- > 0;) {
+	for (i = 0; i < N_API_MOUNTS; i++) {
 		if (strcmp(api_mounts[i].target, "/dev/pts") == 0)
 			continue;
-		snprintf(path, sizeof(path), "%s%s", root, api_mounts[i].target);
-		mkdir(path, 0755);
-		if (mount(api_mounts[i].target, path, NULL, MS_MOVE, NULL) < 0)
-			return -errno;
+		snprintf(src, sizeof(src), "%s%s", from, api_mounts[i].target);
+		snprintf(dst, sizeof(dst), "%s%s", to, api_mounts[i].target);
+		/* Fails with EROFS on a read-only root: the image must have it. */
+		mkdir(dst, 0755);
+		if (mount(src, dst, NULL, MS_MOVE, NULL) < 0) {
+			err = -errno;
+			fprintf(stderr, "kvmbox-agent: move %s to %s: %s\n", src, dst,
+			        strerror(errno));
+			break;
+		}
 	}
-	return 0;
+	while (err && i-- > 0) {
+		if (strcmp(api_mounts[i].target, "/dev/pts") == 0)
+			continue;
+		snprintf(src, sizeof(src), "%s%s", to, api_mounts[i].target);
+		snprintf(dst, sizeof(dst), "%s%s", from, api_mounts[i].target);
+		mount(src, dst, NULL, MS_MOVE, NULL);
+	}
+	return err;
+}
+
+/*
+ * disk_read_only: whether the block device at path says it is read-only
+ * (sysfs "ro", which virtio-blk sets from VIRTIO_BLK_F_RO). Asking first
+ * spares a failed read-write mount and the kernel's error line about it.
+ */
+static bool disk_read_only(const char *path)
+{
+	char sys[64], c = '0';
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) < 0 || !S_ISBLK(st.st_mode))
+		return false;
+	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/ro", major(st.st_rdev), minor(st.st_rdev));
+	fd = open(sys, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = '0';
+	close(fd);
+	return c == '1';
+}
+
+/*
+ * mount_root: boot->root on target, read-write unless asked otherwise, and
+ * read-only when the disk refuses writes: when sysfs says so, and when a
+ * read-write mount fails with EACCES (the kernel could not open the block
+ * device for writing) or EROFS (the file system's own check). Returns 0
+ * or -errno.
+ */
+static int mount_root(const struct agent_boot *boot, const char *target)
+{
+	const char *data = boot->rootdata[0] ? boot->rootdata : NULL;
+	unsigned long flags = boot->rootflags;
+
+	if (disk_read_only(boot->root))
+		flags |= MS_RDONLY;
+
+	if (mount(boot->root, target, boot->rootfstype, flags, data) == 0)
+		return 0;
+	if (!(flags & MS_RDONLY) && (errno == EROFS || errno == EACCES)) {
+		flags |= MS_RDONLY;
+		if (mount(boot->root, target, boot->rootfstype, flags, data) == 0)
+			return 0;
+	}
+	fprintf(stderr, "kvmbox-agent: mount %s (%s%s%s%s): %s\n", boot->root, boot->rootfstype,
+	        flags & MS_RDONLY ? ", ro" : "", data ? ", " : "", data ? data : "",
+	        strerror(errno));
+	return -errno;
 }
 
 int agent_init_switch_root(const struct agent_boot *boot)
@@ -158,15 +258,16 @@ int agent_init_switch_root(const struct agent_boot *boot)
 	if (!boot->root[0])
 		return 0;
 	mkdir(newroot, 0755);
-	if (mount(boot->root, newroot, boot->rootfstype, 0, NULL) < 0) {
-		err = -errno;
-		fprintf(stderr, "kvmbox-agent: mount %s (%s): %s\n", boot->root, boot->rootfstype,
-		        strerror(-err));
+	err = mount_root(boot, newroot);
+	if (err)
+		return err;
+	err = move_api_mounts("", newroot);
+	if (err) {
+		umount2(newroot, MNT_DETACH);
 		return err;
 	}
-	err = move_api_mounts(newroot);
-	if (err || chdir(newroot) < 0)
-		return err ? err : -errno;
+	if (chdir(newroot) < 0)
+		return -errno;
 	/* pivot_root(".", "."): the old root ends up on top, then detach it. */
 	if (syscall(SYS_pivot_root, ".", ".") == 0) {
 		if (umount2(".", MNT_DETACH) < 0)
@@ -189,9 +290,32 @@ int agent_init_ready(void)
 #endif
 }
 
+/* reap_all: wait for every child to be gone, for at most a second. */
+static void reap_all(void)
+{
+	for (int i = 0; i < 100; i++) {
+		pid_t pid;
+
+		while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+			;
+		if (pid < 0 && errno == ECHILD)
+			return;
+		usleep(10000);
+	}
+}
+
 void agent_init_shutdown(enum agent_stop how)
 {
 	kill(-1, SIGKILL);
+	/*
+	 * A read-only remount fails (EBUSY) while a killed process still has a
+	 * file open for writing: wait for them to go first. A clean root can
+	 * then be mounted again without journal recovery, which a read-only
+	 * disk would refuse. A failure here costs only that.
+	 */
+	reap_all();
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		fprintf(stderr, "kvmbox-agent: remount / read-only: %s\n", strerror(errno));
 	sync();
 	/*
 	 * A kvmbox microVM has no ACPI, so the kernel has no way to power off:

@@ -22,11 +22,20 @@
 #define AGENT_DEBUG_READY 0x01
 #define AGENT_VSOCK_PORT  1024
 
-/* What the kernel command line asks of PID 1 (untrusted only by the VMM's user). */
+/*
+ * What the kernel command line asks of PID 1 (untrusted only by the VMM's
+ * user). kvmbox.rootflags= is a comma-separated list like the kernel's
+ * rootflags=: "ro" and "rw" become rootflags (the last one wins), the
+ * other options go to the file system as rootdata (e.g. "errors=remount-ro").
+ * Without "ro" the root is mounted read-write, and read-only if the disk
+ * refuses writes (kvmbox run --disk IMG,ro).
+ */
 struct agent_boot {
-	char hostname[65];   /* kvmbox.hostname=, default "kvmbox" */
-	char root[256];      /* kvmbox.root=/dev/vda, "" for none */
-	char rootfstype[32]; /* kvmbox.rootfstype=, default "ext4" */
+	char hostname[65];       /* kvmbox.hostname=, default "kvmbox" */
+	char root[256];          /* kvmbox.root=/dev/vda, "" for none */
+	char rootfstype[32];     /* kvmbox.rootfstype=, default "ext4" */
+	unsigned long rootflags; /* MS_RDONLY from kvmbox.rootflags=ro, else 0 */
+	char rootdata[128];      /* the rest of kvmbox.rootflags=, "" for none */
 };
 
 /*
@@ -58,10 +67,13 @@ int agent_init_hostname(const char *name);
 
 /*
  * agent_init_switch_root: mount boot->root (if set) on /newroot, move the
- * API mounts (/proc, /sys, /dev, /tmp, /run) into it and make it the root,
- * staying PID 1: pivot_root where the old root allows it, else (the
- * initramfs' rootfs cannot be pivoted) MS_MOVE onto / and chroot. The old
- * initramfs' files are not freed. Returns 0 or -errno.
+ * API mounts (/proc, /sys, /dev with /dev/pts, /tmp, /run) into it and make
+ * it the root, staying PID 1: pivot_root where the old root allows it, else
+ * (the initramfs' rootfs cannot be pivoted) MS_MOVE onto / and chroot. A
+ * root the disk will not let us write is mounted read-only; its image must
+ * then hold every mount point (tools/mk-rootfs). On failure before the
+ * switch the API mounts go back and the agent serves from the initramfs.
+ * The old initramfs' files are not freed. Returns 0 or -errno.
  */
 int agent_init_switch_root(const struct agent_boot *boot);
 
@@ -69,8 +81,9 @@ int agent_init_switch_root(const struct agent_boot *boot);
 int agent_init_ready(void);
 
 /*
- * agent_init_shutdown: SIGKILL every other process, sync, and power off
- * (AGENT_POWEROFF) or reboot (AGENT_REBOOT). Does not return.
+ * agent_init_shutdown: SIGKILL every other process, reap them (for at most
+ * a second), remount / read-only so that a disk root is left clean, sync,
+ * and power off (AGENT_POWEROFF) or reboot (AGENT_REBOOT). Does not return.
  */
 __attribute__((noreturn)) void agent_init_shutdown(enum agent_stop how);
 

@@ -2,14 +2,16 @@
 /*
  * client: the host side of docs/protocol.md, for kvmbox itself and for
  * programs that embed it: reach the guest agent through the VMM's vsock
- * unix socket ("CONNECT <port>\n" / "OK <n>\n"), send requests, read frames,
- * and run one command with its output copied to file descriptors.
+ * unix socket ("CONNECT <port>\n" / "OK <n>\n") or a socket that speaks
+ * frames from the start (the VMM's control socket), send requests, read
+ * frames, and run one command with its output copied to file descriptors.
  *
  * Blocking I/O on one socket: meant for a thread or process of its own.
  */
 #ifndef KVMBOX_PROTO_CLIENT_H
 #define KVMBOX_PROTO_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "proto/frame.h"
@@ -32,6 +34,20 @@ struct proto_client {
 __attribute__((warn_unused_result)) int proto_client_connect(struct proto_client *c,
                                                              const char *path, unsigned int port);
 
+/*
+ * proto_client_open: connect to a unix stream socket at path that speaks
+ * frames directly (no CONNECT handshake): the VMM's control socket. One
+ * try; 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int proto_client_open(struct proto_client *c, const char *path);
+
+/*
+ * proto_client_adopt: speak frames on fd, a connected stream socket (one
+ * end of a socketpair whose other end the VMM serves); c owns it then.
+ */
+void proto_client_adopt(struct proto_client *c, int fd);
+
+/* proto_client_close: close the connection (also after a failed connect or open). */
 void proto_client_close(struct proto_client *c);
 
 /* proto_client_send: one frame (msg is consumed, body may be NULL); 0 or -errno. */
@@ -42,17 +58,66 @@ __attribute__((warn_unused_result)) int proto_client_send(struct proto_client *c
 __attribute__((warn_unused_result)) int proto_client_next(struct proto_client *c,
                                                           struct proto_frame *f);
 
-/* What an exec may ask for besides argv (docs/protocol.md, exec). */
+/*
+ * What an exec may ask for besides argv (docs/protocol.md, exec). Start
+ * from PROTO_EXEC_OPTS_INIT (or zero and set every fd): fd 0 is a valid
+ * fd, so stdin_fd, tty_fd and resize_fd must say -1 for none. tty_fd and
+ * resize_fd are looked at only with pty.
+ *
+ * With pty the command gets one pseudo-terminal as stdin, stdout and
+ * stderr: all its output is copied to out_fd (err_fd is not used), with
+ * the terminal's own conversions ("\r\n" for "\n", echo of the input).
+ * The library only forwards bytes: putting the local terminal into raw
+ * mode (cfmakeraw on stdin, restored afterwards) so that keys such as ^C,
+ * ^Z and ^D reach the guest's line discipline is the caller's job. End of
+ * file on stdin_fd sends exec.stdin eof, which the agent turns into the
+ * VEOF character (^D) on the pty; no input can follow it.
+ *
+ * The window size: rows and cols give the first one; when either is 0
+ * it is read from tty_fd (TIOCGWINSZ), and if that fails the agent's
+ * default (24x80) applies. resize_fd, when it polls readable (a signalfd
+ * for SIGWINCH, or the read end of a non-blocking pipe that a SIGWINCH
+ * handler writes to), is drained and the size of tty_fd is sent as
+ * exec.resize. A handler that interrupts the wait (EINTR) is harmless.
+ *
+ * signal_fd, when set, is a signalfd: each signal read from it once the
+ * command runs is sent as exec.signal to the command's process group, as a
+ * terminal sends ^C to its foreground job. A signal that comes before the
+ * agent replied that the command started ends the call instead (-EINTR),
+ * and closing the connection then makes the agent kill what it started.
+ */
 struct proto_exec_opts {
 	uint64_t timeout_ms; /* 0: none */
 	int stdin_fd;        /* forwarded to the command's stdin until EOF; -1: none */
+	/* The whole environment, NULL-terminated "K=V"s; NULL: the agent's default. */
+	const char *const *env;
+	const char *cwd;         /* working directory; NULL: "/" */
+	const char *user;        /* "uid:gid" or a user name; NULL: the agent's */
+	bool pty;                /* run the command on a pseudo-terminal */
+	unsigned int rows, cols; /* with pty: its first size, 1..65535; 0: tty_fd's */
+	int tty_fd;              /* with pty: the terminal whose size is the command's; -1: none */
+	int resize_fd;           /* with pty: readable when tty_fd changed size; -1: none */
+	int signal_fd;           /* a signalfd whose signals are forwarded; -1: none */
 };
+
+#define PROTO_EXEC_OPTS_INIT                                                                       \
+	{                                                                                          \
+		.stdin_fd = -1, .tty_fd = -1, .resize_fd = -1, .signal_fd = -1                     \
+	}
 
 /*
  * proto_client_exec: run argv in the guest, copying its stdout
  * to out_fd and stderr to err_fd as it comes; opts may be NULL. *status is
  * its exit code, or 128 + N for death by signal N. Returns 0, or -errno
- * with a reason in why (the agent's error message for a failed exec).
+ * with a reason in why (the agent's error message for a failed exec):
+ * -ENOENT for a not_found error (no such program, cwd or user),
+ * -EHOSTUNREACH for unavailable (the VMM cannot reach the agent), -EIO for
+ * other error replies (why has the code), -EPIPE
+ * when the stream ended, -EINTR when signal N came from signal_fd before
+ * the command started (*status is then 128 + N), other -errno for local
+ * failures.
+ * Input (stdin_fd) and resizes are sent while output is being read, so
+ * neither side can block the other.
  */
 __attribute__((warn_unused_result)) int proto_client_exec(struct proto_client *c, char *const *argv,
                                                           const struct proto_exec_opts *opts,

@@ -73,6 +73,8 @@ const char *proto_error_code(int err)
 		return PROTO_ERR_BAD_REQUEST;
 	case -ENOENT:
 		return PROTO_ERR_NOT_FOUND;
+	case -EHOSTUNREACH:
+		return PROTO_ERR_UNAVAILABLE;
 	default:
 		return PROTO_ERR_INTERNAL;
 	}
@@ -385,6 +387,16 @@ static int env_name(const json_t *obj, const char *key, const char **out, struct
 		err = -EINVAL;
 	}
 	return err;
+}
+
+uint64_t proto_msg_peek_id(const json_t *msg)
+{
+	json_t *id = json_object_get(msg, "id");
+
+	if (json_is_integer(id) && json_integer_value(id) >= 0 &&
+	    (uint64_t)json_integer_value(id) <= PROTO_ID_MAX)
+		return (uint64_t)json_integer_value(id);
+	return 0;
 }
 
 int proto_msg_parse_env(const json_t *msg, struct proto_env *env, struct proto_why *why)

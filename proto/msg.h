@@ -30,6 +30,7 @@
 #define PROTO_ERR_UNKNOWN_OP  "unknown_op"
 #define PROTO_ERR_BAD_REQUEST "bad_request"
 #define PROTO_ERR_NOT_FOUND   "not_found"
+#define PROTO_ERR_UNAVAILABLE "unavailable"
 #define PROTO_ERR_INTERNAL    "internal"
 
 enum proto_type {
@@ -102,6 +103,13 @@ __attribute__((warn_unused_result)) int proto_msg_set_bool(json_t *obj, const ch
  */
 __attribute__((warn_unused_result)) int
 proto_msg_parse_env(const json_t *msg, struct proto_env *env, struct proto_why *why);
+
+/*
+ * proto_msg_peek_id: the "id" of a message whose envelope may be bad, for
+ * the error reply: the id when it is a valid one, else 0 (docs/protocol.md,
+ * envelope errors).
+ */
+uint64_t proto_msg_peek_id(const json_t *msg);
 
 /*
  * Getters of field key of obj (untrusted). Each returns 0 with the value in

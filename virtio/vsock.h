@@ -160,7 +160,18 @@ __attribute__((warn_unused_result)) int vsock_init(struct vsock *v, const struct
 void vsock_destroy(struct vsock *v);
 
 /*
- * Internal to vsock.c (device model) and vsock_uds.c (host sockets).
+ * vsock_connect_local: what a host client's "CONNECT <port>\n" does, for a
+ * socket the VMM holds itself (one end of a socketpair, nonblocking): the
+ * guest is asked for port; the other end then reads "OK <n>\n" and the
+ * stream, or end-of-file when the guest refused. On success the device
+ * owns fd; on -EMFILE (too many connections) the caller still does. Main
+ * thread; takes the transport lock.
+ */
+__attribute__((warn_unused_result)) int vsock_connect_local(struct vsock *v, uint32_t port, int fd);
+
+/*
+ * Internal to vsock.c (device model, tx), vsock_rx.c (delivery to the
+ * guest) and vsock_uds.c (host sockets).
  * All of them: main thread, transport lock held, unless said otherwise.
  */
 struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state);
@@ -168,8 +179,17 @@ struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state stat
 void vsock_conn_close(struct vsock_conn *c, bool rst);
 void vsock_queue_rst(struct vsock *v, uint32_t local_port, uint32_t peer_port, bool reply);
 uint32_t vsock_alloc_port(struct vsock *v);
-/* vsock_rx_process: deliver what is owed to the guest into rx buffers. */
+/* vsock_rx_process: deliver what is owed to the guest into rx buffers (vsock_rx.c). */
 void vsock_rx_process(struct vsock *v);
+/* Queue indices (§5.10.2) and the size of a packet header (§5.10.6). */
+#define VSOCK_RXQ  0u
+#define VSOCK_TXQ  1u
+#define VSOCK_EVTQ 2u
+#define VSOCK_HDR  44u
+/* vsock_live: DRIVER_OK and not DEVICE_NEEDS_RESET: the queues may be used. */
+bool vsock_live(const struct vsock *v);
+/* vsock_chain_iov: v->iov for len bytes at off of v->chain's (writable) segments. */
+int vsock_chain_iov(struct vsock *v, bool writable, uint32_t off, uint32_t len);
 
 __attribute__((warn_unused_result)) int vsock_uds_listen(struct vsock *v);
 /* vsock_uds_connect: a connected nonblocking socket to "<uds_path>_<port>", or -errno. */

@@ -113,6 +113,16 @@ static int vsock_parse_line(const char *s, uint32_t *port)
 	return 0;
 }
 
+/* vsock_uds_request: c knows its guest port: ask the guest (REQUEST from a fresh host port). */
+static void vsock_uds_request(struct vsock_conn *c)
+{
+	c->local_port = vsock_alloc_port(c->v);
+	c->state = VSOCK_S_REQUEST;
+	c->pending |= VSOCK_P_REQUEST;
+	c->v->stats.host_conns++;
+	vsock_rx_process(c->v);
+}
+
 /* vsock_uds_line: read more of the CONNECT line of c; a whole one sends the REQUEST. */
 static void vsock_uds_line(struct vsock_conn *c)
 {
@@ -150,11 +160,7 @@ static void vsock_uds_line(struct vsock_conn *c)
 		vsock_conn_close(c, false);
 		return;
 	}
-	c->local_port = vsock_alloc_port(c->v);
-	c->state = VSOCK_S_REQUEST;
-	c->pending |= VSOCK_P_REQUEST;
-	c->v->stats.host_conns++;
-	vsock_rx_process(c->v);
+	vsock_uds_request(c);
 }
 
 /* vsock_uds_flush: write buffered guest data to the host socket. */
@@ -416,4 +422,18 @@ fail:
 	close(v->listen_fd);
 	v->listen_fd = -1;
 	return err;
+}
+
+int vsock_connect_local(struct vsock *v, uint32_t port, int fd)
+{
+	struct vsock_conn *c;
+
+	virtio_mmio_lock(&v->transport);
+	c = vsock_conn_new(v, fd, VSOCK_S_REQUEST);
+	if (c) {
+		c->peer_port = port;
+		vsock_uds_request(c);
+	}
+	virtio_mmio_unlock(&v->transport);
+	return c ? 0 : -EMFILE;
 }

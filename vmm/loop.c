@@ -121,7 +121,9 @@ int loop_run_once(struct loop *l)
 
 	l->pending = 0;
 	err = io_uring_submit_and_wait(&l->ring, 1);
-	if (err < 0)
+	/* -EBUSY: completions overflowed the CQ ring and the kernel holds
+	 * them back until we reap; reaping below is the cure, not an error. */
+	if (err < 0 && err != -EBUSY)
 		return err;
 	/* Callbacks may prepare new SQEs; they go out with the next batch. */
 	io_uring_for_each_cqe(&l->ring, head, cqe)

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "vm.h"
 
+#include "vmm/cli.h"
+#include "vmm/ctl_cmd.h"
 #include "vmm/run_cmd.h"
 
 #include <errno.h>
@@ -24,11 +26,14 @@
 struct main_opts {
 	struct vm_config cfg;
 	char *const *command; /* NULL: none, the guest runs its own init */
-	char *kernel_buf, *initrd_buf, *tmpdir, *uds_buf;
+	char *kernel_buf, *initrd_buf, *tmpdir, *uds_buf, *rootfs_buf;
+	char *rootfs;     /* --rootfs PATH[,ro] or "none"; NULL: the default */
+	bool root_on_vda; /* the root disk is /dev/vda: tell the agent */
 	const char *append;
 	const char *console_path;
 	const char *timings_json;
 	bool timings;
+	uint64_t cid; /* --cid; 0: not given */
 };
 
 static void main_usage(FILE *f)
@@ -36,8 +41,14 @@ static void main_usage(FILE *f)
 	fprintf(f,
 	        "usage: kvmbox run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--append STR]\n"
 	        "                  [--cpus N] [--memory MiB] [--hugepages] [--console PATH]\n"
-	        "                  [--disk PATH[,ro][,id=NAME]]... [--vsock PATH[,cid=N]]\n"
-	        "                  [--timings] [--timings-json PATH] [-- CMD ARGS...]\n"
+	        "                  [--disk PATH[,ro][,id=NAME]]... [--vsock PATH] [--cid N]\n"
+	        "                  [--control PATH] [--rootfs PATH[,ro]|none]\n"
+	        "                  [--timings] [--timings-json PATH]\n"
+	        "                  [-- CMD ARGS...]\n"
+	        "       kvmbox exec [-t] [-e K=V]... [-w DIR] [-u USER] [--timeout S]\n"
+	        "                   SOCKET -- CMD ARGS...   (kvmbox exec --help)\n"
+	        "       kvmbox status SOCKET\n"
+	        "       kvmbox stop [--force] SOCKET\n"
 	        "       kvmbox --version | --help\n"
 	        "\n"
 	        "  --kernel PATH        bzImage or uncompressed ELF vmlinux (x86-64); default\n"
@@ -53,14 +64,20 @@ static void main_usage(FILE *f)
 	        "  --disk PATH[,ro][,id=NAME]\n"
 	        "                       a raw image as virtio-blk (/dev/vda, vdb, ...),\n"
 	        "                       read-only with ro, serial NAME (default: file name)\n"
-	        "  --vsock PATH[,cid=N] virtio-vsock, guest CID N (default 3): host programs\n"
-	        "                       connect to the unix socket PATH and write\n"
-	        "                       \"CONNECT <port>\\n\"; guest connections to host\n"
-	        "                       port P go to the unix socket PATH_P\n"
+	        "  --vsock PATH         virtio-vsock: host programs connect to the unix\n"
+	        "                       socket PATH and write \"CONNECT <port>\\n\"; guest\n"
+	        "                       connections to host port P go to the unix socket PATH_P\n"
+	        "  --cid N              the guest's vsock CID, 3 to 2^32 - 2 (default 3)\n"
+	        "  --control PATH       the control socket (docs/protocol.md): run commands\n"
+	        "                       in the guest with kvmbox exec PATH -- CMD\n"
+	        "  --rootfs PATH[,ro]   the guest agent's root file system, /dev/vda (default\n"
+	        "                       with a command or --control and no --initrd:\n"
+	        "                       share/kvmbox/rootfs.ext4, read-only; none: no disk)\n"
 	        "  --timings            print the boot timeline and exit counts on stderr\n"
 	        "  --timings-json PATH  write them as JSON to PATH\n"
 	        "  -- CMD ARGS...       run CMD in the guest through kvmbox-agent (default\n"
-	        "                       initrd: share/kvmbox/agent-initrd.gz beside kvmbox),\n"
+	        "                       initrd with a command or --control:\n"
+	        "                       share/kvmbox/agent-initrd.gz beside kvmbox),\n"
 	        "                       its output on ours, then stop; exit with CMD's\n"
 	        "                       status (127: no such command)\n"
 	        "\n"
@@ -69,52 +86,17 @@ static void main_usage(FILE *f)
 	        VM_MAX_CPUS, VM_MIN_MEM_MIB, MAIN_DEFAULT_MEM_MIB);
 }
 
-/* main_parse_u64: a whole decimal number in [min, max], or -EINVAL. */
-static int main_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end || errno || v < min || v > max) {
-		fprintf(stderr, "kvmbox: %s %s: expected a number from %llu to %llu\n", opt, s,
-		        (unsigned long long)min, (unsigned long long)max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-/*
- * main_parse_vsock: PATH[,cid=N] (N from 3, below 2^32 - 1; default 3).
- * The string is argv's, cut in place. -EINVAL after one message.
- */
-static int main_parse_vsock(char *arg, struct vm_config *cfg)
-{
-	char *comma = strchr(arg, ',');
-	uint64_t cid = 3;
-
-	if (comma) {
-		*comma = '\0';
-		if (strncmp(comma + 1, "cid=", 4) != 0) {
-			fprintf(stderr, "kvmbox: --vsock %s: unknown option %s (cid=N)\n", arg,
-			        comma + 1);
-			return -EINVAL;
-		}
-		if (main_parse_u64("--vsock cid", comma + 5, 3, UINT32_MAX - 1, &cid))
-			return -EINVAL;
-	}
-	if (!arg[0]) {
-		fprintf(stderr, "kvmbox: --vsock needs a path\n");
-		return -EINVAL;
-	}
-	cfg->vsock.uds_path = arg;
-	cfg->vsock.guest_cid = cid;
-	return 0;
-}
-
-enum { OPT_APPEND = 256, OPT_TIMINGS_JSON, OPT_HUGEPAGES, OPT_CONSOLE, OPT_DISK, OPT_VSOCK };
+enum {
+	OPT_APPEND = 256,
+	OPT_TIMINGS_JSON,
+	OPT_HUGEPAGES,
+	OPT_CONSOLE,
+	OPT_DISK,
+	OPT_VSOCK,
+	OPT_CID,
+	OPT_CONTROL,
+	OPT_ROOTFS,
+};
 
 /*
  * main_parse_disk: PATH[,ro][,id=NAME] into the next disk slot. The string
@@ -165,6 +147,9 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "vsock", required_argument, NULL, OPT_VSOCK },
+		{ "cid", required_argument, NULL, OPT_CID },
+		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 		{ "timings", no_argument, NULL, 't' },
 		{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
 		{ "help", no_argument, NULL, 'h' },
@@ -198,8 +183,25 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 			o->console_path = optarg;
 			break;
 		case OPT_VSOCK:
-			if (main_parse_vsock(optarg, &o->cfg))
+			if (!optarg[0]) {
+				fprintf(stderr, "kvmbox: --vsock needs a path\n");
 				return -EINVAL;
+			}
+			o->cfg.vsock.uds_path = optarg;
+			break;
+		case OPT_CID:
+			if (cli_parse_u64("kvmbox", "--cid", optarg, 3, UINT32_MAX - 1, &o->cid))
+				return -EINVAL;
+			break;
+		case OPT_CONTROL:
+			if (!optarg[0]) {
+				fprintf(stderr, "kvmbox: --control needs a path\n");
+				return -EINVAL;
+			}
+			o->cfg.control_path = optarg;
+			break;
+		case OPT_ROOTFS:
+			o->rootfs = optarg;
 			break;
 		case OPT_DISK:
 			if (main_parse_disk(optarg, &o->cfg))
@@ -212,13 +214,13 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 			o->timings_json = optarg;
 			break;
 		case 'n':
-			if (main_parse_u64("--cpus", optarg, 1, VM_MAX_CPUS, &v))
+			if (cli_parse_u64("kvmbox", "--cpus", optarg, 1, VM_MAX_CPUS, &v))
 				return -EINVAL;
 			o->cfg.nr_cpus = (unsigned int)v;
 			break;
 		case 'm':
-			if (main_parse_u64("--memory", optarg, VM_MIN_MEM_MIB, MAIN_MAX_MEM_MIB,
-			                   &v))
+			if (cli_parse_u64("kvmbox", "--memory", optarg, VM_MIN_MEM_MIB,
+			                  MAIN_MAX_MEM_MIB, &v))
 				return -EINVAL;
 			o->cfg.mem_mib = v;
 			break;
@@ -237,17 +239,20 @@ static int main_parse_run(int argc, char **argv, struct main_opts *o)
 	/* What follows the options (after "--") is a command to run. */
 	if (optind < argc)
 		o->command = argv + optind;
+	o->cfg.vsock.guest_cid = o->cid ? o->cid : 3;
 	return 0;
 }
 
-/* main_cmdline: the default or given command line with --append added. */
+/*
+ * main_cmdline: the default or given command line, with the root disk for
+ * the agent (guest-agent/init.h) and then --append, which can override it.
+ */
 static char *main_cmdline(const struct main_opts *o, const char *base)
 {
 	char *s;
 
-	if (!o->append)
-		return strdup(base);
-	if (asprintf(&s, "%s %s", base, o->append) < 0)
+	if (asprintf(&s, "%s%s%s%s", base, o->root_on_vda ? " kvmbox.root=/dev/vda" : "",
+	             o->append ? " " : "", o->append ? o->append : "") < 0)
 		return NULL;
 	return s;
 }
@@ -277,10 +282,72 @@ static char *main_share(const char *name)
 }
 
 /*
+ * main_private_vsock: the vsock device that the agent needs (a command, a
+ * control socket or --cid asks for one) listens on a private socket when
+ * --vsock names none. -EINVAL after one message.
+ */
+static int main_private_vsock(struct main_opts *o)
+{
+	char tmpl[] = "/tmp/kvmbox-XXXXXX";
+
+	if (o->cfg.vsock.uds_path || (!o->command && !o->cfg.control_path && !o->cid))
+		return 0;
+	if (!mkdtemp(tmpl) || !(o->tmpdir = strdup(tmpl)) ||
+	    asprintf(&o->uds_buf, "%s/vsock", tmpl) < 0) {
+		fprintf(stderr, "kvmbox: cannot make a private directory: %s\n", strerror(errno));
+		return -EINVAL;
+	}
+	o->cfg.vsock.uds_path = o->uds_buf;
+	return 0;
+}
+
+/*
+ * main_add_root: path as the first disk (/dev/vda, before every --disk),
+ * serial "rootfs", and kvmbox.root=/dev/vda for the agent. -EINVAL after
+ * one message.
+ */
+static int main_add_root(struct main_opts *o, const char *path, bool read_only)
+{
+	struct vm_config *cfg = &o->cfg;
+
+	if (cfg->nr_disks == VM_MAX_DISKS) {
+		fprintf(stderr, "kvmbox: --rootfs and --disk: at most %d disks\n", VM_MAX_DISKS);
+		return -EINVAL;
+	}
+	memmove(&cfg->disks[1], &cfg->disks[0], cfg->nr_disks * sizeof(cfg->disks[0]));
+	cfg->disks[0] = (struct blk_params){ .path = path, .read_only = read_only, .id = "rootfs" };
+	cfg->nr_disks++;
+	o->root_on_vda = true;
+	return 0;
+}
+
+/* main_parse_rootfs: --rootfs PATH[,ro] (cut in place). -EINVAL after one message. */
+static int main_parse_rootfs(struct main_opts *o)
+{
+	char *comma = strchr(o->rootfs, ',');
+	bool ro = false;
+
+	if (comma) {
+		*comma = '\0';
+		if (strcmp(comma + 1, "ro") != 0) {
+			fprintf(stderr, "kvmbox: --rootfs %s: unknown option %s (ro)\n", o->rootfs,
+			        comma + 1);
+			return -EINVAL;
+		}
+		ro = true;
+	}
+	if (!o->rootfs[0]) {
+		fprintf(stderr, "kvmbox: --rootfs needs a path\n");
+		return -EINVAL;
+	}
+	return main_add_root(o, o->rootfs, ro);
+}
+
+/*
  * main_defaults: the kernel ($KVMBOX_KERNEL, $KVMBOX_KERNEL_DIR/vmlinux, or
  * share/kvmbox/vmlinux beside the executable) when --kernel is missing;
- * with a command, also the agent's initramfs, a private vsock socket and a
- * quiet console. -EINVAL after one message.
+ * a private vsock socket where one is needed; with a command, also the
+ * agent's initramfs and a quiet console. -EINVAL after one message.
  */
 static int main_defaults(struct main_opts *o)
 {
@@ -297,26 +364,33 @@ static int main_defaults(struct main_opts *o)
 		                "tools/build-kernel's output\n");
 		return -EINVAL;
 	}
-	if (!o->command)
-		return 0;
-	if (!o->cfg.initrd_path)
-		o->cfg.initrd_path = o->initrd_buf = main_share("agent-initrd.gz");
-	if (!o->cfg.initrd_path) {
-		fprintf(stderr, "kvmbox: no agent initramfs beside kvmbox (share/kvmbox/"
-		                "agent-initrd.gz): give --initrd\n");
+	if (main_private_vsock(o))
 		return -EINVAL;
-	}
-	if (!o->cfg.vsock.uds_path) {
-		char tmpl[] = "/tmp/kvmbox-XXXXXX";
-
-		if (!mkdtemp(tmpl) || !(o->tmpdir = strdup(tmpl)) ||
-		    asprintf(&o->uds_buf, "%s/vsock", tmpl) < 0) {
-			fprintf(stderr, "kvmbox: cannot make a private directory: %s\n",
-			        strerror(errno));
+	/* The agent is the guest's init when a command or a control socket
+	 * needs it and no other initrd was given; it switches into the root
+	 * disk, by default the project's image, shared read-only. */
+	if (!o->cfg.initrd_path && (o->command || o->cfg.control_path)) {
+		o->cfg.initrd_path = o->initrd_buf = main_share("agent-initrd.gz");
+		if (!o->cfg.initrd_path) {
+			fprintf(stderr, "kvmbox: no agent initramfs beside kvmbox (share/kvmbox/"
+			                "agent-initrd.gz): give --initrd\n");
 			return -EINVAL;
 		}
-		o->cfg.vsock = (struct vsock_params){ .uds_path = o->uds_buf, .guest_cid = 3 };
+		if (!o->rootfs) {
+			o->rootfs_buf = main_share("rootfs.ext4");
+			if (!o->rootfs_buf) {
+				fprintf(stderr, "kvmbox: no root file system beside kvmbox "
+				                "(share/kvmbox/rootfs.ext4): give --rootfs\n");
+				return -EINVAL;
+			}
+			if (main_add_root(o, o->rootfs_buf, true))
+				return -EINVAL;
+		}
 	}
+	if (o->rootfs && strcmp(o->rootfs, "none") != 0 && main_parse_rootfs(o))
+		return -EINVAL;
+	if (!o->command)
+		return 0;
 	/* The command's output is ours: the console only with --console. */
 	if (!o->console_path) {
 		o->cfg.console_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -334,6 +408,7 @@ static void main_opts_free(struct main_opts *o)
 	free(o->initrd_buf);
 	free(o->tmpdir);
 	free(o->uds_buf);
+	free(o->rootfs_buf);
 }
 
 static int main_run(int argc, char **argv)
@@ -390,7 +465,7 @@ static int main_run(int argc, char **argv)
 	vm->cfg.cmdline = cmdline;
 	if (vm_load(vm) || vm_create(vm))
 		goto out;
-	if (o.command && run_cmd_start(&rc, vm, o.cfg.vsock.uds_path, o.command)) {
+	if (o.command && run_cmd_start(&rc, vm, o.command)) {
 		fprintf(stderr, "kvmbox: cannot start the command thread\n");
 		goto out;
 	}
@@ -425,6 +500,12 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return main_run(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "exec") == 0)
+		return ctl_cmd_exec(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return ctl_cmd_status(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "stop") == 0)
+		return ctl_cmd_stop(argc - 1, argv + 1);
 	main_usage(stderr);
 	return VM_EXIT_USAGE;
 }

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * run_cmd: run one command in the guest through its agent (run_cmd.h).
+ * run_cmd: run one command in the guest through the control socket (run_cmd.h).
  */
+#define _GNU_SOURCE
 #include "run_cmd.h"
+
+#include "vmm/ctl_cmd.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,47 +13,59 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* How often to try the agent while the guest boots. */
-#define RUN_CMD_RETRY_US (20 * 1000)
-
 static void *run_cmd_thread(void *arg)
 {
 	struct run_cmd *rc = arg;
-	/* Our stdin is the command's, unless it is a terminal (no pty yet). */
-	struct proto_exec_opts opts = { .stdin_fd = isatty(STDIN_FILENO) ? -1 : STDIN_FILENO };
+	/* Our stdin is the command's, unless it is a terminal (no pty here). */
+	struct proto_exec_opts opts = PROTO_EXEC_OPTS_INIT;
+	struct vm *vm = rc->vm;
 	int err;
 
-	/* The agent listens once the guest has booted: until then the VMM
-	 * or the guest refuses the connection. */
-	while ((err = proto_client_connect(&rc->client, rc->uds_path, PROTO_AGENT_PORT)) < 0) {
-		if (atomic_load(&rc->vm->stopping))
-			return NULL;
-		usleep(RUN_CMD_RETRY_US);
-	}
-	atomic_store(&rc->fd, rc->client.fd);
+	if (!isatty(STDIN_FILENO))
+		opts.stdin_fd = STDIN_FILENO;
+	/* The control connection holds the request until the agent listens. */
+	timeline_mark(&vm->tl, TL_CMD_SENT);
 	err = proto_client_exec(&rc->client, rc->argv, &opts, STDOUT_FILENO, STDERR_FILENO,
 	                        &rc->status, &rc->why);
+	timeline_mark(&vm->tl, TL_CMD_DONE);
 	if (err) {
-		rc->status = err == -ENOENT ? RUN_CMD_NOT_FOUND : -1;
-		if (err == -ENOENT)
+		rc->status = err == -ENOENT || err == -EIO ? ctl_exec_status(err) : -1;
+		if (rc->status >= 0)
 			fprintf(stderr, "kvmbox: %s\n", rc->why.text);
 	}
-	/* Whatever happened, the VM has done its job. */
-	if (proto_client_stop(&rc->client) < 0)
-		vm_request_stop(rc->vm, VM_EXIT_ERROR);
+	if (err && rc->status < 0) {
+		/* No agent to ask (or it broke the protocol): stop from here. */
+		vm_request_stop(vm, VM_EXIT_ERROR);
+		return NULL;
+	}
+	/* Whatever happened, the VM has done its job: the agent syncs and
+	 * powers off; a guest that does not is stopped after a grace time. */
+	if (proto_client_stop(&rc->client) < 0) {
+		vm_request_stop(vm, VM_EXIT_ERROR);
+		return NULL;
+	}
+	for (int ms = 0; ms < RUN_CMD_STOP_GRACE_MS && !atomic_load(&vm->stopping); ms += 10)
+		usleep(10 * 1000);
+	vm_request_stop(vm, VM_EXIT_OK);
 	return NULL;
 }
 
-int run_cmd_start(struct run_cmd *rc, struct vm *vm, const char *uds_path, char *const *argv)
+int run_cmd_start(struct run_cmd *rc, struct vm *vm, char *const *argv)
 {
-	int err;
+	int sv[2], err;
 
 	rc->vm = vm;
-	rc->uds_path = uds_path;
 	rc->argv = argv;
 	rc->status = -1;
 	rc->client.fd = -1;
-	atomic_store(&rc->fd, -1);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	err = control_attach(&vm->control, sv[1]);
+	if (err) {
+		close(sv[0]);
+		return err;
+	}
+	proto_client_adopt(&rc->client, sv[0]);
 	err = pthread_create(&rc->thread, NULL, run_cmd_thread, rc);
 	if (err)
 		return -err;
@@ -60,14 +75,13 @@ int run_cmd_start(struct run_cmd *rc, struct vm *vm, const char *uds_path, char 
 
 int run_cmd_finish(struct run_cmd *rc)
 {
-	int fd;
-
-	if (!rc->started)
+	if (!rc->started) {
+		proto_client_close(&rc->client);
 		return -1;
-	/* The VM is gone: a read still waiting on the agent would wait for ever. */
-	fd = atomic_load(&rc->fd);
-	if (fd >= 0)
-		shutdown(fd, SHUT_RDWR);
+	}
+	/* The VM is gone: a read still waiting on the agent would wait for ever.
+	 * The socket is not closed before the join: the thread still uses it. */
+	shutdown(rc->client.fd, SHUT_RDWR);
 	pthread_join(rc->thread, NULL);
 	rc->started = false;
 	proto_client_close(&rc->client);

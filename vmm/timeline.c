@@ -11,9 +11,15 @@
 #include <time.h>
 
 static const char *const timeline_phase_names[TL_NR_PHASES] = {
-	[TL_START] = "start",           [TL_LOADED] = "kernel_loaded",
-	[TL_VM_CREATED] = "vm_created", [TL_FIRST_RUN] = "first_kvm_run",
-	[TL_READY] = "guest_ready",     [TL_EXIT] = "exit",
+	[TL_START] = "start",
+	[TL_LOADED] = "kernel_loaded",
+	[TL_VM_CREATED] = "vm_created",
+	[TL_FIRST_RUN] = "first_kvm_run",
+	[TL_READY] = "guest_ready",
+	[TL_AGENT] = "agent_connected",
+	[TL_CMD_SENT] = "command_sent",
+	[TL_CMD_DONE] = "command_done",
+	[TL_EXIT] = "exit",
 };
 
 const char *timeline_phase_name(enum timeline_phase phase)
@@ -88,7 +94,8 @@ void timeline_mark(struct timeline *tl, enum timeline_phase phase)
 	if (phase >= TL_NR_PHASES)
 		return;
 	/* First writer wins: a phase is the first time it was reached. */
-	atomic_compare_exchange_strong(&tl->phase_ns[phase], &zero, timeline_now_ns());
+	if (atomic_compare_exchange_strong(&tl->phase_ns[phase], &zero, timeline_now_ns()))
+		atomic_store(&tl->phase_exits[phase], timeline_total_exits(tl));
 }
 
 void timeline_count_exit(struct timeline *tl, uint32_t reason)
@@ -144,7 +151,7 @@ void timeline_add_stat(struct timeline *tl, const char *name, uint64_t value)
 	tl->nr_stats++;
 }
 
-static uint64_t timeline_total_exits(const struct timeline *tl)
+uint64_t timeline_total_exits(const struct timeline *tl)
 {
 	uint64_t total = tl->exits_other_reason;
 
@@ -163,7 +170,9 @@ void timeline_print(const struct timeline *tl, FILE *f)
 	fprintf(f, "kvmbox timeline (ms since start):\n");
 	for (int p = TL_START + 1; p < TL_NR_PHASES; p++) {
 		if (tl->phase_ns[p])
-			fprintf(f, "  %-16s %10.3f\n", timeline_phase_names[p], timeline_ms(tl, p));
+			fprintf(f, "  %-16s %10.3f   (%llu exits to userspace so far)\n",
+			        timeline_phase_names[p], timeline_ms(tl, p),
+			        (unsigned long long)tl->phase_exits[p]);
 		else
 			fprintf(f, "  %-16s %10s\n", timeline_phase_names[p], "-");
 	}
@@ -197,11 +206,15 @@ void timeline_print(const struct timeline *tl, FILE *f)
 static json_t *timeline_json(const struct timeline *tl)
 {
 	json_t *root = json_object(), *phases = json_object(), *reasons = json_object();
-	json_t *addrs = json_array(), *stats = json_object();
+	json_t *addrs = json_array(), *stats = json_object(), *phase_exits = json_object();
 
-	for (int p = TL_START + 1; p < TL_NR_PHASES; p++)
+	for (int p = TL_START + 1; p < TL_NR_PHASES; p++) {
 		json_object_set_new(phases, timeline_phase_names[p],
 		                    tl->phase_ns[p] ? json_real(timeline_ms(tl, p)) : json_null());
+		json_object_set_new(phase_exits, timeline_phase_names[p],
+		                    tl->phase_ns[p] ? json_integer((json_int_t)tl->phase_exits[p])
+		                                    : json_null());
+	}
 	for (uint32_t r = 0; r < TL_NR_REASONS; r++) {
 		const char *name = timeline_reason_name(r);
 		char buf[16];
@@ -229,6 +242,7 @@ static json_t *timeline_json(const struct timeline *tl)
 		json_object_set_new(stats, tl->stats[i].name,
 		                    json_integer((json_int_t)tl->stats[i].value));
 	json_object_set_new(root, "phases_ms", phases);
+	json_object_set_new(root, "exits_at_phase", phase_exits);
 	json_object_set_new(root, "exits", json_integer((json_int_t)timeline_total_exits(tl)));
 	json_object_set_new(root, "exits_by_reason", reasons);
 	json_object_set_new(root, "exits_by_address", addrs);

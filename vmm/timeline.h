@@ -22,6 +22,10 @@ enum timeline_phase {
 	TL_VM_CREATED, /* VM, memory slots, irqchip and vCPUs exist */
 	TL_FIRST_RUN,  /* the first KVM_RUN is issued (kernel entry) */
 	TL_READY,      /* the guest wrote "ready" to the debug port */
+	TL_AGENT,      /* the first stream to the guest agent opened (control.c) */
+	TL_CMD_SENT,   /* kvmbox run -- CMD: the exec request is written (it
+	                * waits in the control socket for the agent's stream) */
+	TL_CMD_DONE,   /* kvmbox run -- CMD: its exit status arrived */
 	TL_EXIT,       /* the vCPUs have stopped */
 	TL_NR_PHASES,
 };
@@ -44,6 +48,8 @@ struct timeline_stat {
 
 struct timeline {
 	_Atomic uint64_t phase_ns[TL_NR_PHASES]; /* 0 = not reached */
+	/* Exits to userspace so far when each phase was reached. */
+	_Atomic uint64_t phase_exits[TL_NR_PHASES];
 	_Atomic uint64_t exits_by_reason[TL_NR_REASONS];
 	_Atomic uint64_t exits_other_reason;
 	_Atomic uint64_t unclaimed; /* accesses no device took */
@@ -59,6 +65,9 @@ uint64_t timeline_now_ns(void);
 
 /* timeline_mark: record a phase the first time it is reached. */
 void timeline_mark(struct timeline *tl, enum timeline_phase phase);
+
+/* timeline_total_exits: exits to userspace so far, all reasons. */
+uint64_t timeline_total_exits(const struct timeline *tl);
 
 /* timeline_count_exit: one exit to userspace; addr for PIO/MMIO exits. */
 void timeline_count_exit(struct timeline *tl, uint32_t reason);

@@ -7,6 +7,7 @@
  * (api.rst, KVM_CAP_IMMEDIATE_EXIT): if the signal lands before the thread
  * enters the kernel, KVM_RUN still returns at once with EINTR.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "vm.h"
 
 #include "vmm/boot_cpu.h"
@@ -298,14 +299,22 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-/* vcpu_start: the vCPU's thread; the kick signal stays blocked elsewhere. */
+/*
+ * vcpu_start: the vCPU's thread; the kick signal stays blocked elsewhere.
+ * It is named "vcpuN" (N the vCPU's index, as the guest numbers its CPUs)
+ * so that top -H, /proc/PID/task/TID/comm and a debugger show which
+ * thread runs which CPU.
+ */
 int vcpu_start(struct vcpu *vcpu)
 {
+	char name[16];
 	int err = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 
 	if (err)
 		return -err;
 	vcpu->started = true;
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
+	pthread_setname_np(vcpu->thread, name); /* a name is a nicety */
 	return 0;
 }
 

@@ -260,6 +260,12 @@ int vm_create(struct vm *vm)
 	err = vm_devices_add(vm);
 	if (err)
 		return err;
+	err = control_init(&vm->control, vm, vm->cfg.control_path);
+	if (err) {
+		fprintf(stderr, "kvmbox: --control %s: %s\n", vm->cfg.control_path,
+		        err == -EADDRINUSE ? "a file exists there already" : strerror(-err));
+		return err;
+	}
 	vm->nr_vcpus = vm->cfg.nr_cpus;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		err = vcpu_create(vm, i);
@@ -401,6 +407,7 @@ void vm_destroy(struct vm *vm)
 	}
 	/* The ring first: no completion may run once the devices are gone. */
 	loop_destroy(&vm->loop);
+	control_destroy(&vm->control);
 	vm_devices_destroy(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

@@ -14,6 +14,7 @@
 #include "virtio/vsock.h"
 #include "vmm/boot_image.h"
 #include "vmm/bus.h"
+#include "vmm/control.h"
 #include "vmm/gmem.h"
 #include "vmm/i8042.h"
 #include "vmm/loop.h"
@@ -63,6 +64,7 @@ struct vm_config {
 	struct blk_params disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
 	struct vsock_params vsock; /* uds_path NULL: no vsock device */
+	const char *control_path;  /* the control socket; NULL: none */
 };
 
 struct vm_virtio_slot;
@@ -121,6 +123,7 @@ struct vm {
 	struct blk *disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
 	struct vsock *vsock;
+	struct control control;
 	struct vm_virtio_slot slots[VM_MAX_VIRTIO];
 	unsigned int nr_slots;
 	struct kvm_cpuid2 *supported_cpuid;

@@ -25,6 +25,7 @@ trap 'kill $vmm 2>/dev/null; rm -rf "$work"' EXIT
 "$kvmbox" run --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 2 \
 	--vsock "$work/v.sock" --timings-json "$work/t.json" >"$work/console" 2>&1 </dev/null &
 vmm=$!
+E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console
 
 # run NAME WANT_STATUS WANT_STDOUT [-T MS] ARGV...
 run() {
@@ -86,9 +87,23 @@ kill -9 $spammer
 wait $spammer 2>/dev/null
 run "the agent survives a client killed mid-stream" 0 "still here" echo still here
 
+# A pty session: an interactive busybox sh (stdin is a terminal) reads the
+# piped lines. With a pty the input is echoed and lines end in \r\n; the ^D
+# that our EOF becomes comes after "exit 7", so the shell never reads it.
+printf 'tty\necho $((6*7))\nexit 7\n' |
+	cl -i -p -t 180 "$work/v.sock" 1024 -- sh >"$work/out" 2>"$work/err"
+rc=$?
+tr -d '\r' <"$work/out" >"$work/out.txt"
+ok=1
+[ $rc -eq 7 ] && grep -q '/dev/pts/[0-9]' "$work/out.txt" && grep -q '^42$' "$work/out.txt" &&
+	[ ! -s "$work/err" ] && ok=0
+[ $ok -eq 0 ] || { echo "  exit $rc (want 7)"; sed 's/^/  out: /' "$work/out.txt" | head -n 20; head -n 5 "$work/err"; }
+e2e_result "a pty session runs an interactive shell" $ok
+
 # stop: the agent ends the VM; the VMM exits 0.
 cl -s -t 60 "$work/v.sock" 1024 -- true >/dev/null 2>&1
 for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
+kill -9 $vmm 2>/dev/null && echo "  kvmbox still ran 60 s after stop: killed"
 wait $vmm
 rc=$?
 ok=1
@@ -99,7 +114,7 @@ e2e_result "stop ends the VM, which marked ready" $ok
 # kvmbox run -- CMD: the default agent initramfs beside kvmbox, the
 # command's output on stdout, its status as kvmbox's.
 krun() {
-	timeout -k 5 120 "$kvmbox" run --memory 256 --console "$work/kconsole" -- "$@" \
+	e2e_bounded 120 "$work/kconsole" "$kvmbox" run --memory 256 --console "$work/kconsole" -- "$@" \
 		>"$work/out" 2>"$work/err" </dev/null
 }
 krun sh -c 'echo out; echo err >&2; exit 42'

@@ -70,7 +70,7 @@ E2E_DATA="$work/data" make_initrd "$work/initrd.gz" "$work/guest.sh" /sbin/mke2f
 boot() {
 	local step=$1 rc
 	shift
-	timeout -k 5 "${E2E_BOOT_TIMEOUT:-300}" "$kvmbox" run --kernel "$kernel" \
+	e2e_bounded "${E2E_BOOT_TIMEOUT:-300}" "$work/$step.raw" "$kvmbox" run --kernel "$kernel" \
 		--initrd "$work/initrd.gz" --memory 256 \
 		--append "kvmbox.step=$step ${E2E_APPEND:-}" "$@" >"$work/$step.raw" 2>&1 </dev/null
 	rc=$?

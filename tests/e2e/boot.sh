@@ -10,6 +10,7 @@
 # marked ready. Ends with "N passed, N failed".
 set -uo pipefail
 
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 kvmbox=$1 init=$2
 kdir=${KVMBOX_KERNEL_DIR:?set KVMBOX_KERNEL_DIR}
 work=$(mktemp -d)
@@ -24,7 +25,7 @@ cp "$init" "$work/root/init"
 boot() {
 	local image=$1 cpus=$2 mem=$3 name="$1 cpus=$2 mem=$3MiB" token rc
 	token="t$RANDOM$RANDOM"
-	"$kvmbox" run --kernel "$kdir/$image" --initrd "$work/initrd.gz" \
+	e2e_bounded 300 "$work/out" "$kvmbox" run --kernel "$kdir/$image" --initrd "$work/initrd.gz" \
 		--cpus "$cpus" --memory "$mem" \
 		--append "kvmbox.expect_cpus=$cpus kvmbox.expect_mem_mib=$mem kvmbox.token=$token" \
 		--timings-json "$work/t.json" >"$work/out" 2>"$work/err" </dev/null

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * fuzz_agent: arbitrary bytes as the stream of a hostile client of the
- * guest agent (guest-agent/server.c, exec.c request parsing).
+ * guest agent (guest-agent/server*.c, exec.c request parsing).
  *
  * Input layout:
  *   byte 0        k = byte % 8 + 1, the number of chunk-size bytes

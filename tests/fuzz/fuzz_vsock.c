@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * fuzz_vsock: virtio-vsock (virtio/vsock.c, vsock_uds.c) under a hostile
+ * fuzz_vsock: virtio-vsock (virtio/vsock.c, vsock_rx.c, vsock_uds.c) under a hostile
  * guest and hostile host clients, on a real io_uring loop with real unix
  * sockets in a temporary directory ("<path>_6000" is a listening service).
  *

@@ -12,14 +12,19 @@
 #include "check.h"
 #include "guest-agent/init.h"
 #include "guest-agent/server.h"
+#include "proto/client.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -732,13 +737,124 @@ TEST(cmdline)
 	CHECK(strcmp(b.hostname, "kvmbox") == 0);
 	CHECK(b.root[0] == '\0');
 	CHECK(strcmp(b.rootfstype, "virtiofs") == 0);
+	CHECK(b.rootflags == 0 && b.rootdata[0] == '\0');
+	agent_boot_parse("kvmbox.rootflags=ro", &b);
+	CHECK(b.rootflags == MS_RDONLY && b.rootdata[0] == '\0');
+	agent_boot_parse("kvmbox.rootflags=,ro,,errors=remount-ro,rw,data=journal", &b);
+	CHECK(b.rootflags == 0);
+	CHECK(strcmp(b.rootdata, "errors=remount-ro,data=journal") == 0);
+	agent_boot_parse("kvmbox.rootflags=rw,ro kvmbox.rootflags=ro,rwx", &b);
+	CHECK(b.rootflags == MS_RDONLY && strcmp(b.rootdata, "rwx") == 0);
+	/* An option too long for rootdata is dropped whole, not cut. */
+	agent_boot_parse("kvmbox.rootflags=a,"
+	                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,b",
+	                 &b);
+	CHECK(strcmp(b.rootdata, "a,b") == 0);
 	CHECK_ERR(agent_cmdline_param("a=1 a=22", "a", buf, sizeof(buf)), 0);
 	CHECK(strcmp(buf, "22") == 0);
 	CHECK_ERR(agent_cmdline_param("a=123456789", "a", buf, sizeof(buf)), -ENAMETOOLONG);
 	CHECK_ERR(agent_cmdline_param("ab=1 a", "a", buf, sizeof(buf)), -ENOENT);
 }
 
+/*
+ * The client library forwards signals (proto_exec_opts.signal_fd). A pipe
+ * stands in for the signalfd: it yields the same signalfd_siginfo records,
+ * written when the test chooses.
+ */
+static int put_siginfo(int fd, unsigned int signo)
+{
+	struct signalfd_siginfo si = { .ssi_signo = signo };
+
+	return write(fd, &si, sizeof(si)) == (ssize_t)sizeof(si) ? 0 : -EIO;
+}
+
+/* Reads the command's output; once "go" came, sends the signal. */
+struct signal_feeder {
+	int out_rd, sig_wr;
+	bool sent;
+};
+
+static void *signal_feeder_run(void *arg)
+{
+	struct signal_feeder *f = arg;
+	char buf[256];
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(f->out_rd, buf + len, sizeof(buf) - 1 - len)) > 0) {
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (!f->sent && strstr(buf, "go\n"))
+			f->sent = put_siginfo(f->sig_wr, SIGUSR1) == 0;
+		if (len == sizeof(buf) - 1)
+			len = 0;
+	}
+	return NULL;
+}
+
+TEST(client_forwards_signals)
+{
+	static char *const argv[] = { "sh", "-c", "echo go; exec sleep 100", NULL };
+	struct proto_exec_opts o = PROTO_EXEC_OPTS_INIT;
+	struct signal_feeder feed = { 0 };
+	struct proto_client pc = { .fd = -1 };
+	struct proto_why why = { "" };
+	struct client c;
+	pthread_t th;
+	int out[2], sig[2], status = -1;
+
+	CHECK_EQ(client_start(&c), 0);
+	CHECK_EQ(pipe(out), 0);
+	CHECK_EQ(pipe2(sig, O_NONBLOCK), 0);
+	feed = (struct signal_feeder){ .out_rd = out[0], .sig_wr = sig[1] };
+	CHECK_EQ(pthread_create(&th, NULL, signal_feeder_run, &feed), 0);
+	proto_client_adopt(&pc, c.fd);
+	o.signal_fd = sig[0];
+	o.timeout_ms = WAIT_MS; /* a signal that never arrives: 137, not a hang */
+	CHECK_EQ(proto_client_exec(&pc, argv, &o, out[1], STDERR_FILENO, &status, &why), 0);
+	close(out[1]);
+	pthread_join(th, NULL);
+	CHECK(feed.sent);
+	/* exec.signal went to the process group: sleep died of SIGUSR1. */
+	CHECK_EQ(status, 128 + SIGUSR1);
+	close(out[0]);
+	close(sig[0]);
+	close(sig[1]);
+	c.fd = -1; /* closed with pc */
+	proto_client_close(&pc);
+	CHECK_EQ(client_stop(&c), 0);
+}
+
+TEST(client_signal_before_start)
+{
+	static char *const argv[] = { "sleep", "100", NULL };
+	struct proto_exec_opts o = PROTO_EXEC_OPTS_INIT;
+	struct proto_client pc = { .fd = -1 };
+	struct proto_why why = { "" };
+	struct client c;
+	int sig[2], status = -1;
+
+	CHECK_EQ(client_start(&c), 0);
+	CHECK_EQ(pipe2(sig, O_NONBLOCK), 0);
+	CHECK_EQ(put_siginfo(sig[1], SIGINT), 0);
+	proto_client_adopt(&pc, c.fd);
+	o.signal_fd = sig[0];
+	/* No exec_id to name yet: the call ends, as if SIGINT ended it. */
+	CHECK_EQ(proto_client_exec(&pc, argv, &o, STDOUT_FILENO, STDERR_FILENO, &status, &why),
+	         -EINTR);
+	CHECK_EQ(status, 128 + SIGINT);
+	CHECK(strstr(why.text, "before the command started") != NULL);
+	close(sig[0]);
+	close(sig[1]);
+	c.fd = -1;
+	proto_client_close(&pc);
+	/* The server kills the sleep when the connection closes, and ends. */
+	CHECK_EQ(client_stop(&c), 0);
+}
+
 CHECK_MAIN(CASE(cmdline), CASE(ping_and_unknown), CASE(malformed_frame_closes),
            CASE(echo_and_exit_codes), CASE(death_by_signal), CASE(not_found), CASE(cwd_and_env),
            CASE(stdin_pipe), CASE(large_output), CASE(concurrent), CASE(timeout),
-           CASE(signal_delivery), CASE(pty), CASE(user), CASE(disconnect_kills))
+           CASE(signal_delivery), CASE(pty), CASE(user), CASE(disconnect_kills),
+           CASE(client_forwards_signals), CASE(client_signal_before_start))

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of virtio-vsock (virtio/vsock.c, virtio/vsock_uds.c): a guest
+ * Unit tests of virtio-vsock (virtio/vsock.c, vsock_rx.c, vsock_uds.c): a guest
  * driver (virtio_driver.h) over a plain buffer as RAM with its rx, tx and
  * event queues, the device on a real io_uring loop, and real unix sockets
  * in a temporary directory playing the host clients and host services.
@@ -283,6 +283,47 @@ TEST(host_connect_data)
 	CHECK_EQ(p.h.fwd_cnt, 6);
 	CHECK(r.irqs > 0);
 	close(fd);
+	rig_fini(&r);
+}
+
+/* vsock_connect_local: the VMM's own stream (the control socket's link to the agent). */
+TEST(local_connect)
+{
+	char ok[32] = { 0 }, line[32];
+	struct rig r;
+	struct pkt p;
+	int sv[2];
+
+	rig_init(&r);
+	post_rx(&r, 16, RXBUF);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	CHECK_EQ(vsock_connect_local(r.v, 1024, sv[1]), 0);
+	pump(&r);
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	CHECK_EQ(p.h.dst_port, 1024);
+	send_pkt(&r, VIRTIO_VSOCK_OP_RESPONSE, 1024, p.h.src_port, 0, 4096, 0, NULL, 0);
+	snprintf(line, sizeof(line), "OK %u\n", p.h.src_port);
+	CHECK_EQ(host_read(&r, sv[0], ok, strlen(line)), strlen(line));
+	CHECK(!strcmp(ok, line));
+	CHECK_EQ(write(sv[0], "ping", 4), 4);
+	pump(&r);
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_RW);
+	CHECK(!memcmp(p.data, "ping", 4));
+	close(sv[0]);
+
+	/* Refused (no listener in the guest): the VMM's end reads EOF. */
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	CHECK_EQ(vsock_connect_local(r.v, 1025, sv[1]), 0);
+	pump(&r);
+	while (get_rx(&r, &p) && p.h.op != VIRTIO_VSOCK_OP_REQUEST)
+		;
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	CHECK_EQ(p.h.dst_port, 1025);
+	send_pkt(&r, VIRTIO_VSOCK_OP_RST, 1025, p.h.src_port, 0, 0, 0, NULL, 0);
+	CHECK_EQ(host_read(&r, sv[0], ok, sizeof(ok)), -1);
+	close(sv[0]);
 	rig_fini(&r);
 }
 
@@ -635,6 +676,7 @@ TEST(bad_params)
 	free(v);
 }
 
-CHECK_MAIN(CASE(host_connect_data), CASE(credit_exhaustion), CASE(guest_connect),
-           CASE(bad_connect_lines), CASE(shutdown_and_rst), CASE(hostile_packets),
-           CASE(many_connections), CASE(reset_drops_everything), CASE(bad_params))
+CHECK_MAIN(CASE(host_connect_data), CASE(local_connect), CASE(credit_exhaustion),
+           CASE(guest_connect), CASE(bad_connect_lines), CASE(shutdown_and_rst),
+           CASE(hostile_packets), CASE(many_connections), CASE(reset_drops_everything),
+           CASE(bad_params))

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+/*
+ * guest-agent/server_ops: the request table (server.h): check a received
+ * frame's envelope, find its op and call the handler. The ops that need no
+ * process (ping, stop) are here; the exec ops are in server_exec.c.
+ */
+#define _GNU_SOURCE
+#include "guest-agent/server_int.h"
+#include "proto/msg.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int op_ping(struct agent_conn *c, uint64_t id, const json_t *msg,
+                   const struct proto_frame *f, struct proto_why *why)
+{
+	(void)msg, (void)f, (void)why;
+	agent_conn_reply(c, id, NULL);
+	return 0;
+}
+
+static int op_stop(struct agent_conn *c, uint64_t id, const json_t *msg,
+                   const struct proto_frame *f, struct proto_why *why)
+{
+	bool reboot = false;
+	int err = proto_msg_get_bool(msg, "reboot", &reboot, PROTO_OPTIONAL, why);
+
+	(void)f;
+	if (err)
+		return err;
+	c->srv->stop = reboot ? AGENT_REBOOT : AGENT_POWEROFF;
+	agent_conn_reply(c, id, NULL);
+	return 0;
+}
+
+static const struct op {
+	const char *name;
+	bool body; /* whether a body is allowed */
+	agent_op_fn *fn;
+} ops[] = {
+	{ "ping", false, op_ping },
+	{ "exec", false, agent_op_exec },
+	{ "exec.stdin", true, agent_op_stdin },
+	{ "exec.signal", false, agent_op_signal },
+	{ "exec.resize", false, agent_op_resize },
+	{ "stop", false, op_stop },
+};
+
+/* agent_conn_handle: one received frame (untrusted). */
+void agent_conn_handle(struct agent_conn *c, const struct proto_frame *f)
+{
+	struct proto_why why = { "" };
+	struct proto_env env;
+	const struct op *op = NULL;
+	int err;
+
+	if (proto_msg_parse_env(f->msg, &env, &why) != 0) {
+		agent_conn_error(c, proto_msg_peek_id(f->msg), -EINVAL, why.text);
+		return;
+	}
+	if (env.type != PROTO_REQUEST)
+		return; /* the agent asks nothing, so replies and events are not for it */
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(ops[i].name, env.name) == 0)
+			op = &ops[i];
+	if (!op) {
+		proto_why_set(&why, "unknown op %s", env.name);
+		err = -EOPNOTSUPP;
+	} else if (f->body_len && !op->body) {
+		proto_why_set(&why, "op %s takes no body", env.name);
+		err = -EINVAL;
+	} else {
+		err = op->fn(c, env.id, f->msg, f, &why);
+	}
+	if (err)
+		agent_conn_error(c, env.id, err, why.text);
+}

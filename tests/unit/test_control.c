@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the control socket (vmm/control.c) with no KVM: a struct vm
+ * that only has its event loop, a client on a socketpair, and no vsock
+ * device, so requests for the agent are answered "unavailable". What the
+ * VMM answers itself (status, stop with force) and every kind of malformed
+ * input are checked here; relaying to a real agent is the e2e tests' part.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+#include "proto/msg.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct rig {
+	struct vm *vm;
+	int fd; /* the client's end */
+};
+
+static int rig_init(struct rig *r)
+{
+	struct vm_config cfg = { .nr_cpus = 2, .mem_mib = 64, .console_fd = -1 };
+	int sv[2];
+
+	r->vm = calloc(1, sizeof(*r->vm));
+	if (!r->vm || vm_init(r->vm, &cfg) || loop_init(&r->vm->loop, 64) ||
+	    control_init(&r->vm->control, r->vm, NULL) ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	r->fd = sv[0];
+	return control_attach(&r->vm->control, sv[1]);
+}
+
+static void rig_destroy(struct rig *r)
+{
+	close(r->fd);
+	vm_destroy(r->vm);
+	free(r->vm);
+}
+
+/* rig_spin: run the loop until the client has something to read (or 50 rounds). */
+static void rig_spin(struct rig *r)
+{
+	for (int i = 0; i < 50; i++) {
+		struct pollfd p = { .fd = r->fd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) == 1)
+			return;
+		if (loop_run_once(&r->vm->loop) < 0)
+			return;
+	}
+}
+
+static int rig_send_raw(struct rig *r, const void *data, size_t len)
+{
+	return send(r->fd, data, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static int rig_send(struct rig *r, const char *json, const void *body, size_t body_len)
+{
+	json_t *m = json_loads(json, 0, NULL);
+	uint8_t *buf;
+	size_t len;
+	int err;
+
+	if (!m)
+		return -1;
+	err = proto_frame_pack(m, body, body_len, &buf, &len);
+	json_decref(m);
+	if (err)
+		return err;
+	err = rig_send_raw(r, buf, len);
+	free(buf);
+	return err;
+}
+
+/* rig_recv: the next frame's JSON (caller decrefs), or NULL at EOF / nothing. */
+static json_t *rig_recv(struct rig *r)
+{
+	struct proto_decoder dec;
+	struct proto_frame f = { 0 };
+	uint8_t b;
+	size_t used;
+
+	proto_decoder_init(&dec);
+	rig_spin(r);
+	/* Byte by byte: the next frame only, nothing of the one after. */
+	while (proto_decoder_next(&dec, &f) == 0) {
+		struct pollfd p = { .fd = r->fd, .events = POLLIN };
+
+		if (poll(&p, 1, 2000) != 1 || recv(r->fd, &b, 1, 0) != 1 ||
+		    proto_decoder_feed(&dec, &b, 1, &used) < 0)
+			break;
+	}
+	proto_decoder_destroy(&dec);
+	free(f.body);
+	return f.msg;
+}
+
+/* error_code: the code of an error message m for id, or "" */
+static const char *error_code(const json_t *m, uint64_t id)
+{
+	struct proto_env env;
+
+	if (!m || proto_msg_parse_env(m, &env, NULL) || env.type != PROTO_ERROR || env.id != id)
+		return "";
+	return env.err_code;
+}
+
+/* at_eof: the VMM closed the client's connection. */
+static bool at_eof(struct rig *r)
+{
+	char b;
+
+	rig_spin(r);
+	return recv(r->fd, &b, 1, MSG_DONTWAIT) == 0;
+}
+
+TEST(status_reply)
+{
+	struct rig r;
+	json_t *m;
+
+	CHECK_EQ(rig_init(&r), 0);
+	CHECK_EQ(rig_send(&r, "{\"id\":7,\"type\":\"request\",\"op\":\"status\"}", NULL, 0), 0);
+	m = rig_recv(&r);
+	CHECK(m != NULL);
+	CHECK_EQ(json_integer_value(json_object_get(m, "id")), 7);
+	CHECK(strcmp(json_string_value(json_object_get(m, "type")), "reply") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(m, "state")), "booting") == 0);
+	CHECK_EQ(json_integer_value(json_object_get(m, "vcpus")), 2);
+	CHECK_EQ(json_integer_value(json_object_get(m, "memory_mib")), 64);
+	CHECK_EQ(json_integer_value(json_object_get(m, "pid")), getpid());
+	CHECK(json_object_get(m, "ready_ms") == NULL);
+	json_decref(m);
+	/* A body where none belongs is a bad request; the connection stays. */
+	CHECK_EQ(rig_send(&r, "{\"id\":8,\"type\":\"request\",\"op\":\"status\"}", "x", 1), 0);
+	m = rig_recv(&r);
+	CHECK(strcmp(error_code(m, 8), "bad_request") == 0);
+	json_decref(m);
+	rig_destroy(&r);
+}
+
+TEST(bad_envelopes_keep_the_connection)
+{
+	static const struct {
+		const char *json;
+		uint64_t id;
+	} cases[] = {
+		{ "{}", 0 },
+		{ "{\"id\":5,\"type\":\"request\"}", 5 },
+		{ "{\"id\":6,\"type\":\"request\",\"op\":\"Bad Op\"}", 6 },
+		{ "{\"id\":-1,\"type\":\"request\",\"op\":\"status\"}", 0 },
+		{ "{\"id\":9007199254740992,\"type\":\"request\",\"op\":\"status\"}", 0 },
+		{ "{\"id\":3,\"type\":\"shout\"}", 3 },
+		{ "{\"id\":4,\"type\":\"request\",\"op\":\"stop\",\"force\":\"yes\"}", 4 },
+	};
+	struct rig r;
+	json_t *m;
+
+	CHECK_EQ(rig_init(&r), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_EQ(rig_send(&r, cases[i].json, NULL, 0), 0);
+		m = rig_recv(&r);
+		if (strcmp(error_code(m, cases[i].id), "bad_request") != 0)
+			fprintf(stderr, "case %zu: %s\n", i, cases[i].json);
+		CHECK(strcmp(error_code(m, cases[i].id), "bad_request") == 0);
+		json_decref(m);
+	}
+	CHECK_EQ(rig_send(&r, "{\"id\":1,\"type\":\"request\",\"op\":\"status\"}", NULL, 0), 0);
+	m = rig_recv(&r);
+	CHECK(m && strcmp(json_string_value(json_object_get(m, "type")), "reply") == 0);
+	json_decref(m);
+	CHECK(!atomic_load(&r.vm->stopping));
+	rig_destroy(&r);
+}
+
+TEST(agent_ops_without_vsock_are_unavailable)
+{
+	struct rig r;
+	json_t *m;
+
+	CHECK_EQ(rig_init(&r), 0);
+	CHECK_EQ(rig_send(&r,
+	                  "{\"id\":11,\"type\":\"request\",\"op\":\"exec\",\"argv\":[\"true\"]}",
+	                  NULL, 0),
+	         0);
+	m = rig_recv(&r);
+	CHECK(strcmp(error_code(m, 11), "unavailable") == 0);
+	json_decref(m);
+	/* A stop without force is the agent's: unavailable too, and no stop. */
+	CHECK_EQ(rig_send(&r, "{\"id\":12,\"type\":\"request\",\"op\":\"stop\"}", NULL, 0), 0);
+	m = rig_recv(&r);
+	CHECK(strcmp(error_code(m, 12), "unavailable") == 0);
+	json_decref(m);
+	CHECK(!atomic_load(&r.vm->stopping));
+	rig_destroy(&r);
+}
+
+TEST(forced_stop)
+{
+	struct rig r;
+	json_t *m;
+
+	CHECK_EQ(rig_init(&r), 0);
+	CHECK_EQ(
+	    rig_send(&r, "{\"id\":2,\"type\":\"request\",\"op\":\"stop\",\"force\":true}", NULL, 0),
+	    0);
+	m = rig_recv(&r);
+	CHECK(m && strcmp(json_string_value(json_object_get(m, "type")), "reply") == 0);
+	json_decref(m);
+	CHECK(atomic_load(&r.vm->stopping));
+	CHECK_EQ(atomic_load(&r.vm->exit_status), VM_EXIT_OK);
+	rig_destroy(&r);
+}
+
+TEST(framing_errors_close)
+{
+	static const uint8_t bad_magic[12] = { 'K', 'V', 'B', '2', 2, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t empty_json[12] = { 'K', 'V', 'B', '1', 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t huge_body[12] = { 'K', 'V', 'B', '1', 2, 0, 0, 0, 1, 0, 0x10, 0 };
+	static const char not_json[] = "KVB1\x05\0\0\0\0\0\0\0{nope";
+	static const struct {
+		const void *data;
+		size_t len;
+		const char *code;
+	} cases[] = {
+		{ bad_magic, sizeof(bad_magic), "bad_frame" },
+		{ empty_json, sizeof(empty_json), "bad_frame" },
+		{ huge_body, sizeof(huge_body), "too_large" },
+		{ not_json, sizeof(not_json) - 1, "bad_json" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rig r;
+		json_t *m;
+
+		CHECK_EQ(rig_init(&r), 0);
+		CHECK_EQ(rig_send_raw(&r, cases[i].data, cases[i].len), 0);
+		m = rig_recv(&r);
+		CHECK(strcmp(error_code(m, 0), cases[i].code) == 0);
+		json_decref(m);
+		CHECK(at_eof(&r));
+		rig_destroy(&r);
+	}
+}
+
+TEST(client_leaving_frees_its_connection)
+{
+	struct rig r;
+
+	CHECK_EQ(rig_init(&r), 0);
+	CHECK_EQ(r.vm->control.nr_conns, 1);
+	/* Half a frame, then gone. */
+	CHECK_EQ(rig_send_raw(&r, "KVB1\x40\0\0\0", 8), 0);
+	shutdown(r.fd, SHUT_RDWR);
+	for (int i = 0; i < 10 && r.vm->control.nr_conns; i++)
+		CHECK_EQ(loop_run_once(&r.vm->loop), 0);
+	CHECK_EQ(r.vm->control.nr_conns, 0);
+	rig_destroy(&r);
+}
+
+static void no_irq(void *opaque)
+{
+	(void)opaque;
+}
+
+/*
+ * A vsock device whose driver never came up: the agent's stream stays
+ * "opening", so requests wait, and no more than CONTROL_MAX_WAITING of
+ * them, even when one read brings many more.
+ */
+TEST(waiting_requests_are_bounded)
+{
+	static uint8_t ram[1 << 16] __attribute__((aligned(4096)));
+	struct virtio_mmio_params mp = { .base = 0xd0000000, .gsi = 5, .irq = no_irq };
+	char dir[] = "/tmp/test_control.XXXXXX", path[64];
+	struct vsock_params vp = { .guest_cid = 3, .uds_path = path };
+	size_t len = 0, cap = 1 << 20;
+	uint8_t *all = malloc(cap);
+	unsigned int refused = 0;
+	struct rig r;
+	json_t *m;
+
+	CHECK_EQ(rig_init(&r), 0);
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/v.sock", dir);
+	r.vm->vsock = calloc(1, sizeof(*r.vm->vsock));
+	CHECK_EQ(gmem_init_buffer(&r.vm->mem, ram, sizeof(ram)), 0);
+	CHECK_EQ(vsock_init(r.vm->vsock, &vp, &r.vm->loop, &r.vm->mem, &mp), 0);
+	for (unsigned int i = 1; i <= CONTROL_MAX_WAITING + 20; i++) {
+		json_t *req = json_pack("{s:I, s:s, s:s, s:[s]}", "id", (json_int_t)i, "type",
+		                        "request", "op", "exec", "argv", "true");
+		uint8_t *buf;
+		size_t n;
+
+		CHECK_EQ(proto_frame_pack(req, NULL, 0, &buf, &n), 0);
+		json_decref(req);
+		memcpy(all + len, buf, n);
+		len += n;
+		free(buf);
+	}
+	CHECK_EQ(rig_send_raw(&r, all, len), 0);
+	for (unsigned int i = 0; i < 20; i++) {
+		m = rig_recv(&r);
+		if (strcmp(error_code(m, CONTROL_MAX_WAITING + 1 + i), "too_large") == 0)
+			refused++;
+		json_decref(m);
+	}
+	CHECK_EQ(refused, 20);
+	CHECK_EQ(r.vm->control.conns[0]->nr_waiting, CONTROL_MAX_WAITING);
+	rig_destroy(&r);
+	/* gmem over a static buffer: nothing to free; the socket goes with vsock. */
+	rmdir(dir);
+	free(all);
+}
+
+CHECK_MAIN(CASE(status_reply), CASE(bad_envelopes_keep_the_connection),
+           CASE(agent_ops_without_vsock_are_unavailable), CASE(forced_stop),
+           CASE(framing_errors_close), CASE(client_leaving_frees_its_connection),
+           CASE(waiting_requests_are_bounded))
