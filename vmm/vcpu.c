@@ -255,8 +255,15 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		vm_request_stop(vm, VM_EXIT_KVM_ERROR);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		fprintf(stderr, "kvmbox: vCPU %u: KVM internal error, suberror %u\n", vcpu->index,
-		        run->internal.suberror);
+		/* An emulation failure (suberror 1) on a host without hardware
+		 * virtualization (kvm_pvm and its kin emulate the guest kernel's
+		 * privileged code) is the host's limit, not the guest's fault. */
+		fprintf(stderr, "kvmbox: vCPU %u: KVM internal error, suberror %u%s\n", vcpu->index,
+		        run->internal.suberror,
+		        run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+		            ? " (KVM could not emulate an instruction; a KVM without VT-x or "
+		              "AMD-V cannot run a stock guest kernel)"
+		            : "");
 		vcpu_dump(vcpu);
 		vm_request_stop(vm, VM_EXIT_KVM_ERROR);
 		return false;
