@@ -26,7 +26,7 @@ kx() { timeout -k 5 150 "$kvmbox" exec "$@"; }
 "$kvmbox" run --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 2 \
 	--control "$sock" --console "$work/console" >"$work/vmm.out" 2>&1 </dev/null &
 vmm=$!
-E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console
+E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console E2E_VMM_LOG=$work/vmm.out
 for _ in $(seq 1 600); do [ -S "$sock" ] && break; sleep 0.1; done
 
 # check NAME COND...: one result from a test command, with context on failure.
