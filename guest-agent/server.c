@@ -106,7 +106,12 @@ static int server_timers(struct agent_server *srv)
 			agent_proc_maybe_finish(p, now);
 			if (p->deadline && p->deadline < next)
 				next = p->deadline;
-			if (p->reaped && !p->done && p->linger < next)
+			/* Past its linger time a process waits for its
+			 * connection's queue to drain below AGENT_CONN_HIGH,
+			 * which EPOLLOUT on the connection tells: waking for
+			 * the linger then would spin with a zero timeout. */
+			if (p->reaped && !p->done && p->linger < next &&
+			    (p->linger > now || p->conn->out.len < AGENT_CONN_HIGH))
 				next = p->linger;
 		}
 	}
