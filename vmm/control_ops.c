@@ -37,6 +37,37 @@ static int control_vsock_stats(struct vsock *v, json_t *msg)
 	return json_object_set_new(msg, "vsock", o) ? -ENOMEM : 0;
 }
 
+static void control_exits_one(const char *name, uint64_t value, void *opaque)
+{
+	if (strcmp(name, "exits") == 0)
+		*(uint64_t *)opaque = value;
+}
+
+/*
+ * control_vcpu_exits: KVM's own count of every exit of each vCPU, in-kernel
+ * ones included, as "vcpu_exits" in msg; 0 or -errno. A running guest
+ * CPU exits for each timer tick at least, so a count that stands still
+ * while the vCPU's thread runs guest code tells a CPU that takes no
+ * interrupts (tests/e2e/lib.sh, e2e_host_fault).
+ */
+static int control_vcpu_exits(const struct vm *vm, json_t *msg)
+{
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; a && i < vm->nr_vcpus; i++) {
+		uint64_t exits = 0;
+
+		kvm_stats_each(vm->vcpus[i].stats_fd, control_exits_one, &exits);
+		if (json_array_append_new(a, json_integer((json_int_t)exits))) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	if (!a)
+		return -ENOMEM;
+	return json_object_set_new(msg, "vcpu_exits", a) ? -ENOMEM : 0;
+}
+
 /* control_status: the "status" reply. */
 static void control_status(struct control_conn *c, uint64_t id)
 {
@@ -62,6 +93,8 @@ static void control_status(struct control_conn *c, uint64_t id)
 		err = proto_msg_set_u64(msg, "cid", vm->cfg.vsock.guest_cid);
 	if (!err)
 		err = proto_msg_set_u64(msg, "exits", timeline_total_exits(&vm->tl));
+	if (!err)
+		err = control_vcpu_exits(vm, msg);
 	if (!err && vm->vsock)
 		err = control_vsock_stats(vm->vsock, msg);
 	if (!err)

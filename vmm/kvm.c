@@ -161,16 +161,17 @@ fail:
 }
 
 /*
- * kvm_collect_stats: add every cumulative counter of a VM or vCPU stats file
- * (KVM_GET_STATS_FD, api.rst §4.133) to tl, by name. Best effort: a kernel
- * without binary stats simply leaves tl without them.
+ * kvm_stats_each: call fn for every cumulative counter of a VM or vCPU
+ * stats file (from KVM_GET_STATS_FD, api.rst §4.133), with its name and
+ * value. Best effort: sfd -1 or a short read calls fn for none. Reading
+ * needs no lock of the vCPU, so the file may be read while it runs.
  */
-void kvm_collect_stats(int fd, struct timeline *tl)
+void kvm_stats_each(int sfd, void (*fn)(const char *name, uint64_t value, void *opaque),
+                    void *opaque)
 {
 	struct kvm_stats_header h;
 	size_t desc_size;
 	uint8_t *descs = NULL;
-	int sfd = ioctl(fd, KVM_GET_STATS_FD, NULL);
 
 	if (sfd < 0)
 		return;
@@ -192,9 +193,19 @@ void kvm_collect_stats(int fd, struct timeline *tl)
 		if (pread(sfd, &value, sizeof(value), h.data_offset + d->offset) != sizeof(value))
 			continue;
 		d->name[h.name_size - 1] = '\0';
-		timeline_add_stat(tl, d->name, value);
+		fn(d->name, value, opaque);
 	}
 out:
 	free(descs);
-	close(sfd);
+}
+
+static void kvm_collect_one(const char *name, uint64_t value, void *opaque)
+{
+	timeline_add_stat(opaque, name, value);
+}
+
+/* kvm_collect_stats: add every cumulative counter of a stats file to tl, by name. */
+void kvm_collect_stats(int stats_fd, struct timeline *tl)
+{
+	kvm_stats_each(stats_fd, kvm_collect_one, tl);
 }

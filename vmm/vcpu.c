@@ -139,6 +139,8 @@ int vcpu_create(struct vm *vm, unsigned int index)
 		err = -errno;
 		goto fail;
 	}
+	/* Best effort: without binary stats (Linux < 5.14) there are no counters. */
+	vcpu->stats_fd = ioctl(vcpu->fd, KVM_GET_STATS_FD, NULL);
 	step = "mmap kvm_run";
 	vcpu->run =
 	    mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
@@ -344,8 +346,10 @@ void vcpu_destroy(struct vcpu *vcpu)
 {
 	if (vcpu->run)
 		munmap(vcpu->run, (size_t)vcpu->vm->run_size);
+	if (vcpu->stats_fd >= 0)
+		close(vcpu->stats_fd);
 	if (vcpu->fd >= 0)
 		close(vcpu->fd);
 	vcpu->run = NULL;
-	vcpu->fd = -1;
+	vcpu->fd = vcpu->stats_fd = -1;
 }

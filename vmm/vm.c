@@ -44,6 +44,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 	vm->mem.memfd = -1;
 	for (unsigned int i = 0; i < VM_MAX_CPUS; i++) {
 		vm->vcpus[i].fd = -1;
+		vm->vcpus[i].stats_fd = -1;
 		vm->vcpus[i].vm = vm;
 	}
 	bus_init(&vm->pio);
@@ -393,7 +394,7 @@ int vm_run(struct vm *vm)
 	timeline_mark(&vm->tl, TL_EXIT);
 	/* KVM's own counters, in-kernel exits included, before the fds go. */
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		kvm_collect_stats(vm->vcpus[i].fd, &vm->tl);
+		kvm_collect_stats(vm->vcpus[i].stats_fd, &vm->tl);
 	if (vm->serial_ready)
 		serial_flush(&vm->serial);
 	return atomic_load(&vm->exit_status);

@@ -100,6 +100,10 @@ struct vcpu {
 	struct vm *vm;
 	unsigned int index;
 	int fd;
+	/* KVM_GET_STATS_FD, opened before the thread starts: that ioctl
+	 * waits for the vCPU's mutex, which KVM_RUN holds, but reading the
+	 * stats file does not. -1 where the kernel has none. */
+	int stats_fd;
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
@@ -172,6 +176,8 @@ __attribute__((warn_unused_result)) int vcpu_signals_init(void);
 __attribute__((warn_unused_result)) int kvm_open_checked(int *kvm_fd);
 __attribute__((warn_unused_result)) int kvm_create_vm(struct vm *vm);
 __attribute__((warn_unused_result)) int kvm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out);
-void kvm_collect_stats(int fd, struct timeline *tl);
+void kvm_stats_each(int stats_fd, void (*fn)(const char *name, uint64_t value, void *opaque),
+                    void *opaque);
+void kvm_collect_stats(int stats_fd, struct timeline *tl);
 
 #endif

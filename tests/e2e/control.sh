@@ -27,6 +27,7 @@ kx() { timeout -k 5 150 "$kvmbox" exec "$@"; }
 	--control "$sock" --console "$work/console" >"$work/vmm.out" 2>&1 </dev/null &
 vmm=$!
 E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console E2E_VMM_LOG=$work/vmm.out
+E2E_CONTROL=$sock E2E_KVMBOX=$kvmbox
 for _ in $(seq 1 600); do [ -S "$sock" ] && break; sleep 0.1; done
 
 # check NAME COND...: one result from a test command, with context on failure.

@@ -93,7 +93,8 @@ e2e_bounded() {
 e2e_host_fault_exit() {
 	[ -n "${E2E_VMM_PID:-}" ] && [ -n "${E2E_CONSOLE:-}" ] || return 0
 	if kill -0 "$E2E_VMM_PID" 2>/dev/null; then
-		e2e_host_fault "$E2E_VMM_PID" "$E2E_CONSOLE" || return 0
+		e2e_host_fault "$E2E_VMM_PID" "$E2E_CONSOLE" ||
+			e2e_host_fault_exits "$E2E_VMM_PID" || return 0
 		echo "HOST FAULT: a guest CPU stopped inside KVM_RUN of the emulated host;" \
 			"exit 75 asks tools/kvm-env to run this script again in a fresh L1"
 	else
@@ -102,6 +103,49 @@ e2e_host_fault_exit() {
 			"on its console; exit 75 asks tools/kvm-env to run this script again in a fresh L1"
 	fi
 	exit 75
+}
+
+# e2e_host_fault_exits VMM_PID: true when, in L1 only, a guest CPU runs
+# guest code and never exits: at each of four looks a second apart, the
+# thread of vCPU N (vcpuN) ran guest code (its guest time grew) and KVM's
+# count of every exit of vCPU N, in-kernel ones included ("vcpu_exits" of
+# `kvmbox status`, on the control socket E2E_CONTROL with the binary
+# E2E_KVMBOX), stood still. A guest CPU that runs takes its timer tick and
+# the interrupts sent to it, and each is an exit: one that runs for
+# seconds without any has stopped taking interrupts, which is the emulated
+# host's fault of e2e_host_fault, seen before the guest reports its RCU
+# stall, or where it never does (seen in CI: an agent unresponsive for
+# minutes, one of L1's CPUs busy, nothing on the guest's console).
+e2e_host_fault_exits() {
+	local pid=$1 look cpu t gt e ex
+	local -A last_gt=() last_ex=() stuck=()
+	[ "${KVM_ENV_L1:-0}" = 1 ] && [ -n "${E2E_CONTROL:-}" ] && [ -n "${E2E_KVMBOX:-}" ] || return 1
+	for look in 0 1 2 3; do
+		ex=$(timeout 10 "$E2E_KVMBOX" status "$E2E_CONTROL" 2>/dev/null |
+			python3 -c 'import json, sys; print(" ".join(map(str, json.load(sys.stdin)["vcpu_exits"])))' \
+				2>/dev/null) || return 1
+		cpu=0
+		for e in $ex; do
+			for t in /proc/"$pid"/task/*; do
+				[ "$(cat "$t/comm" 2>/dev/null)" = "vcpu$cpu" ] || continue
+				gt=$(cut -d' ' -f43 "$t/stat" 2>/dev/null)
+				if [ "$look" -gt 0 ]; then
+					echo "  host fault? look $look: vcpu$cpu guest time ${last_gt[$cpu]} -> $gt," \
+						"KVM exits ${last_ex[$cpu]} -> $e"
+					[ "${gt:-0}" -gt "${last_gt[$cpu]}" ] && [ "$e" = "${last_ex[$cpu]}" ] &&
+						stuck[$cpu]=$((${stuck[$cpu]:-0} + 1))
+				fi
+				last_gt[$cpu]=${gt:-0}
+				last_ex[$cpu]=$e
+			done
+			cpu=$((cpu + 1))
+		done
+		[ "$look" = 3 ] || sleep 1
+	done
+	for cpu in "${!stuck[@]}"; do
+		[ "${stuck[$cpu]}" -eq 3 ] && return 0
+	done
+	return 1
 }
 
 # e2e_host_triple_fault CONSOLE VMM_LOG: true when, in L1 only, the VMM
