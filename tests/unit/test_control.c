@@ -137,6 +137,9 @@ TEST(status_reply)
 	CHECK_EQ(json_integer_value(json_object_get(m, "memory_mib")), 64);
 	CHECK_EQ(json_integer_value(json_object_get(m, "pid")), getpid());
 	CHECK(json_object_get(m, "ready_ms") == NULL);
+	/* One count per created vCPU: none before vm_create. */
+	CHECK(json_is_array(json_object_get(m, "vcpu_exits")));
+	CHECK_EQ(json_array_size(json_object_get(m, "vcpu_exits")), 0);
 	json_decref(m);
 	/* A body where none belongs is a bad request; the connection stays. */
 	CHECK_EQ(rig_send(&r, "{\"id\":8,\"type\":\"request\",\"op\":\"status\"}", "x", 1), 0);
