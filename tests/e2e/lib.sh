@@ -126,8 +126,7 @@ e2e_host_fault_exits() {
 				2>/dev/null) || return 1
 		cpu=0
 		for e in $ex; do
-			for t in /proc/"$pid"/task/*; do
-				[ "$(cat "$t/comm" 2>/dev/null)" = "vcpu$cpu" ] || continue
+			if t=$(e2e_vcpu_task "$pid" "$cpu"); then
 				gt=$(cut -d' ' -f43 "$t/stat" 2>/dev/null)
 				if [ "$look" -gt 0 ]; then
 					echo "  host fault? look $look: vcpu$cpu guest time ${last_gt[$cpu]} -> $gt," \
@@ -137,7 +136,7 @@ e2e_host_fault_exits() {
 				fi
 				last_gt[$cpu]=${gt:-0}
 				last_ex[$cpu]=$e
-			done
+			fi
 			cpu=$((cpu + 1))
 		done
 		[ "$look" = 3 ] || sleep 1
@@ -174,6 +173,16 @@ e2e_summary() {
 	[ "$E2E_FAILED" -eq 0 ]
 }
 
+# e2e_vcpu_task VMM_PID N: the /proc task folder of the VMM's thread that
+# runs guest CPU N (named vcpuN), or nothing.
+e2e_vcpu_task() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = "vcpu$2" ] && echo "$t" && return 0
+	done
+	return 1
+}
+
 # e2e_host_fault VMM_PID CONSOLE: true when a failure is the emulated
 # host's, not kvmbox's, with the evidence on stdout.
 #
@@ -198,21 +207,19 @@ e2e_host_fault() {
 	[ -n "$cpus" ] || return 1
 	for look in 0 1 2 3; do
 		for cpu in $cpus; do
-			for t in /proc/"$pid"/task/*; do
-				[ "$(cat "$t/comm" 2>/dev/null)" = "vcpu$cpu" ] || continue
-				sc=$(cat "$t/syscall" 2>/dev/null)
-				gt=$(cut -d' ' -f43 "$t/stat" 2>/dev/null)
-				echo "  host fault? guest CPU $cpu stalled; look $look: thread vcpu$cpu" \
-					"syscall [$sc], guest time $gt"
-				if [ "$look" -gt 0 ]; then
-					need=$((need + 1))
-					case "$sc " in
-					"16 "*" 0xae80 "*) ok=$((ok + 1)) ;;
-					running*) [ "${gt:-0}" -gt "${last[$cpu]:-0}" ] && ok=$((ok + 1)) ;;
-					esac
-				fi
-				last[$cpu]=${gt:-0}
-			done
+			t=$(e2e_vcpu_task "$pid" "$cpu") || continue
+			sc=$(cat "$t/syscall" 2>/dev/null)
+			gt=$(cut -d' ' -f43 "$t/stat" 2>/dev/null)
+			echo "  host fault? guest CPU $cpu stalled; look $look: thread vcpu$cpu" \
+				"syscall [$sc], guest time $gt"
+			if [ "$look" -gt 0 ]; then
+				need=$((need + 1))
+				case "$sc " in
+				"16 "*" 0xae80 "*) ok=$((ok + 1)) ;;
+				running*) [ "${gt:-0}" -gt "${last[$cpu]:-0}" ] && ok=$((ok + 1)) ;;
+				esac
+			fi
+			last[$cpu]=${gt:-0}
 		done
 		[ "$look" = 3 ] || sleep 1
 	done
