@@ -3,7 +3,7 @@
  * bus: sorted range tables for port I/O and MMIO, looked up by binary
  * search (bus.h).
  */
-#include "bus.h"
+#include "vmm/bus.h"
 
 #include <errno.h>
 #include <stddef.h>

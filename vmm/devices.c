@@ -11,7 +11,7 @@
  * notifications land on KVM ioeventfds polled by the main loop, never
  * exiting to userspace; interrupts go in through irqfds.
  */
-#include "vm.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -3,7 +3,7 @@
  * gmem: guest RAM as one memfd, and the bounds-checked accessor (gmem.h).
  */
 #define _GNU_SOURCE
-#include "gmem.h"
+#include "vmm/gmem.h"
 
 #include <errno.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * kvm: /dev/kvm, the VM file descriptor, its memory slots, in-kernel
  * interrupt controllers, and KVM's own statistics (Documentation/virt/kvm/api.rst).
  */
-#include "vm.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 /*
  * loop: the io_uring event loop (loop.h).
  */
-#include "loop.h"
+#include "vmm/loop.h"
 
 #include <errno.h>
 #include <string.h>

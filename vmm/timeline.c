@@ -2,7 +2,7 @@
 /*
  * timeline: boot phases and exit counters (timeline.h).
  */
-#include "timeline.h"
+#include "vmm/timeline.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -8,10 +8,9 @@
  * enters the kernel, KVM_RUN still returns at once with EINTR.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
-#include "vm.h"
+#include "vmm/vm.h"
 
-#include "vmm/boot_cpu.h"
-#include "vmm/cpuid.h"
+#include "vmm/boot/boot.h"
 
 #include <errno.h>
 #include <signal.h>

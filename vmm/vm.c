@@ -3,11 +3,9 @@
  * vm: builds one microVM from its configuration, runs it, tears it down.
  */
 #define _GNU_SOURCE
-#include "vm.h"
+#include "vmm/vm.h"
 
-#include "vmm/boot_cpu.h"
-#include "vmm/boot_params.h"
-#include "vmm/mptable.h"
+#include "vmm/boot/boot.h"
 
 #include <errno.h>
 #include <fcntl.h>

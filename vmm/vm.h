@@ -12,13 +12,12 @@
 
 #include "virtio/blk.h"
 #include "virtio/vsock.h"
-#include "vmm/boot_image.h"
+#include "vmm/boot/boot.h"
 #include "vmm/bus.h"
-#include "vmm/control.h"
+#include "vmm/control/control.h"
 #include "vmm/gmem.h"
-#include "vmm/i8042.h"
+#include "vmm/platform/platform.h"
 #include "vmm/loop.h"
-#include "vmm/serial.h"
 #include "vmm/timeline.h"
 
 #include <linux/kvm.h>

@@ -5,8 +5,7 @@
  * input or writing outside guest RAM; what it accepts goes on through
  * boot_params_setup, with the same bytes as the initrd.
  */
-#include "vmm/boot_image.h"
-#include "vmm/boot_params.h"
+#include "vmm/boot/boot.h"
 
 #include <stdlib.h>
 

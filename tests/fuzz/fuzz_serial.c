@@ -15,7 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "vmm/bus.h"
-#include "vmm/serial.h"
+#include "vmm/platform/platform.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

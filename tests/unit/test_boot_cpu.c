@@ -5,9 +5,8 @@
  * register values handed to KVM.
  */
 #include "check.h"
-#include "vmm/boot_cpu.h"
-#include "vmm/boot_layout.h"
-#include "vmm/mptable.h"
+#include "vmm/boot/boot.h"
+#include "vmm/boot/boot_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

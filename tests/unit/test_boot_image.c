@@ -5,7 +5,7 @@
  * a refused image leaves guest memory untouched.
  */
 #include "check.h"
-#include "vmm/boot_image.h"
+#include "vmm/boot/boot.h"
 
 #include <elf.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
  * KVM_GET_SUPPORTED_CPUID answers shaped like an Intel and an AMD host.
  */
 #include "check.h"
-#include "vmm/cpuid.h"
+#include "vmm/boot/boot.h"
 
 #include <errno.h>
 #include <stdlib.h>

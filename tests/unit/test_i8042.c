@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of the i8042 reset line (vmm/i8042.c), through the bus. */
 #include "check.h"
-#include "vmm/i8042.h"
+#include "vmm/platform/platform.h"
 
 #include <errno.h>
 

@@ -2,7 +2,7 @@
 /* Unit tests of the 16550A UART (vmm/serial.c), driven as a guest would. */
 #define _GNU_SOURCE
 #include "check.h"
-#include "vmm/serial.h"
+#include "vmm/platform/platform.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * platform/: the PC's legacy devices on the port-I/O bus, the public face
+ * of the subsystem: the 8250/16550A UART that is the guest's console
+ * (serial.c) and the i8042's reset line through which the guest reboots
+ * (i8042.c). Each device sees offsets on the bus (vmm/bus.h), never
+ * absolute ports; vmm/devices.c places them.
+ */
+#ifndef KVMBOX_VMM_PLATFORM_PLATFORM_H
+#define KVMBOX_VMM_PLATFORM_PLATFORM_H
+
+#include "vmm/bus.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
  * serial: an 8250/16550A UART, the guest's console (COM1).
  *
  * The device decodes the eight port offsets of the 16550A (National
@@ -32,15 +49,6 @@
  * of up to SERIAL_TX_CHUNK bytes, which poll said fits, proceeds. The
  * process should ignore SIGPIPE (a closed reader then counts as dropped).
  */
-#ifndef KVMBOX_VMM_SERIAL_H
-#define KVMBOX_VMM_SERIAL_H
-
-#include "bus.h"
-
-#include <pthread.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 
 #define SERIAL_COM1_BASE    0x3f8
 #define SERIAL_COM1_IRQ     4
@@ -118,5 +126,54 @@ void serial_get_stats(struct serial *s, struct serial_stats *out);
 
 /* The port handlers; the opaque pointer is the struct serial. */
 extern const struct bus_ops serial_bus_ops;
+
+/*
+ * i8042: just enough of the PS/2 keyboard controller for the guest to reset
+ * the machine (Linux `reboot=k`, arch/x86/kernel/reboot.c BOOT_KBD).
+ *
+ * Two ports: data at 0x60 and command/status at 0x64, registered as two
+ * one-byte ranges so that 0x61..0x63 (the NMI status / speaker port and
+ * friends) stay free for other devices. Each range has its own ops, since
+ * both see offset 0.
+ *
+ * The status register reads 0: input buffer empty (so the kernel's
+ * kb_wait() returns at once) and output buffer empty (so no keyboard is
+ * found). A reset is requested by command 0xFE (pulse the output port's
+ * reset line) or by command 0xD1 (write output port) followed by a data
+ * byte with bit 0 (the system reset line, active low) clear. Everything else
+ * is ignored; data reads give 0.
+ *
+ * The reset callback runs on the vCPU thread that wrote the port, without
+ * the device lock held. Linux tries the pulse up to ten times, so it may be
+ * called again before the VMM has stopped the vCPUs: make it idempotent.
+ */
+
+#define I8042_DATA_PORT 0x60
+#define I8042_CMD_PORT  0x64
+
+struct i8042 {
+	pthread_mutex_t lock;
+	void (*reset)(void *opaque);
+	void *reset_opaque;
+	uint8_t pending_cmd; /* a command awaiting its data byte, or 0 */
+	uint64_t resets;     /* reset requests seen */
+};
+
+/* i8042_init: an idle controller calling reset(opaque) on a reset request. */
+__attribute__((warn_unused_result)) int i8042_init(struct i8042 *k, void (*reset)(void *opaque),
+                                                   void *opaque);
+
+void i8042_destroy(struct i8042 *k);
+
+/*
+ * i8042_register: register both ports on the port-I/O bus.
+ * Returns 0 or bus_register's -errno (the bus then may hold the data port:
+ * a failure here is fatal to VM setup anyway).
+ */
+__attribute__((warn_unused_result)) int i8042_register(struct i8042 *k, struct bus *pio);
+
+/* The port handlers, one per port; the opaque pointer is the struct i8042. */
+extern const struct bus_ops i8042_data_bus_ops;
+extern const struct bus_ops i8042_cmd_bus_ops;
 
 #endif

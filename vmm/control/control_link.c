@@ -5,7 +5,7 @@
  * while the guest boots, giving up, and relaying what the agent sends.
  */
 #define _GNU_SOURCE
-#include "control_int.h"
+#include "vmm/control/control_int.h"
 
 #include "proto/client.h"
 #include "proto/msg.h"

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * boot_layout: where the monitor puts the structures a 64-bit Linux boot
- * needs, in guest physical memory below 1 MiB. One place, so that nothing
- * overlaps (tests/unit/test_boot_cpu.c asserts it).
+ * boot_int: the boot subsystem's private header, shared by its files and
+ * by nothing else but its unit tests. It is the map of where the monitor
+ * puts the structures a 64-bit Linux boot needs, in guest physical memory
+ * below 1 MiB: one place, so that nothing overlaps
+ * (tests/unit/test_boot_cpu.c asserts it).
  *
  *   GPA range             what                                  written by
  *   [0x00000, 0x01000)    real-mode IVT and BIOS data area:     nobody
@@ -31,8 +33,8 @@
  * copies the zero page and command line early and replaces the GDT and page
  * tables, after which that memory is free for it to use.
  */
-#ifndef KVMBOX_VMM_BOOT_LAYOUT_H
-#define KVMBOX_VMM_BOOT_LAYOUT_H
+#ifndef KVMBOX_VMM_BOOT_BOOT_INT_H
+#define KVMBOX_VMM_BOOT_BOOT_INT_H
 
 #define BOOT_GDT_GPA         0x1000ull
 #define BOOT_GDT_SIZE        0x30ull /* 4 descriptors of 8 bytes and one of 16 */

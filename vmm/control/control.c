@@ -9,7 +9,7 @@
  * side's queue), and arms the one-shot polls that are still wanted.
  */
 #define _GNU_SOURCE
-#include "control_int.h"
+#include "vmm/control/control_int.h"
 
 #include "vmm/vm.h"
 

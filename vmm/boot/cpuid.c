@@ -10,7 +10,7 @@
  * "Obtaining Processor Information Via the CPUID Instruction" (§E.3 function
  * definitions, §E.5 "Multiple Processor and Multiple Core Calculations").
  */
-#include "cpuid.h"
+#include "vmm/boot/boot.h"
 
 #include <errno.h>
 #include <stdbool.h>

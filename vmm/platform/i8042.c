@@ -9,7 +9,7 @@
  * command select, active low, which output port bits to pulse; FEh pulses
  * bit 0, the reset line).
  */
-#include "i8042.h"
+#include "vmm/platform/platform.h"
 
 #include <errno.h>
 #include <string.h>

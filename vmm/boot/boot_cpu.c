@@ -6,12 +6,12 @@
  * the GDT, so that the two cannot disagree: on VM entry the hidden parts of
  * the registers are what counts, but the kernel reloads them from the GDT.
  */
-#include "boot_cpu.h"
+#include "vmm/boot/boot.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "boot_layout.h"
+#include "vmm/boot/boot_int.h"
 
 /*
  * Descriptor access bytes (Intel SDM vol. 3, "Segment Descriptors" and

@@ -5,13 +5,13 @@
  * Nothing here reads guest memory; the inputs are the checked description
  * of the kernel (struct boot_image) and the user's command line and initrd.
  */
-#include "boot_params.h"
+#include "vmm/boot/boot.h"
 
 #include <asm/bootparam.h>
 #include <errno.h>
 #include <string.h>
 
-#include "boot_layout.h"
+#include "vmm/boot/boot_int.h"
 
 #define PAGE_SIZE_4K     0x1000ull
 #define BOOT_FLAG_MAGIC  0xaa55      /* boot.rst: boot_flag */

@@ -3,9 +3,8 @@
  * run_cmd: run one command in the guest through the control socket (run_cmd.h).
  */
 #define _GNU_SOURCE
-#include "run_cmd.h"
+#include "vmm/cli/cli.h"
 
-#include "vmm/ctl_cmd.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * cli: command-line helpers shared by kvmbox run (main.c) and kvmbox
  * exec/status/stop (ctl_cmd.c); see cli.h.
  */
-#include "cli.h"
+#include "vmm/cli/cli.h"
 
 #include <errno.h>
 #include <stdio.h>

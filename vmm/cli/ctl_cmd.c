@@ -10,10 +10,9 @@
  * one.
  */
 #define _GNU_SOURCE
-#include "ctl_cmd.h"
+#include "vmm/cli/cli.h"
 #include "proto/client.h"
 #include "proto/msg.h"
-#include "vmm/cli.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -6,7 +6,7 @@
  * checked against the file size, and every guest range against guest RAM,
  * before a byte is read or copied.
  */
-#include "boot_image.h"
+#include "vmm/boot/boot.h"
 
 #include <asm/bootparam.h>
 #include <elf.h>
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "boot_layout.h"
+#include "vmm/boot/boot_int.h"
 
 /* Byte offsets of setup header fields in the image (= in the zero page). */
 #define HDR_OFF(field) offsetof(struct boot_params, hdr.field)

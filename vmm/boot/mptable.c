@@ -3,13 +3,13 @@
  * mptable: MP floating pointer and configuration table (mptable.h), as the
  * Intel MultiProcessor Specification version 1.4 (May 1997) lays them out.
  */
-#include "mptable.h"
+#include "vmm/boot/boot.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "boot_layout.h"
+#include "vmm/boot/boot_int.h"
 
 #define MP_SPEC_REV 4 /* §4.1: 04h for version 1.4 */
 

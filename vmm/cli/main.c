@@ -3,11 +3,9 @@
  * kvmbox: the command line. The one place that exits.
  */
 #define _GNU_SOURCE
-#include "vm.h"
+#include "vmm/vm.h"
 
-#include "vmm/cli.h"
-#include "vmm/ctl_cmd.h"
-#include "vmm/run_cmd.h"
+#include "vmm/cli/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>

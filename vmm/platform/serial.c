@@ -17,7 +17,7 @@
  * length and parity are stored and have no effect.
  */
 #define _GNU_SOURCE
-#include "serial.h"
+#include "vmm/platform/platform.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
 #ifndef KVMBOX_VMM_CONTROL_INT_H
 #define KVMBOX_VMM_CONTROL_INT_H
 
-#include "control.h"
+#include "vmm/control/control.h"
 
 #include "proto/msg.h"
 

@@ -5,7 +5,7 @@
  * everything else forwarded to the agent.
  */
 #define _GNU_SOURCE
-#include "control_int.h"
+#include "vmm/control/control_int.h"
 
 #include "proto/msg.h"
 #include "vmm/vm.h"

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cli/: the kvmbox command line, the top of the program: nothing includes
+ * this folder, so it has no public header, and this is its private one.
+ *
+ *   main.c     the verbs (run, exec, status, stop) and the usage text;
+ *              the one place that exits. A new verb is one line there.
+ *   run.c      `kvmbox run`: its options and defaults, building the VM
+ *   run_cmd.c  `kvmbox run -- CMD`: the thread that runs CMD in the guest
+ *   ctl_cmd.c  `kvmbox exec|status|stop`: clients of a control socket
+ *   cli.c      what the verbs share in reading their arguments
+ *
+ * The CLI uses the VM (vmm/vm.h) and the protocol's client (proto/); the
+ * VM knows nothing of it.
+ */
+#ifndef KVMBOX_VMM_CLI_CLI_H
+#define KVMBOX_VMM_CLI_CLI_H
+
+#include "proto/client.h"
+#include "vmm/vm.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+/*
+ * cli: what the kvmbox commands (run, exec, status, stop) share in reading
+ * their command lines.
+ */
+
+/*
+ * cli_parse_u64: s as a whole decimal number in [min, max] into *out; 0,
+ * or -EINVAL after one line on stderr: "PROG: OPT S: expected a number
+ * from MIN to MAX". No sign, no space, no suffix, no overflow.
+ */
+__attribute__((warn_unused_result)) int cli_parse_u64(const char *prog, const char *opt,
+                                                      const char *s, uint64_t min, uint64_t max,
+                                                      uint64_t *out);
+
+/*
+ * ctl_cmd: the CLI's clients of a running microVM's control socket
+ * (docs/protocol.md): `kvmbox exec`, `kvmbox status` and `kvmbox stop`.
+ * Each returns the process's exit status.
+ */
+
+/* Exit statuses of kvmbox exec besides the command's own (README.md). */
+#define CTL_EXIT_FAILED    125 /* kvmbox exec itself failed: socket, protocol, agent */
+#define CTL_EXIT_CANNOT    126 /* the command was found but could not be started */
+#define CTL_EXIT_NOT_FOUND 127 /* no such command, cwd or user */
+
+/* ctl_exec_status: the exit status for a failed proto_client_exec (-errno). */
+int ctl_exec_status(int err);
+
+/* kvmbox exec [-t] [-e K=V]... [-w DIR] [-u USER] [--timeout S] SOCKET -- CMD ARGS... */
+int ctl_cmd_exec(int argc, char **argv);
+
+/* kvmbox status SOCKET: the status reply as JSON on stdout. */
+int ctl_cmd_status(int argc, char **argv);
+
+/* kvmbox stop [--force] SOCKET */
+int ctl_cmd_stop(int argc, char **argv);
+
+/*
+ * run_cmd: `kvmbox run ... -- CMD ARGS`: a thread that runs CMD in the
+ * guest through the control socket's relay to the agent (vmm/control.h),
+ * with its output on our stdout and stderr, then asks the agent to end the
+ * VM.
+ *
+ * The thread holds one end of a socketpair whose other end is a control
+ * connection, so it speaks docs/protocol.md exactly as a host program on
+ * --control would (proto/client.h): the VMM grants itself nothing special,
+ * and every `kvmbox run -- CMD` exercises the control socket's path.
+ */
+
+/* How long the guest may take to power off after the agent said it would. */
+#define RUN_CMD_STOP_GRACE_MS 10000
+
+struct run_cmd {
+	struct vm *vm;
+	char *const *argv;
+	pthread_t thread;
+	bool started;
+	int status; /* CMD's status, or -1 when it did not run to the end */
+	struct proto_why why;
+	struct proto_client client;
+};
+
+/*
+ * run_cmd_start: connect to the control socket and start the thread, on
+ * the main thread before vm_run; 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int run_cmd_start(struct run_cmd *rc, struct vm *vm,
+                                                      char *const *argv);
+
+/*
+ * run_cmd_finish: after vm_run returned: unblock the thread if the VM ended
+ * first, join it. Returns CMD's status, or -1 after one message saying why
+ * it has none.
+ */
+int run_cmd_finish(struct run_cmd *rc);
+
+#endif
