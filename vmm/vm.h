@@ -16,8 +16,8 @@
 #include "vmm/bus.h"
 #include "vmm/control/control.h"
 #include "vmm/gmem.h"
-#include "vmm/platform/platform.h"
 #include "vmm/loop.h"
+#include "vmm/platform/platform.h"
 #include "vmm/timeline.h"
 
 #include <linux/kvm.h>

@@ -4,8 +4,8 @@
  * (vmm/boot_params.c), over a 128 MiB buffer and a lazily mapped 4 GiB memfd.
  */
 #include "check.h"
-#include "vmm/boot/boot_int.h"
 #include "vmm/boot/boot.h"
+#include "vmm/boot/boot_int.h"
 
 #include <asm/bootparam.h>
 #include <errno.h>

@@ -4,8 +4,8 @@
  * says to look, checksums right, and walked entry by entry as an OS would.
  */
 #include "check.h"
-#include "vmm/boot/boot_int.h"
 #include "vmm/boot/boot.h"
+#include "vmm/boot/boot_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

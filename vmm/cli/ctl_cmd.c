@@ -10,9 +10,9 @@
  * one.
  */
 #define _GNU_SOURCE
-#include "vmm/cli/cli.h"
 #include "proto/client.h"
 #include "proto/msg.h"
+#include "vmm/cli/cli.h"
 
 #include <errno.h>
 #include <getopt.h>

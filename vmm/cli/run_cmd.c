@@ -5,7 +5,6 @@
 #define _GNU_SOURCE
 #include "vmm/cli/cli.h"
 
-
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
