@@ -12,6 +12,7 @@
  * exiting to userspace; interrupts go in through irqfds.
  */
 #include "vmm/vm.h"
+#include "vmm/vm_int.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -4,6 +4,7 @@
  * interrupt controllers, and KVM's own statistics (Documentation/virt/kvm/api.rst).
  */
 #include "vmm/vm.h"
+#include "vmm/vm_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "vmm/vm.h"
+#include "vmm/vm_int.h"
 
 #include "vmm/boot/boot.h"
 

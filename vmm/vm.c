@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "vmm/vm.h"
+#include "vmm/vm_int.h"
 
 #include "vmm/boot/boot.h"
 
@@ -259,7 +260,7 @@ int vm_create(struct vm *vm)
 	err = vm_devices_add(vm);
 	if (err)
 		return err;
-	err = control_init(&vm->control, vm, vm->cfg.control_path);
+	err = vm_control_init(vm, vm->cfg.control_path);
 	if (err) {
 		fprintf(stderr, "kvmbox: --control %s: %s\n", vm->cfg.control_path,
 		        err == -EADDRINUSE ? "a file exists there already" : strerror(-err));

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vm: one microVM, everything hanging off struct vm (no global state).
+ * vm: one microVM, everything hanging off struct vm (no global state); the
+ * public face of the core. The core is vmm/ itself: the VM and its vCPUs
+ * (vm.c, vcpu.c, kvm.c), the one place devices are added (devices.c), the
+ * control socket's view of the VM (vm_control.c), and the primitives every
+ * layer below may use, which include nothing of the project: guest memory
+ * (gmem.h), the buses (bus.h), the event loop (loop.h), the boot timeline
+ * (timeline.h). vm_int.h is the core's private header.
  *
  * Life cycle (vmm/main.c): vm_init -> vm_load (files into guest RAM; no KVM
  * needed, so bad input fails before /dev/kvm is touched) -> vm_create (KVM
@@ -157,26 +163,17 @@ void vm_request_stop(struct vm *vm, int status);
 
 void vm_destroy(struct vm *vm);
 
-/* devices.c */
-__attribute__((warn_unused_result)) int vm_devices_add(struct vm *vm);
-void vm_devices_destroy(struct vm *vm);
-/* vm_devices_cmdline: the virtio_mmio.device= parameters; 0 or -ENOSPC. */
-int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size);
+/*
+ * vm_control_init: serve the control socket at path (NULL: only
+ * control_attach) for this VM (vm_control.c); needs vm->loop. 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int vm_control_init(struct vm *vm, const char *path);
 
-/* vcpu.c */
-__attribute__((warn_unused_result)) int vcpu_create(struct vm *vm, unsigned int index);
-__attribute__((warn_unused_result)) int vcpu_start(struct vcpu *vcpu);
-void vcpu_kick(struct vcpu *vcpu);
-void vcpu_join(struct vcpu *vcpu);
-void vcpu_destroy(struct vcpu *vcpu);
+/*
+ * vcpu_signals_init: install the vCPU kick handler (SIGUSR1, without
+ * SA_RESTART so that KVM_RUN is interrupted). Process-wide: main calls it
+ * once, with SIGUSR1 blocked in every thread but the vCPUs'.
+ */
 __attribute__((warn_unused_result)) int vcpu_signals_init(void);
-
-/* kvm.c */
-__attribute__((warn_unused_result)) int kvm_open_checked(int *kvm_fd);
-__attribute__((warn_unused_result)) int kvm_create_vm(struct vm *vm);
-__attribute__((warn_unused_result)) int kvm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out);
-void kvm_stats_each(int stats_fd, void (*fn)(const char *name, uint64_t value, void *opaque),
-                    void *opaque);
-void kvm_collect_stats(int stats_fd, struct timeline *tl);
 
 #endif

@@ -62,8 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 256 * 1024)
 		return 0;
 	vm = calloc(1, sizeof(*vm));
-	if (!vm || vm_init(vm, &cfg) || loop_init(&vm->loop, 64) ||
-	    control_init(&vm->control, vm, NULL) ||
+	if (!vm || vm_init(vm, &cfg) || loop_init(&vm->loop, 64) || vm_control_init(vm, NULL) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	if (control_attach(&vm->control, sv[1]))

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "check.h"
 #include "proto/msg.h"
+#include "vmm/control/control_int.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
@@ -29,7 +30,7 @@ static int rig_init(struct rig *r)
 
 	r->vm = calloc(1, sizeof(*r->vm));
 	if (!r->vm || vm_init(r->vm, &cfg) || loop_init(&r->vm->loop, 64) ||
-	    control_init(&r->vm->control, r->vm, NULL) ||
+	    vm_control_init(r->vm, NULL) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
 	r->fd = sv[0];

@@ -11,8 +11,6 @@
 #define _GNU_SOURCE
 #include "vmm/control/control_int.h"
 
-#include "vmm/vm.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,7 +26,7 @@
 /* control_poll_arm: a one-shot poll of fd for mask into op (re-armed by us). */
 static int control_poll_arm(struct control *ctl, struct loop_op *op, int fd, unsigned int mask)
 {
-	struct io_uring_sqe *sqe = loop_sqe(&ctl->vm->loop, op);
+	struct io_uring_sqe *sqe = loop_sqe(ctl->host.loop, op);
 
 	if (!sqe)
 		return -EBUSY;
@@ -336,18 +334,18 @@ static int control_listen(struct control *ctl)
 		return err;
 	}
 	ctl->listen_op = (struct loop_op){ .cb = control_accept_cb, .opaque = ctl };
-	err = loop_poll(&ctl->vm->loop, ctl->listen_fd, POLLIN, &ctl->listen_op);
+	err = loop_poll(ctl->host.loop, ctl->listen_fd, POLLIN, &ctl->listen_op);
 	if (err)
 		unlink(ctl->path);
 	return err;
 }
 
-int control_init(struct control *ctl, struct vm *vm, const char *path)
+int control_init(struct control *ctl, const struct control_host *host, const char *path)
 {
 	int err;
 
-	*ctl = (struct control){ .vm = vm, .listen_fd = -1 };
-	err = loop_add_idle(&vm->loop, control_idle, ctl);
+	*ctl = (struct control){ .host = *host, .listen_fd = -1 };
+	err = loop_add_idle(host->loop, control_idle, ctl);
 	if (err)
 		return err;
 	ctl->ready = true;

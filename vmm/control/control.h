@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * control: the microVM's control socket (docs/protocol.md, "The control
- * socket"): one unix stream socket, mode 0600, speaking the frames of
- * proto/. Each client connection gets its own stream to the guest agent
- * (vsock port PROTO_AGENT_PORT, opened through the vsock device with
- * vsock_connect_local), so request ids, processes and back-pressure are
- * per client, exactly as if the client spoke to the agent itself. The VMM
- * decodes both directions: requests it answers itself (status, and stop
- * with force) never reach the guest, and nothing malformed from either side
- * is passed on (a hostile guest cannot feed a client bad frames).
+ * control/: the microVM's control socket, the public face of the
+ * subsystem (docs/protocol.md, "The control socket"): one unix stream socket, mode 0600, speaking
+ * the frames of proto/. Each client connection gets its own stream to the guest agent (vsock port
+ * PROTO_AGENT_PORT, opened through the vsock device with vsock_connect_local), so request ids,
+ * processes and back-pressure are per client, exactly as if the client spoke to the agent itself.
+ * The VMM decodes both directions: requests it answers itself (status, and stop with force) never
+ * reach the guest, and nothing malformed from either side is passed on (a hostile guest cannot feed
+ * a client bad frames).
  *
  * The agent may not be listening yet when a client connects (the guest is
  * booting): requests for it wait, and the link is retried every
@@ -17,17 +16,26 @@
  * rebooted, or the agent closed it), the client's connection is closed
  * after what was already received for it.
  *
+ * The server knows the VM only through struct control_host: the event
+ * loop, a way to open a stream to the agent, the VMM's own status fields
+ * and a forced stop. The core fills it (vmm/vm_control.c); nothing here
+ * includes vmm/vm.h, so the imports point one way.
+ *
+ * Files: control.c (connections, queues, polls), control_link.c (the
+ * agent's stream), control_ops.c (the client's requests); control_int.h is
+ * their private header.
+ *
  * Everything runs on the main thread's event loop with one-shot polls;
  * nothing blocks. Buffers are bounded: a client that does not read stops
  * the agent's stream (and so, through vsock credit, the guest's writer),
  * and an agent that does not read stops the client's.
  */
-#ifndef KVMBOX_VMM_CONTROL_H
-#define KVMBOX_VMM_CONTROL_H
+#ifndef KVMBOX_VMM_CONTROL_CONTROL_H
+#define KVMBOX_VMM_CONTROL_CONTROL_H
 
-#include "proto/buf.h"
-#include "proto/frame.h"
 #include "vmm/loop.h"
+
+#include <jansson.h>
 
 #include <linux/time_types.h>
 #include <stdbool.h>
@@ -40,40 +48,33 @@
 #define CONTROL_LINK_TIMEOUT_MS 60000
 #define CONTROL_MAX_WAITING     256 /* requests held while the agent link opens */
 
-struct vm;
-struct control;
-
-enum control_link {
-	CONTROL_LINK_NONE,    /* not needed yet */
-	CONTROL_LINK_OPENING, /* asked the guest; waiting for "OK <n>\n" */
-	CONTROL_LINK_RETRY,   /* refused; a timer runs before the next try */
-	CONTROL_LINK_OPEN,    /* relaying */
-	CONTROL_LINK_FAILED,  /* gave up, or the agent's stream ended */
+/*
+ * control_host_ops: what the control server needs of the VM it serves. All
+ * are called on the main thread; opaque is control_host's.
+ */
+struct control_host_ops {
+	/* agent_connect: hand fd to the guest as a stream to the agent's vsock
+	 * port (the VM owns fd from then on, also on failure). 0, -ENODEV when
+	 * the VM has no vsock device, or -errno. */
+	int (*agent_connect)(void *opaque, int fd);
+	/* agent_linked: a stream to the agent opened (the boot timeline). */
+	void (*agent_linked)(void *opaque);
+	/* status: the VMM's fields of the "status" reply, into reply; 0 or -errno. */
+	int (*status)(void *opaque, json_t *reply);
+	/* stop: stop the VM now ("stop" with force). */
+	void (*stop)(void *opaque);
 };
 
-/* One client connection. */
-struct control_conn {
-	struct control *ctl;
-	int fd;      /* the client; -1 once closed */
-	int link_fd; /* our end of the stream to the agent; -1 none */
-	enum control_link link;
-	uint64_t link_deadline_ns;
-	char line[32]; /* the "OK <n>\n" line */
-	size_t line_len;
-	struct proto_decoder from_client, from_agent;
-	struct proto_buf to_client, to_agent;
-	/* Requests forwarded before the link opened: answered if it never does. */
-	uint64_t waiting[CONTROL_MAX_WAITING];
-	unsigned int nr_waiting;
-	bool closing; /* close once to_client is flushed; read nothing more */
-	bool dead;    /* closed; freed once nothing is armed */
-	struct loop_op rd_op, wr_op, link_rd_op, link_wr_op, timer_op;
-	bool rd_armed, wr_armed, link_rd_armed, link_wr_armed, timer_armed;
-	struct __kernel_timespec timer_ts;
+struct control_host {
+	const struct control_host_ops *ops;
+	void *opaque;
+	struct loop *loop; /* the main thread's */
 };
+
+struct control_conn;
 
 struct control {
-	struct vm *vm;
+	struct control_host host;
 	char *path; /* the listening socket, unlinked at destroy; NULL: none */
 	int listen_fd;
 	struct loop_op listen_op;
@@ -83,12 +84,12 @@ struct control {
 };
 
 /*
- * control_init: listen on path (NULL: no socket, only control_attach) with
- * mode 0600; an existing file there is an error (-EADDRINUSE). The VM's
- * loop and vsock device must exist. 0 or -errno.
+ * control_init: serve the VM behind host; listen on path (NULL: no
+ * socket, only control_attach) with mode 0600; an existing file there is
+ * an error (-EADDRINUSE). host->loop must exist. 0 or -errno.
  */
-__attribute__((warn_unused_result)) int control_init(struct control *ctl, struct vm *vm,
-                                                     const char *path);
+__attribute__((warn_unused_result)) int
+control_init(struct control *ctl, const struct control_host *host, const char *path);
 
 /*
  * control_attach: serve a client already connected on fd (kvmbox run's own

@@ -1,15 +1,51 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * control_int: what control.c (connections, queues, polls), control_link.c
- * (the agent's stream) and control_ops.c (the client's requests) share.
- * All of it runs on the main thread.
+ * control_int: control/'s private header, what control.c (connections, queues, polls),
+ * control_link.c (the agent's stream) and control_ops.c (the client's requests) share. All of it
+ * runs on the main thread.
  */
-#ifndef KVMBOX_VMM_CONTROL_INT_H
-#define KVMBOX_VMM_CONTROL_INT_H
+#ifndef KVMBOX_VMM_CONTROL_CONTROL_INT_H
+#define KVMBOX_VMM_CONTROL_CONTROL_INT_H
 
 #include "vmm/control/control.h"
 
+#include "proto/buf.h"
+#include "proto/frame.h"
 #include "proto/msg.h"
+
+#include <linux/time_types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum control_link {
+	CONTROL_LINK_NONE,    /* not needed yet */
+	CONTROL_LINK_OPENING, /* asked the guest; waiting for "OK <n>\n" */
+	CONTROL_LINK_RETRY,   /* refused; a timer runs before the next try */
+	CONTROL_LINK_OPEN,    /* relaying */
+	CONTROL_LINK_FAILED,  /* gave up, or the agent's stream ended */
+};
+
+/* One client connection. */
+struct control_conn {
+	struct control *ctl;
+	int fd;      /* the client; -1 once closed */
+	int link_fd; /* our end of the stream to the agent; -1 none */
+	enum control_link link;
+	uint64_t link_deadline_ns;
+	char line[32]; /* the "OK <n>\n" line */
+	size_t line_len;
+	struct proto_decoder from_client, from_agent;
+	struct proto_buf to_client, to_agent;
+	/* Requests forwarded before the link opened: answered if it never does. */
+	uint64_t waiting[CONTROL_MAX_WAITING];
+	unsigned int nr_waiting;
+	bool closing; /* close once to_client is flushed; read nothing more */
+	bool dead;    /* closed; freed once nothing is armed */
+	struct loop_op rd_op, wr_op, link_rd_op, link_wr_op, timer_op;
+	bool rd_armed, wr_armed, link_rd_armed, link_wr_armed, timer_armed;
+	struct __kernel_timespec timer_ts;
+};
 
 /* Chunks read per wake-up, so that one busy stream cannot starve the loop. */
 #define CONTROL_READ_CHUNKS 16

@@ -9,7 +9,7 @@
 
 #include "proto/client.h"
 #include "proto/msg.h"
-#include "vmm/vm.h"
+#include "vmm/timeline.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -46,13 +46,9 @@ void control_link_fail(struct control_conn *c, const char *why)
 /* control_link_start: ask the guest for a stream to the agent's port. */
 void control_link_start(struct control_conn *c)
 {
-	struct vm *vm = c->ctl->vm;
+	const struct control_host *host = &c->ctl->host;
 	int sv[2], err;
 
-	if (!vm->vsock) {
-		control_link_fail(c, "this VM has no vsock device, so no agent");
-		return;
-	}
 	if (!c->link_deadline_ns)
 		c->link_deadline_ns =
 		    timeline_now_ns() + (uint64_t)CONTROL_LINK_TIMEOUT_MS * 1000000u;
@@ -60,11 +56,11 @@ void control_link_start(struct control_conn *c)
 		control_link_fail(c, "cannot make a socket pair for the agent stream");
 		return;
 	}
-	err = vsock_connect_local(vm->vsock, PROTO_AGENT_PORT, sv[1]);
+	err = host->ops->agent_connect(host->opaque, sv[1]);
 	if (err) {
 		close(sv[0]);
-		close(sv[1]);
-		control_link_fail(c, "too many vsock connections");
+		control_link_fail(c, err == -ENODEV ? "this VM has no vsock device, so no agent"
+		                                    : "too many vsock connections");
 		return;
 	}
 	c->link_fd = sv[0];
@@ -97,7 +93,7 @@ static void control_link_refused(struct control_conn *c)
 	}
 	c->link = CONTROL_LINK_RETRY;
 	c->timer_ts = (struct __kernel_timespec){ .tv_nsec = CONTROL_RETRY_MS * 1000000ll };
-	sqe = loop_sqe(&c->ctl->vm->loop, &c->timer_op);
+	sqe = loop_sqe(c->ctl->host.loop, &c->timer_op);
 	if (!sqe) {
 		control_link_fail(c, "the event loop is full");
 		return;
@@ -166,7 +162,7 @@ static void control_read_line(struct control_conn *c)
 	}
 	c->link = CONTROL_LINK_OPEN;
 	c->nr_waiting = 0; /* the agent answers them now */
-	timeline_mark(&c->ctl->vm->tl, TL_AGENT);
+	c->ctl->host.ops->agent_linked(c->ctl->host.opaque);
 }
 
 /* control_read_link: frames from the agent, checked, then queued for the client. */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vm_int: the core's private header: what vm.c, vcpu.c, kvm.c, devices.c
+ * and vm_control.c call of each other. Nothing outside vmm/'s own files
+ * includes it.
+ */
+#ifndef KVMBOX_VMM_VM_INT_H
+#define KVMBOX_VMM_VM_INT_H
+
+#include "vmm/vm.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* devices.c */
+__attribute__((warn_unused_result)) int vm_devices_add(struct vm *vm);
+void vm_devices_destroy(struct vm *vm);
+/* vm_devices_cmdline: the virtio_mmio.device= parameters; 0 or -ENOSPC. */
+int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size);
+
+/* vcpu.c */
+__attribute__((warn_unused_result)) int vcpu_create(struct vm *vm, unsigned int index);
+__attribute__((warn_unused_result)) int vcpu_start(struct vcpu *vcpu);
+void vcpu_kick(struct vcpu *vcpu);
+void vcpu_join(struct vcpu *vcpu);
+void vcpu_destroy(struct vcpu *vcpu);
+
+/* kvm.c */
+__attribute__((warn_unused_result)) int kvm_open_checked(int *kvm_fd);
+__attribute__((warn_unused_result)) int kvm_create_vm(struct vm *vm);
+__attribute__((warn_unused_result)) int kvm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out);
+void kvm_stats_each(int stats_fd, void (*fn)(const char *name, uint64_t value, void *opaque),
+                    void *opaque);
+void kvm_collect_stats(int stats_fd, struct timeline *tl);
+
+#endif
