@@ -21,11 +21,21 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * cli: what the kvmbox commands (run, exec, status, stop) share in reading
  * their command lines.
  */
+
+/* The default guest RAM of `kvmbox run`, in MiB. */
+#define CLI_DEFAULT_MEM_MIB 128
+
+/* cli_usage: the whole usage text (main.c). */
+void cli_usage(FILE *f);
+
+/* kvmbox run [OPTIONS] [-- CMD ARGS...] (run.c); returns the exit status. */
+int cli_run(int argc, char **argv);
 
 /*
  * cli_parse_u64: s as a whole decimal number in [min, max] into *out; 0,

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+/*
+ * run: `kvmbox run`: its options and their defaults (the default kernel,
+ * the agent's initramfs and root disk beside the binary, a private vsock
+ * socket), then the VM built, run and torn down, and, with `-- CMD`, the
+ * command run in it (run_cmd.c). A new `kvmbox run` option is a case in
+ * run_parse and a line of cli_usage (main.c).
+ */
+#define _GNU_SOURCE
+#include "vmm/cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RUN_MAX_MEM_MIB (1ull << 20) /* 1 TiB */
+
+struct run_opts {
+	struct vm_config cfg;
+	char *const *command; /* NULL: none, the guest runs its own init */
+	char *kernel_buf, *initrd_buf, *tmpdir, *uds_buf, *rootfs_buf;
+	char *rootfs;     /* --rootfs PATH[,ro] or "none"; NULL: the default */
+	bool root_on_vda; /* the root disk is /dev/vda: tell the agent */
+	const char *append;
+	const char *console_path;
+	const char *timings_json;
+	bool timings;
+	uint64_t cid; /* --cid; 0: not given */
+};
+
+enum {
+	OPT_APPEND = 256,
+	OPT_TIMINGS_JSON,
+	OPT_HUGEPAGES,
+	OPT_CONSOLE,
+	OPT_DISK,
+	OPT_VSOCK,
+	OPT_CID,
+	OPT_CONTROL,
+	OPT_ROOTFS,
+};
+
+/*
+ * run_parse_disk: PATH[,ro][,id=NAME] into the next disk slot. The string
+ * is argv's, cut in place at the commas. -EINVAL after one message.
+ */
+static int run_parse_disk(char *arg, struct vm_config *cfg)
+{
+	struct blk_params *d;
+	char *opt, *save = NULL;
+
+	if (cfg->nr_disks == VM_MAX_DISKS) {
+		fprintf(stderr, "kvmbox: --disk: at most %d disks\n", VM_MAX_DISKS);
+		return -EINVAL;
+	}
+	d = &cfg->disks[cfg->nr_disks];
+	d->path = strtok_r(arg, ",", &save);
+	if (!d->path) {
+		fprintf(stderr, "kvmbox: --disk needs a path\n");
+		return -EINVAL;
+	}
+	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
+		if (strcmp(opt, "ro") == 0) {
+			d->read_only = true;
+		} else if (strncmp(opt, "id=", 3) == 0 && opt[3] && strlen(opt + 3) <= 20) {
+			d->id = opt + 3;
+		} else {
+			fprintf(stderr,
+			        "kvmbox: --disk %s: unknown option %s (ro, id=NAME of at most "
+			        "20 bytes)\n",
+			        d->path, opt);
+			return -EINVAL;
+		}
+	}
+	cfg->nr_disks++;
+	return 0;
+}
+
+static int run_parse(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "append", required_argument, NULL, OPT_APPEND },
+		{ "cpus", required_argument, NULL, 'n' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "vsock", required_argument, NULL, OPT_VSOCK },
+		{ "cid", required_argument, NULL, OPT_CID },
+		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+		{ "timings", no_argument, NULL, 't' },
+		{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint64_t v;
+	int c;
+
+	o->cfg.nr_cpus = 1;
+	o->cfg.mem_mib = CLI_DEFAULT_MEM_MIB;
+	o->cfg.console_fd = STDOUT_FILENO;
+	opterr = 0; /* our own one-line messages, naming kvmbox */
+	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			o->cfg.kernel_path = optarg;
+			break;
+		case 'i':
+			o->cfg.initrd_path = optarg;
+			break;
+		case 'c':
+			o->cfg.cmdline = optarg;
+			break;
+		case OPT_APPEND:
+			o->append = optarg;
+			break;
+		case OPT_HUGEPAGES:
+			o->cfg.hugepages = true;
+			break;
+		case OPT_CONSOLE:
+			o->console_path = optarg;
+			break;
+		case OPT_VSOCK:
+			if (!optarg[0]) {
+				fprintf(stderr, "kvmbox: --vsock needs a path\n");
+				return -EINVAL;
+			}
+			o->cfg.vsock.uds_path = optarg;
+			break;
+		case OPT_CID:
+			if (cli_parse_u64("kvmbox", "--cid", optarg, 3, UINT32_MAX - 1, &o->cid))
+				return -EINVAL;
+			break;
+		case OPT_CONTROL:
+			if (!optarg[0]) {
+				fprintf(stderr, "kvmbox: --control needs a path\n");
+				return -EINVAL;
+			}
+			o->cfg.control_path = optarg;
+			break;
+		case OPT_ROOTFS:
+			o->rootfs = optarg;
+			break;
+		case OPT_DISK:
+			if (run_parse_disk(optarg, &o->cfg))
+				return -EINVAL;
+			break;
+		case 't':
+			o->timings = true;
+			break;
+		case OPT_TIMINGS_JSON:
+			o->timings_json = optarg;
+			break;
+		case 'n':
+			if (cli_parse_u64("kvmbox", "--cpus", optarg, 1, VM_MAX_CPUS, &v))
+				return -EINVAL;
+			o->cfg.nr_cpus = (unsigned int)v;
+			break;
+		case 'm':
+			if (cli_parse_u64("kvmbox", "--memory", optarg, VM_MIN_MEM_MIB,
+			                  RUN_MAX_MEM_MIB, &v))
+				return -EINVAL;
+			o->cfg.mem_mib = v;
+			break;
+		case 'h':
+			cli_usage(stdout);
+			return 1; /* done: main exits 0 */
+		case ':':
+			fprintf(stderr, "kvmbox: %s needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "kvmbox: unrecognized option %s (see kvmbox --help)\n",
+			        argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	/* What follows the options (after "--") is a command to run. */
+	if (optind < argc)
+		o->command = argv + optind;
+	o->cfg.vsock.guest_cid = o->cid ? o->cid : 3;
+	return 0;
+}
+
+/*
+ * run_cmdline: the default or given command line, with the root disk for
+ * the agent (guest-agent/init.h) and then --append, which can override it.
+ */
+static char *run_cmdline(const struct run_opts *o, const char *base)
+{
+	char *s;
+
+	if (asprintf(&s, "%s%s%s%s", base, o->root_on_vda ? " kvmbox.root=/dev/vda" : "",
+	             o->append ? " " : "", o->append ? o->append : "") < 0)
+		return NULL;
+	return s;
+}
+
+/*
+ * run_share: <directory of this executable>/share/kvmbox/NAME if it
+ * exists, else NULL: where the build puts the agent's initramfs.
+ */
+static char *run_share(const char *name)
+{
+	char exe[4096], *path = NULL, *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	if (asprintf(&path, "%s/share/kvmbox/%s", exe, name) < 0)
+		return NULL;
+	if (access(path, R_OK) == 0)
+		return path;
+	free(path);
+	return NULL;
+}
+
+/*
+ * run_private_vsock: the vsock device that the agent needs (a command, a
+ * control socket or --cid asks for one) listens on a private socket when
+ * --vsock names none. -EINVAL after one message.
+ */
+static int run_private_vsock(struct run_opts *o)
+{
+	char tmpl[] = "/tmp/kvmbox-XXXXXX";
+
+	if (o->cfg.vsock.uds_path || (!o->command && !o->cfg.control_path && !o->cid))
+		return 0;
+	if (!mkdtemp(tmpl) || !(o->tmpdir = strdup(tmpl)) ||
+	    asprintf(&o->uds_buf, "%s/vsock", tmpl) < 0) {
+		fprintf(stderr, "kvmbox: cannot make a private directory: %s\n", strerror(errno));
+		return -EINVAL;
+	}
+	o->cfg.vsock.uds_path = o->uds_buf;
+	return 0;
+}
+
+/*
+ * run_add_root: path as the first disk (/dev/vda, before every --disk),
+ * serial "rootfs", and kvmbox.root=/dev/vda for the agent. -EINVAL after
+ * one message.
+ */
+static int run_add_root(struct run_opts *o, const char *path, bool read_only)
+{
+	struct vm_config *cfg = &o->cfg;
+
+	if (cfg->nr_disks == VM_MAX_DISKS) {
+		fprintf(stderr, "kvmbox: --rootfs and --disk: at most %d disks\n", VM_MAX_DISKS);
+		return -EINVAL;
+	}
+	memmove(&cfg->disks[1], &cfg->disks[0], cfg->nr_disks * sizeof(cfg->disks[0]));
+	cfg->disks[0] = (struct blk_params){ .path = path, .read_only = read_only, .id = "rootfs" };
+	cfg->nr_disks++;
+	o->root_on_vda = true;
+	return 0;
+}
+
+/* run_parse_rootfs: --rootfs PATH[,ro] (cut in place). -EINVAL after one message. */
+static int run_parse_rootfs(struct run_opts *o)
+{
+	char *comma = strchr(o->rootfs, ',');
+	bool ro = false;
+
+	if (comma) {
+		*comma = '\0';
+		if (strcmp(comma + 1, "ro") != 0) {
+			fprintf(stderr, "kvmbox: --rootfs %s: unknown option %s (ro)\n", o->rootfs,
+			        comma + 1);
+			return -EINVAL;
+		}
+		ro = true;
+	}
+	if (!o->rootfs[0]) {
+		fprintf(stderr, "kvmbox: --rootfs needs a path\n");
+		return -EINVAL;
+	}
+	return run_add_root(o, o->rootfs, ro);
+}
+
+/*
+ * run_defaults: the kernel ($KVMBOX_KERNEL, $KVMBOX_KERNEL_DIR/vmlinux, or
+ * share/kvmbox/vmlinux beside the executable) when --kernel is missing;
+ * a private vsock socket where one is needed; with a command, also the
+ * agent's initramfs and a quiet console. -EINVAL after one message.
+ */
+static int run_defaults(struct run_opts *o)
+{
+	const char *env = getenv("KVMBOX_KERNEL"), *dir = getenv("KVMBOX_KERNEL_DIR");
+
+	if (!o->cfg.kernel_path && env && *env)
+		o->cfg.kernel_path = env;
+	if (!o->cfg.kernel_path && dir && *dir && asprintf(&o->kernel_buf, "%s/vmlinux", dir) > 0)
+		o->cfg.kernel_path = o->kernel_buf;
+	if (!o->cfg.kernel_path)
+		o->cfg.kernel_path = o->kernel_buf = run_share("vmlinux");
+	if (!o->cfg.kernel_path) {
+		fprintf(stderr, "kvmbox: no kernel: give --kernel, or set KVMBOX_KERNEL_DIR to "
+		                "tools/build-kernel's output\n");
+		return -EINVAL;
+	}
+	if (run_private_vsock(o))
+		return -EINVAL;
+	/* The agent is the guest's init when a command or a control socket
+	 * needs it and no other initrd was given; it switches into the root
+	 * disk, by default the project's image, shared read-only. */
+	if (!o->cfg.initrd_path && (o->command || o->cfg.control_path)) {
+		o->cfg.initrd_path = o->initrd_buf = run_share("agent-initrd.gz");
+		if (!o->cfg.initrd_path) {
+			fprintf(stderr, "kvmbox: no agent initramfs beside kvmbox (share/kvmbox/"
+			                "agent-initrd.gz): give --initrd\n");
+			return -EINVAL;
+		}
+		if (!o->rootfs) {
+			o->rootfs_buf = run_share("rootfs.ext4");
+			if (!o->rootfs_buf) {
+				fprintf(stderr, "kvmbox: no root file system beside kvmbox "
+				                "(share/kvmbox/rootfs.ext4): give --rootfs\n");
+				return -EINVAL;
+			}
+			if (run_add_root(o, o->rootfs_buf, true))
+				return -EINVAL;
+		}
+	}
+	if (o->rootfs && strcmp(o->rootfs, "none") != 0 && run_parse_rootfs(o))
+		return -EINVAL;
+	if (!o->command)
+		return 0;
+	/* The command's output is ours: the console only with --console. */
+	if (!o->console_path) {
+		o->cfg.console_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (o->cfg.console_fd < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void run_opts_free(struct run_opts *o)
+{
+	if (o->tmpdir)
+		rmdir(o->tmpdir);
+	free(o->kernel_buf);
+	free(o->initrd_buf);
+	free(o->tmpdir);
+	free(o->uds_buf);
+	free(o->rootfs_buf);
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct run_opts o = { 0 };
+	struct vm *vm;
+	char *cmdline = NULL;
+	sigset_t block;
+	int status = VM_EXIT_ERROR;
+
+	static struct run_cmd rc;
+
+	status = run_parse(argc, argv, &o);
+	if (status)
+		return status > 0 ? 0 : VM_EXIT_USAGE;
+	status = VM_EXIT_ERROR;
+	if (o.console_path) {
+		o.cfg.console_fd =
+		    open(o.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (o.cfg.console_fd < 0) {
+			fprintf(stderr, "kvmbox: --console %s: %s\n", o.console_path,
+			        strerror(errno));
+			return VM_EXIT_ERROR;
+		}
+	}
+	if (run_defaults(&o)) {
+		run_opts_free(&o);
+		return VM_EXIT_USAGE;
+	}
+	o.cfg.console_input = !o.command && isatty(STDIN_FILENO);
+	/* Signals: the stop signals go to a signalfd, the kick to vCPU threads
+	 * only; block all three before any thread exists so all inherit it. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (vcpu_signals_init() < 0)
+		return VM_EXIT_ERROR;
+
+	vm = malloc(sizeof(*vm));
+	if (!vm) {
+		fprintf(stderr, "kvmbox: out of memory\n");
+		return VM_EXIT_ERROR;
+	}
+	if (vm_init(vm, &o.cfg)) {
+		fprintf(stderr, "kvmbox: cannot create the stop eventfd: %s\n", strerror(errno));
+		goto out;
+	}
+	cmdline = run_cmdline(&o, vm->cfg.cmdline);
+	if (!cmdline) {
+		fprintf(stderr, "kvmbox: out of memory\n");
+		goto out;
+	}
+	vm->cfg.cmdline = cmdline;
+	if (vm_load(vm) || vm_create(vm))
+		goto out;
+	if (o.command && run_cmd_start(&rc, vm, o.command)) {
+		fprintf(stderr, "kvmbox: cannot start the command thread\n");
+		goto out;
+	}
+	status = vm_run(vm);
+	if (o.command) {
+		int cmd = run_cmd_finish(&rc);
+
+		/* The command's status; if it has none, the VM's, or 1. */
+		status = cmd >= 0 ? cmd : status ? status : VM_EXIT_ERROR;
+	}
+	if (o.timings)
+		timeline_print(&vm->tl, stderr);
+	if (o.timings_json && timeline_write_json(&vm->tl, o.timings_json))
+		fprintf(stderr, "kvmbox: cannot write %s\n", o.timings_json);
+out:
+	vm_destroy(vm);
+	free(vm);
+	free(cmdline);
+	run_opts_free(&o);
+	return status;
+}
