@@ -5,7 +5,7 @@
  * to the guest: vsock_rx.c; the host sockets: vsock_uds.c.
  */
 #define _GNU_SOURCE
-#include "vsock.h"
+#include "virtio/vsock_int.h"
 
 #include <errno.h>
 #include <linux/virtio_config.h>

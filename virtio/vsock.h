@@ -36,6 +36,10 @@
  * every host socket and marks the connections dead; the idle hook frees
  * them once their polls are gone. Call vsock_destroy only when the loop
  * will not run again (then loop_destroy), as for blk.
+ *
+ * Files: vsock.c (the device model and the tx queue), vsock_rx.c (delivery
+ * to the guest), vsock_uds.c (the host's unix sockets); vsock_int.h is
+ * what they share, and nothing else includes it but their tests.
  */
 #ifndef KVMBOX_VIRTIO_VSOCK_H
 #define KVMBOX_VIRTIO_VSOCK_H
@@ -58,54 +62,7 @@
 /* Tell the guest about freed buffer space once this much was forwarded. */
 #define VSOCK_CREDIT_THRESHOLD (VSOCK_BUF_ALLOC / 4)
 
-enum vsock_state {
-	VSOCK_S_LINE,    /* host-initiated: reading the CONNECT line */
-	VSOCK_S_REQUEST, /* host-initiated: REQUEST sent or queued, awaiting RESPONSE */
-	VSOCK_S_OPEN,    /* relaying */
-	VSOCK_S_DEAD,    /* host socket closed; freed once no poll is armed */
-};
-
-/* Control packets a connection owes the guest (bits of vsock_conn.pending). */
-#define VSOCK_P_REQUEST        0x01u
-#define VSOCK_P_RESPONSE       0x02u
-#define VSOCK_P_CREDIT_UPDATE  0x04u
-#define VSOCK_P_CREDIT_REQUEST 0x08u
-#define VSOCK_P_SHUTDOWN       0x10u
-
-struct vsock;
-
-struct vsock_conn {
-	struct vsock *v;
-	int fd; /* the host socket; -1 once closed */
-	enum vsock_state state;
-	uint32_t local_port; /* host side */
-	uint32_t peer_port;  /* guest side */
-	unsigned int pending;
-	uint32_t shutdown_flags; /* with VSOCK_P_SHUTDOWN */
-
-	bool readable;        /* the host socket has data or EOF to look at */
-	bool host_eof;        /* the host will send no more */
-	bool guest_shut_rcv;  /* the guest will receive no more (§5.10.6.5) */
-	bool guest_shut_send; /* the guest will send no more */
-	bool credit_asked;    /* CREDIT_REQUEST sent since the last update */
-
-	/* §5.10.6.3 credit. Guest side: what it told us last (untrusted). */
-	uint32_t peer_buf_alloc, peer_fwd_cnt;
-	uint32_t tx_cnt; /* payload bytes sent to the guest */
-	/* Our side: received from the guest, forwarded to the host socket,
-	 * and the fwd_cnt the guest last heard. */
-	uint32_t rx_cnt, fwd_cnt, fwd_cnt_sent;
-
-	uint8_t *buf; /* VSOCK_BUF_ALLOC ring of guest data for the host, lazily */
-	uint32_t buf_head, buf_len;
-
-	char line[VSOCK_LINE_MAX];
-	uint32_t line_len;
-
-	struct loop_op rd_op, wr_op; /* one-shot polls: POLLIN, POLLOUT */
-	bool rd_armed, wr_armed;
-	bool cancelled; /* poll removal submitted (dead connections) */
-};
+struct vsock_conn;
 
 /* An RST owed to the guest for a connection that has no state (any more). */
 struct vsock_rst {
@@ -170,42 +127,9 @@ void vsock_destroy(struct vsock *v);
 __attribute__((warn_unused_result)) int vsock_connect_local(struct vsock *v, uint32_t port, int fd);
 
 /*
- * Internal to vsock.c (device model, tx), vsock_rx.c (delivery to the
- * guest) and vsock_uds.c (host sockets).
- * All of them: main thread, transport lock held, unless said otherwise.
+ * vsock_live: DRIVER_OK and not DEVICE_NEEDS_RESET: the queues may be
+ * used. Transport lock held.
  */
-struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state);
-/* vsock_conn_close: close the host socket; rst: owe the guest an RST. */
-void vsock_conn_close(struct vsock_conn *c, bool rst);
-void vsock_queue_rst(struct vsock *v, uint32_t local_port, uint32_t peer_port, bool reply);
-uint32_t vsock_alloc_port(struct vsock *v);
-/* vsock_rx_process: deliver what is owed to the guest into rx buffers (vsock_rx.c). */
-void vsock_rx_process(struct vsock *v);
-/* Queue indices (§5.10.2) and the size of a packet header (§5.10.6). */
-#define VSOCK_RXQ  0u
-#define VSOCK_TXQ  1u
-#define VSOCK_EVTQ 2u
-#define VSOCK_HDR  44u
-/* vsock_live: DRIVER_OK and not DEVICE_NEEDS_RESET: the queues may be used. */
 bool vsock_live(const struct vsock *v);
-/* vsock_chain_iov: v->iov for len bytes at off of v->chain's (writable) segments. */
-int vsock_chain_iov(struct vsock *v, bool writable, uint32_t off, uint32_t len);
-
-__attribute__((warn_unused_result)) int vsock_uds_listen(struct vsock *v);
-/* vsock_uds_connect: a connected nonblocking socket to "<uds_path>_<port>", or -errno. */
-int vsock_uds_connect(struct vsock *v, uint32_t port);
-void vsock_uds_arm(struct vsock_conn *c);
-void vsock_uds_cancel(struct vsock_conn *c);
-/*
- * vsock_uds_write: len bytes of guest data from iov to the host socket, the
- * part that would block kept in c->buf; rx_cnt and fwd_cnt follow. Returns
- * 0, or -errno (the socket is broken, or -ENOBUFS: the guest ignored our
- * credit). The caller RSTs on an error.
- */
-int vsock_uds_write(struct vsock_conn *c, const struct iovec *iov, int iovcnt, uint32_t len);
-/* vsock_uds_open: the guest accepted a host-initiated connection: "OK <port>\n". */
-int vsock_uds_open(struct vsock_conn *c);
-/* vsock_uds_peek: 1 data waiting, 0 EOF, -EAGAIN none, -errno broken. */
-int vsock_uds_peek(struct vsock_conn *c);
 
 #endif

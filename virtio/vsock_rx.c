@@ -6,7 +6,7 @@
  * guest: vsock.c; the host sockets: vsock_uds.c.
  */
 #define _GNU_SOURCE
-#include "vsock.h"
+#include "virtio/vsock_int.h"
 
 #include <errno.h>
 #include <linux/virtio_vsock.h>

@@ -16,7 +16,7 @@
  * VSOCK_LINE_MAX bytes, and must be exactly "CONNECT <decimal port>\n".
  */
 #define _GNU_SOURCE
-#include "vsock.h"
+#include "virtio/vsock_int.h"
 
 #include <errno.h>
 #include <poll.h>

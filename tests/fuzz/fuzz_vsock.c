@@ -22,7 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "../unit/virtio_driver.h"
-#include "virtio/vsock.h"
+#include "virtio/vsock_int.h"
 
 #include <linux/virtio_vsock.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
-#include "virtio/vsock.h"
+#include "virtio/vsock_int.h"
 #include "virtio_driver.h"
 
 #include <errno.h>
