@@ -26,6 +26,7 @@
  * and no completion reaches the queue or raises an interrupt after a reset.
  */
 #define _GNU_SOURCE
+#include "../unit/rig.h"
 #include "../unit/virtio_driver.h"
 #include "virtio/blk.h"
 
@@ -55,22 +56,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	 (1ull << VIRTIO_BLK_F_RO))
 
 struct fuzz {
-	uint8_t *ram;
-	struct gmem m;
-	struct bus bus;
-	struct loop loop;
+	struct test_rig t;
 	struct blk *rw, *ro;
 	struct vdrv d;
-	unsigned int irqs;
 };
 
 static struct fuzz fz;
-
-static void count_irq(void *opaque)
-{
-	(void)opaque;
-	fz.irqs++;
-}
 
 static void nop_cb(void *opaque, int res, bool more)
 {
@@ -82,7 +73,7 @@ static void nop_cb(void *opaque, int res, bool more)
 /* image: a temporary image of IMG_BYTES, unlinked once the device has it open. */
 static struct blk *image(bool read_only, uint64_t base)
 {
-	struct virtio_mmio_params mp = { .base = base, .gsi = 5, .irq = count_irq };
+	struct virtio_mmio_params mp = test_rig_params(&fz.t, base);
 	char path[] = "/tmp/fuzz_blk.XXXXXX";
 	struct blk_params bp = { .path = path, .read_only = read_only, .id = "fuzz" };
 	struct blk *b = calloc(1, sizeof(*b));
@@ -91,7 +82,8 @@ static struct blk *image(bool read_only, uint64_t base)
 	if (!b || fd < 0 || ftruncate(fd, IMG_BYTES) < 0)
 		abort();
 	close(fd);
-	if (blk_init(b, &bp, &fz.loop, &fz.m, &mp) || virtio_mmio_register(&b->transport, &fz.bus))
+	if (blk_init(b, &bp, &fz.t.loop, &fz.t.m, &mp) ||
+	    virtio_mmio_register(&b->transport, &fz.t.bus))
 		abort();
 	unlink(path);
 	return b;
@@ -100,10 +92,7 @@ static struct blk *image(bool read_only, uint64_t base)
 /* setup: once per process (a fuzzer may keep state: it is reset per input). */
 static void setup(void)
 {
-	fz.ram = aligned_alloc(4096, RAM_SIZE);
-	if (!fz.ram || gmem_init_buffer(&fz.m, fz.ram, RAM_SIZE) || loop_init(&fz.loop, 32))
-		abort();
-	bus_init(&fz.bus);
+	test_rig_init(&fz.t, RAM_SIZE, 32);
 	fz.rw = image(false, BASE_RW);
 	fz.ro = image(true, BASE_RO);
 }
@@ -126,14 +115,14 @@ static void settle(const struct blk *b)
 		bool last = !inflight(b);
 
 		if (last) {
-			struct io_uring_sqe *sqe = loop_sqe(&fz.loop, &nop);
+			struct io_uring_sqe *sqe = loop_sqe(&fz.t.loop, &nop);
 
 			if (!sqe)
 				abort();
 			io_uring_prep_nop(sqe);
 		}
 		/* -EINTR: libFuzzer's -timeout alarm hit the wait; just go on. */
-		err = loop_run_once(&fz.loop);
+		err = loop_run_once(&fz.t.loop);
 		if (err == -EINTR)
 			continue;
 		if (err < 0)
@@ -196,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint16_t n1, n2;
 	struct stat st;
 
-	if (!fz.ram)
+	if (!fz.t.ram)
 		setup();
 	if (size < RAM_OFF)
 		return 0;
@@ -207,24 +196,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n1 = data[1] & 15;
 	n2 = data[1] >> 4;
 
-	memset(fz.ram, 0, RAM_SIZE);
-	if (!(vdrv_mmio_negotiate(&fz.bus, base, features) & VIRTIO_CONFIG_S_FEATURES_OK))
+	memset(fz.t.ram, 0, RAM_SIZE);
+	if (!(vdrv_mmio_negotiate(&fz.t.bus, base, features) & VIRTIO_CONFIG_S_FEATURES_OK))
 		abort();
-	vdrv_init(&fz.d, &fz.m, QSIZE, 0, RAM_SIZE);
+	vdrv_init(&fz.d, &fz.t.m, QSIZE, 0, RAM_SIZE);
 	if (fz.d.heap != BUF_GPA)
 		abort(); /* the input's RAM part would overlap the rings */
 	load_rings(data, data[0] & 16);
-	memcpy(fz.ram + BUF_GPA, data + RAM_OFF,
+	memcpy(fz.t.ram + BUF_GPA, data + RAM_OFF,
 	       size - RAM_OFF < RAM_SIZE - BUF_GPA ? size - RAM_OFF : RAM_SIZE - BUF_GPA);
-	if (vdrv_mmio_setup_queue(&fz.bus, base, 0, &fz.d) != 1 ||
-	    !(vdrv_mmio_driver_ok(&fz.bus, base) & VIRTIO_CONFIG_S_DRIVER_OK))
+	if (vdrv_mmio_setup_queue(&fz.t.bus, base, 0, &fz.d) != 1 ||
+	    !(vdrv_mmio_driver_ok(&fz.t.bus, base) & VIRTIO_CONFIG_S_DRIVER_OK))
 		abort();
 
 	vdrv_set_avail_idx(&fz.d, n1);
 	virtio_mmio_queue_notify(&b->transport, 0);
 	if (data[0] & 8) {
 		/* Reset with requests in flight: their completions must not land. */
-		vdrv_mmio_write(&fz.bus, base, VIRTIO_MMIO_STATUS, 0);
+		vdrv_mmio_write(&fz.t.bus, base, VIRTIO_MMIO_STATUS, 0);
 		settle(b);
 		/* A late push would have found the queue not ready and set
 		 * DEVICE_NEEDS_RESET. */

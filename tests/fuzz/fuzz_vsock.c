@@ -21,6 +21,7 @@
  * memory errors; the device must never crash, block or leak.
  */
 #define _GNU_SOURCE
+#include "../unit/rig.h"
 #include "../unit/virtio_driver.h"
 #include "virtio/vsock_int.h"
 
@@ -42,10 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_FDS  32
 
 struct fuzz {
-	uint8_t *ram;
-	struct gmem m;
-	struct bus bus;
-	struct loop loop;
+	struct test_rig t;
 	struct vsock *v;
 	struct vdrv rx, tx, ev;
 	uint64_t rxbuf[QSIZE], txbuf[QSIZE];
@@ -58,50 +56,27 @@ struct fuzz {
 
 static struct fuzz fz;
 
-static void nop_irq(void *opaque)
-{
-	(void)opaque;
-}
-
-static void nop_cb(void *opaque, int res, bool more)
-{
-	(void)opaque;
-	(void)res;
-	(void)more;
-}
-
 static void pump(void)
 {
-	static struct loop_op nop = { .cb = nop_cb };
-
-	for (int i = 0; i < 4; i++) {
-		struct io_uring_sqe *sqe = loop_sqe(&fz.loop, &nop);
-
-		if (!sqe)
-			abort();
-		io_uring_prep_nop(sqe);
-		if (loop_run_once(&fz.loop) < 0)
-			abort();
-	}
+	test_rig_pump(&fz.t, 4);
 }
 
 static void setup(void)
 {
-	struct virtio_mmio_params mp = { .base = BASE, .gsi = 5, .irq = nop_irq };
+	struct virtio_mmio_params mp;
 	struct vsock_params vp = { .guest_cid = CID };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	fz.ram = aligned_alloc(4096, RAM_SIZE);
+	test_rig_init(&fz.t, RAM_SIZE, 64);
+	mp = test_rig_params(&fz.t, BASE);
 	fz.v = calloc(1, sizeof(*fz.v));
 	strcpy(fz.dir, "/tmp/fuzz_vsock.XXXXXX");
-	if (!fz.ram || !fz.v || !mkdtemp(fz.dir))
+	if (!fz.v || !mkdtemp(fz.dir))
 		abort();
 	snprintf(fz.path, sizeof(fz.path), "%s/v.sock", fz.dir);
 	vp.uds_path = fz.path;
-	bus_init(&fz.bus);
-	if (gmem_init_buffer(&fz.m, fz.ram, RAM_SIZE) || loop_init(&fz.loop, 64) ||
-	    vsock_init(fz.v, &vp, &fz.loop, &fz.m, &mp) ||
-	    virtio_mmio_register(&fz.v->transport, &fz.bus))
+	if (vsock_init(fz.v, &vp, &fz.t.loop, &fz.t.m, &mp) ||
+	    virtio_mmio_register(&fz.v->transport, &fz.t.bus))
 		abort();
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_6000", fz.path);
 	fz.svc = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -112,18 +87,18 @@ static void setup(void)
 
 static void handshake(void)
 {
-	vdrv_mmio_negotiate(&fz.bus, BASE, 1ull << VIRTIO_F_VERSION_1);
-	vdrv_init(&fz.rx, &fz.m, QSIZE, 0, 2u << 20);
-	vdrv_init(&fz.tx, &fz.m, QSIZE, 2u << 20, RAM_SIZE - (64u << 10));
-	vdrv_init(&fz.ev, &fz.m, 16, RAM_SIZE - (64u << 10), RAM_SIZE);
+	vdrv_mmio_negotiate(&fz.t.bus, BASE, 1ull << VIRTIO_F_VERSION_1);
+	vdrv_init(&fz.rx, &fz.t.m, QSIZE, 0, 2u << 20);
+	vdrv_init(&fz.tx, &fz.t.m, QSIZE, 2u << 20, RAM_SIZE - (64u << 10));
+	vdrv_init(&fz.ev, &fz.t.m, 16, RAM_SIZE - (64u << 10), RAM_SIZE);
 	for (unsigned int i = 0; i < QSIZE; i++) {
 		fz.rxbuf[i] = vdrv_alloc(&fz.rx, RXBUF * 16);
 		fz.txbuf[i] = vdrv_alloc(&fz.tx, TXBUF);
 	}
-	vdrv_mmio_setup_queue(&fz.bus, BASE, 0, &fz.rx);
-	vdrv_mmio_setup_queue(&fz.bus, BASE, 1, &fz.tx);
-	vdrv_mmio_setup_queue(&fz.bus, BASE, 2, &fz.ev);
-	vdrv_mmio_driver_ok(&fz.bus, BASE);
+	vdrv_mmio_setup_queue(&fz.t.bus, BASE, 0, &fz.rx);
+	vdrv_mmio_setup_queue(&fz.t.bus, BASE, 1, &fz.tx);
+	vdrv_mmio_setup_queue(&fz.t.bus, BASE, 2, &fz.ev);
+	vdrv_mmio_driver_ok(&fz.t.bus, BASE);
 }
 
 /* take: n bytes of input, NULL when it runs out. */
@@ -296,7 +271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	pump();
-	vdrv_mmio_write(&fz.bus, BASE, VIRTIO_MMIO_STATUS, 0);
+	vdrv_mmio_write(&fz.t.bus, BASE, VIRTIO_MMIO_STATUS, 0);
 	while (fz.nr_fds)
 		close(fz.fds[--fz.nr_fds]);
 	svc_accept();

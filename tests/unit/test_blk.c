@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "rig.h"
 #include "virtio/blk.h"
 #include "virtio_driver.h"
 
@@ -39,15 +40,11 @@
 #define F_ALL (F_VERSION_1 | F_BLK_RW | (1ull << VIRTIO_BLK_F_RO))
 
 struct rig {
-	struct gmem m;
-	struct bus bus;
-	struct loop loop;
+	struct test_rig t;
 	struct blk *blk;
 	struct vdrv d;
-	uint8_t *ram;
 	uint8_t *shadow; /* what the image must hold */
 	char path[32];
-	int irqs;
 	unsigned int runs; /* loop_run_once calls, to bound the batch count */
 };
 
@@ -57,9 +54,9 @@ static uint8_t pat(uint64_t off)
 	return (uint8_t)(off * 31 + (off >> 9) * 7 + 1);
 }
 
-static void count_irq(void *opaque)
+static void no_irq(void *opaque)
 {
-	((struct rig *)opaque)->irqs++;
+	(void)opaque;
 }
 
 static void nop_cb(void *opaque, int res, bool more)
@@ -76,19 +73,17 @@ static void nop_cb(void *opaque, int res, bool more)
  */
 static void rig_init(struct rig *r, bool read_only, const char *id)
 {
-	struct virtio_mmio_params mp = { .base = BASE, .gsi = 5, .irq = count_irq };
+	struct virtio_mmio_params mp;
 	struct blk_params bp = { .read_only = read_only, .id = id };
 	int fd;
 
 	memset(r, 0, sizeof(*r));
-	mp.irq_opaque = r;
-	bus_init(&r->bus);
-	r->ram = aligned_alloc(4096, RAM_SIZE);
+	test_rig_init(&r->t, RAM_SIZE, LOOP_ENTRIES);
+	mp = test_rig_params(&r->t, BASE);
 	r->shadow = malloc(IMG_BYTES);
 	r->blk = calloc(1, sizeof(*r->blk));
-	if (!r->ram || !r->shadow || !r->blk)
+	if (!r->shadow || !r->blk)
 		abort();
-	memset(r->ram, 0, RAM_SIZE);
 	for (uint32_t i = 0; i < IMG_BYTES; i++)
 		r->shadow[i] = pat(i);
 	strcpy(r->path, "/tmp/test_blk.XXXXXX");
@@ -97,41 +92,39 @@ static void rig_init(struct rig *r, bool read_only, const char *id)
 		abort();
 	close(fd);
 	bp.path = r->path;
-	if (gmem_init_buffer(&r->m, r->ram, RAM_SIZE) || loop_init(&r->loop, LOOP_ENTRIES) ||
-	    blk_init(r->blk, &bp, &r->loop, &r->m, &mp) ||
-	    virtio_mmio_register(&r->blk->transport, &r->bus))
+	if (blk_init(r->blk, &bp, &r->t.loop, &r->t.m, &mp) ||
+	    virtio_mmio_register(&r->blk->transport, &r->t.bus))
 		abort();
 }
 
 static void rig_fini(struct rig *r)
 {
 	blk_destroy(r->blk);
-	loop_destroy(&r->loop);
+	test_rig_fini(&r->t);
 	unlink(r->path);
 	free(r->blk);
 	free(r->shadow);
-	free(r->ram);
 }
 
 static uint32_t rd(struct rig *r, uint64_t off)
 {
-	return vdrv_mmio_read(&r->bus, BASE, off);
+	return vdrv_mmio_read(&r->t.bus, BASE, off);
 }
 
 static void wr(struct rig *r, uint64_t off, uint32_t v)
 {
-	vdrv_mmio_write(&r->bus, BASE, off, v);
+	vdrv_mmio_write(&r->t.bus, BASE, off, v);
 }
 
 /* rig_up_at: handshake with features, queue 0 of qsize entries at base. */
 static int rig_up_at(struct rig *r, uint64_t features, uint16_t qsize, uint64_t base,
                      uint64_t heap_end)
 {
-	if (!(vdrv_mmio_negotiate(&r->bus, BASE, features) & VIRTIO_CONFIG_S_FEATURES_OK))
+	if (!(vdrv_mmio_negotiate(&r->t.bus, BASE, features) & VIRTIO_CONFIG_S_FEATURES_OK))
 		return -1;
-	vdrv_init(&r->d, &r->m, qsize, base, heap_end);
-	if (vdrv_mmio_setup_queue(&r->bus, BASE, 0, &r->d) != 1 ||
-	    !(vdrv_mmio_driver_ok(&r->bus, BASE) & VIRTIO_CONFIG_S_DRIVER_OK))
+	vdrv_init(&r->d, &r->t.m, qsize, base, heap_end);
+	if (vdrv_mmio_setup_queue(&r->t.bus, BASE, 0, &r->d) != 1 ||
+	    !(vdrv_mmio_driver_ok(&r->t.bus, BASE) & VIRTIO_CONFIG_S_DRIVER_OK))
 		return -1;
 	return 0;
 }
@@ -194,14 +187,14 @@ static int settle(struct rig *r)
 		bool last = !inflight(r->blk);
 
 		if (last) {
-			struct io_uring_sqe *sqe = loop_sqe(&r->loop, &nop);
+			struct io_uring_sqe *sqe = loop_sqe(&r->t.loop, &nop);
 
 			if (!sqe)
 				return -1;
 			io_uring_prep_nop(sqe);
 		}
 		r->runs++;
-		err = loop_run_once(&r->loop);
+		err = loop_run_once(&r->t.loop);
 		if (err == -EINTR)
 			continue; /* a signal, not a completion: wait again */
 		if (err)
@@ -301,7 +294,7 @@ static uint64_t cfg(struct rig *r, size_t off, uint32_t len)
 {
 	uint64_t v = 0;
 
-	bus_dispatch(&r->bus, BASE + VIRTIO_MMIO_CONFIG_OFFSET + off, false, &v, len);
+	bus_dispatch(&r->t.bus, BASE + VIRTIO_MMIO_CONFIG_OFFSET + off, false, &v, len);
 	return v;
 }
 
@@ -766,7 +759,7 @@ TEST(broken_chains_need_reset)
 		int irqs;
 
 		CHECK_EQ(rig_up(&r, F_ALL, 16), 0);
-		irqs = r.irqs;
+		irqs = r.t.irqs;
 		data = buf(&r, 512, 0x22);
 		b[0] = (struct vdrv_buf){ hdr(&r, VIRTIO_BLK_T_OUT, 0), 16, false };
 		b[1] = (struct vdrv_buf){ data, 512, false };
@@ -781,7 +774,7 @@ TEST(broken_chains_need_reset)
 		kick(&r);
 		CHECK_EQ(settle(&r), 0);
 		CHECK(needs_reset(&r));
-		CHECK_EQ(r.irqs, irqs + 1);
+		CHECK_EQ(r.t.irqs, irqs + 1);
 		CHECK(rd(&r, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
 		CHECK_EQ(vdrv_used_idx(&r.d), 0);
 		/* Notifications no longer reach it. */
@@ -886,17 +879,17 @@ TEST(batching)
 	CHECK_EQ(settle(&r), 0);
 	CHECK(reads_ok(&r, N, 0, data, st));
 	CHECK_EQ(r.blk->stats.reads, N);
-	CHECK(r.irqs >= 1);
-	CHECK_EQ((uint64_t)r.irqs, r.blk->stats.batches);
+	CHECK(r.t.irqs >= 1);
+	CHECK_EQ((uint64_t)r.t.irqs, r.blk->stats.batches);
 	CHECK(r.blk->stats.batches <= r.runs);
 
 	/* VRING_AVAIL_F_NO_INTERRUPT: none. */
 	vdrv_set_avail_flags(&r.d, VRING_AVAIL_F_NO_INTERRUPT);
-	r.irqs = 0;
+	r.t.irqs = 0;
 	submit_reads(&r, N, 0, data, st);
 	kick(&r);
 	CHECK_EQ(settle(&r), 0);
-	CHECK_EQ(r.irqs, 0);
+	CHECK_EQ(r.t.irqs, 0);
 	rig_fini(&r);
 
 	/* EVENT_IDX, used_event at the last one: one interrupt for all. */
@@ -909,7 +902,7 @@ TEST(batching)
 	runs = r.runs;
 	CHECK_EQ(settle(&r), 0);
 	CHECK(reads_ok(&r, N, 0, data, st));
-	CHECK_EQ(r.irqs, 1);
+	CHECK_EQ(r.t.irqs, 1);
 	CHECK(r.blk->stats.batches <= r.runs - runs);
 	rig_fini(&r);
 }
@@ -967,7 +960,7 @@ TEST(reset_in_flight)
 	for (unsigned int i = 0; i < BLK_QUEUE_SIZE; i++)
 		CHECK(r.blk->reqs[i].in_use);
 	old_used = r.d.used;
-	irqs = r.irqs;
+	irqs = r.t.irqs;
 
 	wr(&r, VIRTIO_MMIO_STATUS, 0);
 	CHECK_EQ(rd(&r, VIRTIO_MMIO_STATUS), 0);
@@ -988,7 +981,7 @@ TEST(reset_in_flight)
 	for (unsigned int i = 0; i < N; i++)
 		memset(r.shadow + i * 512, (int)i, 512); /* the late writes did land */
 	CHECK(reads_ok(&r, M, 1024, data, st));
-	CHECK(r.irqs > irqs);
+	CHECK(r.t.irqs > irqs);
 	CHECK(!r.blk->starved);
 	CHECK(!inflight(r.blk));
 	CHECK(!needs_reset(&r));
@@ -1022,7 +1015,7 @@ TEST(init_errors)
 	struct loop l;
 	struct gmem m;
 	uint8_t ram[4096];
-	struct virtio_mmio_params mp = { .base = BASE, .irq = count_irq };
+	struct virtio_mmio_params mp = { .base = BASE, .irq = no_irq };
 	struct blk_params bp = { .path = "/nonexistent/blk.img" };
 	char path[] = "/tmp/test_blk.XXXXXX";
 	int fd = mkstemp(path);
@@ -1048,7 +1041,7 @@ TEST(init_errors)
 	CHECK_EQ(b->capacity, 8);
 	blk_destroy(b);
 	/* The loop has no idle slot left: refused, and the image closed. */
-	while (loop_add_idle(&l, count_irq, NULL) == 0)
+	while (loop_add_idle(&l, no_irq, NULL) == 0)
 		;
 	CHECK_ERR(blk_init(b, &bp, &l, &m, &mp), -ENOSPC);
 	CHECK_EQ(b->fd, -1);

@@ -5,6 +5,7 @@
  * register values handed to KVM.
  */
 #include "check.h"
+#include "rig.h"
 #include "vmm/boot/boot.h"
 #include "vmm/boot/boot_int.h"
 
@@ -65,21 +66,13 @@ TEST(low_memory_map)
 	CHECK(BOOT_MPTABLE_GPA + mptable_size(MPTABLE_MAX_CPUS) <= BOOT_MPTABLE_END);
 }
 
-struct ram {
-	uint8_t *buf;
-	struct gmem m;
-};
-
-static void ram_tables(struct ram *r, int *failed)
+static void ram_tables(struct test_ram *r, int *failed)
 {
-	r->buf = calloc(1, RAM_SIZE);
-	if (!r->buf)
-		abort(); /* nothing to test without memory */
-	CHECK_EQ(gmem_init_buffer(&r->m, r->buf, RAM_SIZE), 0);
+	test_ram_init(r, RAM_SIZE);
 	CHECK_EQ(boot_cpu_write_tables(&r->m), 0);
 }
 
-static uint64_t rd64(const struct ram *r, uint64_t gpa)
+static uint64_t rd64(const struct test_ram *r, uint64_t gpa)
 {
 	uint64_t v;
 
@@ -89,7 +82,7 @@ static uint64_t rd64(const struct ram *r, uint64_t gpa)
 
 TEST(gdt_contents)
 {
-	struct ram r;
+	struct test_ram r;
 
 	ram_tables(&r, failed);
 	CHECK_EQ(rd64(&r, BOOT_GDT_GPA + 0x00), 0);
@@ -100,11 +93,11 @@ TEST(gdt_contents)
 	CHECK_EQ(rd64(&r, BOOT_GDT_GPA + BOOT_CPU_TSS), 0x00008b0000000067ull | BOOT_TSS_GPA << 16);
 	CHECK_EQ(rd64(&r, BOOT_GDT_GPA + BOOT_CPU_TSS + 8), 0);
 	CHECK_EQ(BOOT_CPU_TSS + 16, BOOT_GDT_SIZE);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 /* walk: translate gva through the tables in guest RAM; false if unmapped. */
-static bool walk(const struct ram *r, uint64_t cr3, uint64_t gva, uint64_t *gpa)
+static bool walk(const struct test_ram *r, uint64_t cr3, uint64_t gva, uint64_t *gpa)
 {
 	uint64_t e = rd64(r, cr3 + ((gva >> 39) & 511) * 8);
 
@@ -128,7 +121,7 @@ TEST(identity_map)
 	};
 	struct kvm_sregs s;
 	uint64_t gpa = 0;
-	struct ram r;
+	struct test_ram r;
 
 	ram_tables(&r, failed);
 	memset(&s, 0, sizeof(s));
@@ -142,7 +135,7 @@ TEST(identity_map)
 	/* Every PD entry, not just the probes. */
 	for (uint64_t i = 0; i < BOOT_PD_COUNT * 512; i++)
 		CHECK_EQ(rd64(&r, BOOT_PD_GPA + i * 8), (i << 21) | 0x83);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 /* decode: the fields a segment register takes from descriptor d. */
@@ -169,7 +162,7 @@ static void check_seg(int *failed, const struct kvm_segment *s, uint64_t d, uint
 TEST(sregs_match_gdt)
 {
 	struct kvm_sregs s;
-	struct ram r;
+	struct test_ram r;
 
 	ram_tables(&r, failed);
 	memset(&s, 0, sizeof(s));
@@ -197,7 +190,7 @@ TEST(sregs_match_gdt)
 	CHECK_EQ(s.efer, 0x500);
 	CHECK_EQ(s.ldt.selector, 0x1234);
 	CHECK_EQ(s.apic_base, 0xfee00900);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(regs)

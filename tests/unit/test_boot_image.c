@@ -5,6 +5,7 @@
  * a refused image leaves guest memory untouched.
  */
 #include "check.h"
+#include "rig.h"
 #include "vmm/boot/boot.h"
 
 #include <elf.h>
@@ -47,21 +48,8 @@ static void bz_make(uint8_t *img)
 		img[SETUP_SIZE + i] = (uint8_t)(i * 7 + 1);
 }
 
-struct ram {
-	uint8_t *buf;
-	struct gmem m;
-};
-
-static void ram_init(struct ram *r, int *failed)
-{
-	r->buf = calloc(1, RAM_SIZE);
-	if (!r->buf)
-		abort(); /* nothing to test without memory */
-	CHECK_EQ(gmem_init_buffer(&r->m, r->buf, RAM_SIZE), 0);
-}
-
 /* untouched: whether guest RAM is still all zero around the load address. */
-static bool untouched(const struct ram *r)
+static bool untouched(const struct test_ram *r)
 {
 	for (size_t i = LOAD - 4096; i < LOAD + 2ull * 4096; i++)
 		if (r->buf[i])
@@ -73,9 +61,9 @@ TEST(bz_good)
 {
 	static uint8_t img[BZ_SIZE];
 	struct boot_image bi;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	bz_make(img);
 	CHECK_EQ(boot_image_load(&r.m, img, sizeof(img), &bi), 0);
 	CHECK_EQ(bi.kind, BOOT_IMAGE_BZIMAGE);
@@ -93,23 +81,23 @@ TEST(bz_good)
 	CHECK(memcmp(bi.setup_hdr, img + 0x1f1, bi.setup_hdr_len) == 0);
 	CHECK(memcmp(r.buf + LOAD, img + SETUP_SIZE, PAYLOAD) == 0);
 	CHECK_EQ(r.buf[LOAD + PAYLOAD], 0);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(bz_setup_sects_zero_means_four)
 {
 	static uint8_t img[5ull * 512 + PAYLOAD];
 	struct boot_image bi;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	bz_make(img); /* header only: the payload is put after 5 sectors */
 	img[0x1f1] = 0;
 	for (size_t i = 0; i < PAYLOAD; i++)
 		img[5ull * 512 + i] = (uint8_t)(i ^ 0x5a);
 	CHECK_EQ(boot_image_load(&r.m, img, sizeof(img), &bi), 0);
 	CHECK(memcmp(r.buf + LOAD, img + 5ull * 512, PAYLOAD) == 0);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 /* bz_refused: load img with field (off, n bytes) set to v; expect err. */
@@ -117,15 +105,15 @@ static void bz_refused(int *failed, size_t off, uint64_t v, size_t n, int err)
 {
 	static uint8_t img[BZ_SIZE];
 	struct boot_image bi = { .kind = BOOT_IMAGE_NONE };
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	bz_make(img);
 	put_le(img + off, v, n);
 	CHECK_ERR(boot_image_load(&r.m, img, sizeof(img), &bi), err);
 	CHECK_EQ(bi.kind, BOOT_IMAGE_NONE); /* out untouched */
 	CHECK(untouched(&r));
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(bz_not_supported)
@@ -167,24 +155,24 @@ TEST(bz_fits_exactly)
 {
 	static uint8_t img[BZ_SIZE];
 	struct boot_image bi;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	bz_make(img);
 	put_le(img + 0x260, RAM_SIZE - LOAD, 4);
 	CHECK_EQ(boot_image_load(&r.m, img, sizeof(img), &bi), 0);
 	CHECK_EQ(bi.kernel_end, RAM_SIZE);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(bz_truncated_everywhere)
 {
 	static uint8_t img[BZ_SIZE];
 	struct boot_image bi;
-	struct ram r;
+	struct test_ram r;
 	int bad = 0;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	bz_make(img);
 	/* Cut anywhere before the last paragraph: refused, nothing written. */
 	for (size_t size = 0; size + 15 < sizeof(img); size++) {
@@ -197,21 +185,21 @@ TEST(bz_truncated_everywhere)
 	CHECK(untouched(&r));
 	/* syssize rounds the payload up to a paragraph: 15 bytes short is whole. */
 	CHECK_EQ(boot_image_load(&r.m, img, sizeof(img) - 15, &bi), 0);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(bz_long_header_is_clamped)
 {
 	static uint8_t img[BZ_SIZE];
 	struct boot_image bi;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	bz_make(img);
 	img[0x201] = 0xff; /* the header would end at 0x301, past the zero page's room */
 	CHECK_EQ(boot_image_load(&r.m, img, sizeof(img), &bi), 0);
 	CHECK_EQ(bi.setup_hdr_len, BOOT_IMAGE_SETUP_HDR_MAX);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 /* ELF: one PT_NOTE and two PT_LOADs (text, then data with bss). */
@@ -268,9 +256,9 @@ TEST(elf_good)
 {
 	static _Alignas(8) uint8_t img[ELF_SIZE];
 	struct boot_image bi;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	memset(r.buf + DATA_GPA, 0xcc, DATA_MEMSZ + 1); /* bss must come out zero */
 	elf_make(img);
 	CHECK_EQ(boot_image_load(&r.m, img, sizeof(img), &bi), 0);
@@ -286,7 +274,7 @@ TEST(elf_good)
 	CHECK_EQ(r.buf[DATA_GPA + DATA_LEN], 0);
 	CHECK_EQ(r.buf[DATA_GPA + DATA_MEMSZ - 1], 0);
 	CHECK_EQ(r.buf[DATA_GPA + DATA_MEMSZ], 0xcc);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 /* elf_refused: load an ELF edited by edit(img); expect err and no write. */
@@ -294,15 +282,15 @@ static void elf_refused(int *failed, void (*edit)(uint8_t *img), size_t size, in
 {
 	static _Alignas(8) uint8_t img[ELF_SIZE];
 	struct boot_image bi = { .kind = BOOT_IMAGE_NONE };
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	elf_make(img);
 	edit(img);
 	CHECK_ERR(boot_image_load(&r.m, img, size, &bi), err);
 	CHECK_EQ(bi.kind, BOOT_IMAGE_NONE);
 	CHECK(untouched(&r));
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 #define EDIT(name, stmt)                                                                           \
@@ -384,13 +372,13 @@ TEST(garbage)
 {
 	static const uint8_t junk[] = "MZ not a kernel at all";
 	struct boot_image bi;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	CHECK_ERR(boot_image_load(&r.m, junk, sizeof(junk), &bi), -ENOEXEC);
 	CHECK_ERR(boot_image_load(&r.m, junk, 0, &bi), -ENOEXEC);
 	CHECK(strcmp(boot_image_kind_name(BOOT_IMAGE_NONE), "none") == 0);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 CHECK_MAIN(CASE(bz_good), CASE(bz_setup_sects_zero_means_four), CASE(bz_not_supported),

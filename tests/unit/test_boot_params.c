@@ -4,6 +4,7 @@
  * (vmm/boot_params.c), over a 128 MiB buffer and a lazily mapped 4 GiB memfd.
  */
 #include "check.h"
+#include "rig.h"
 #include "vmm/boot/boot.h"
 #include "vmm/boot/boot_int.h"
 
@@ -64,20 +65,7 @@ static struct boot_image elf_image(void)
 	};
 }
 
-struct ram {
-	uint8_t *buf;
-	struct gmem m;
-};
-
-static void ram_init(struct ram *r, int *failed)
-{
-	r->buf = calloc(1, RAM_SIZE);
-	if (!r->buf)
-		abort(); /* nothing to test without memory */
-	CHECK_EQ(gmem_init_buffer(&r->m, r->buf, RAM_SIZE), 0);
-}
-
-static const struct boot_params *zero_page(const struct ram *r)
+static const struct boot_params *zero_page(const struct test_ram *r)
 {
 	return (const struct boot_params *)(r->buf + BOOT_ZERO_PAGE_GPA);
 }
@@ -95,9 +83,9 @@ TEST(e820_128m)
 	struct boot_image bi = bz_image();
 	struct boot_params_info info;
 	const struct boot_params *bp;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	CHECK_EQ(boot_params_setup(&r.m, &bi, "console=ttyS0", NULL, 0, &info), 0);
 	bp = zero_page(&r);
 	CHECK_EQ(info.zero_page_gpa, BOOT_ZERO_PAGE_GPA);
@@ -106,7 +94,7 @@ TEST(e820_128m)
 	check_e820(failed, bp, 0, 0, 0x9fc00, BOOT_E820_RAM);
 	check_e820(failed, bp, 1, 0x9fc00, 0x100000 - 0x9fc00, BOOT_E820_RESERVED);
 	check_e820(failed, bp, 2, 0x100000, RAM_SIZE - 0x100000, BOOT_E820_RAM);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(e820_4g_across_gap)
@@ -135,9 +123,9 @@ TEST(bzimage_header_copied)
 	struct boot_image bi = bz_image();
 	struct boot_params_info info;
 	const struct boot_params *bp;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	CHECK_EQ(boot_params_setup(&r.m, &bi, "quiet", NULL, 0, &info), 0);
 	bp = zero_page(&r);
 	CHECK_EQ(bp->hdr.setup_sects, 31);
@@ -151,7 +139,7 @@ TEST(bzimage_header_copied)
 	CHECK_EQ(bp->hdr.cmd_line_ptr, BOOT_CMDLINE_GPA);
 	CHECK_EQ(info.cmdline_gpa, BOOT_CMDLINE_GPA);
 	CHECK(strcmp((const char *)r.buf + BOOT_CMDLINE_GPA, "quiet") == 0);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(elf_header_made_up)
@@ -159,9 +147,9 @@ TEST(elf_header_made_up)
 	struct boot_image bi = elf_image();
 	struct boot_params_info info;
 	const struct boot_params *bp;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	CHECK_EQ(boot_params_setup(&r.m, &bi, NULL, NULL, 0, &info), 0);
 	bp = zero_page(&r);
 	CHECK_EQ(bp->hdr.boot_flag, 0xaa55);
@@ -173,7 +161,7 @@ TEST(elf_header_made_up)
 	CHECK_EQ(bp->hdr.cmdline_size, 2047);
 	CHECK_EQ(bp->hdr.cmd_line_ptr, BOOT_CMDLINE_GPA);
 	CHECK_EQ(r.buf[BOOT_CMDLINE_GPA], 0); /* NULL: the empty command line */
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(cmdline_limits)
@@ -181,9 +169,9 @@ TEST(cmdline_limits)
 	static char line[4096];
 	struct boot_image bi = bz_image();
 	struct boot_params_info info;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	memset(line, 'x', 2047);
 	line[2047] = '\0';
 	CHECK_EQ(boot_params_setup(&r.m, &bi, line, NULL, 0, &info), 0);
@@ -200,7 +188,7 @@ TEST(cmdline_limits)
 	line[sizeof(line) - 1] = '\0';
 	CHECK_EQ(boot_params_setup(&r.m, &bi, line, NULL, 0, &info), 0);
 	CHECK(BOOT_CMDLINE_MAX > sizeof(line));
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(initrd_top_of_ram)
@@ -210,9 +198,9 @@ TEST(initrd_top_of_ram)
 	struct boot_params_info info;
 	const struct boot_params *bp;
 	uint64_t want = (RAM_SIZE - sizeof(rd)) & ~0xfffull;
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	for (size_t i = 0; i < sizeof(rd); i++)
 		rd[i] = (uint8_t)(i * 3 + 1);
 	CHECK_EQ(boot_params_setup(&r.m, &bi, "", rd, sizeof(rd), &info), 0);
@@ -222,7 +210,7 @@ TEST(initrd_top_of_ram)
 	CHECK_EQ(bp->hdr.ramdisk_image, want);
 	CHECK_EQ(bp->hdr.ramdisk_size, sizeof(rd));
 	CHECK(memcmp(r.buf + want, rd, sizeof(rd)) == 0);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(initrd_below_addr_max)
@@ -255,9 +243,9 @@ TEST(initrd_too_large)
 	struct boot_params_info info;
 	uint64_t room = RAM_SIZE - KERNEL_END;
 	uint8_t *big = calloc(1, room + 1);
-	struct ram r;
+	struct test_ram r;
 
-	ram_init(&r, failed);
+	test_ram_init(&r, RAM_SIZE);
 	if (!big)
 		abort();
 	/* Just fits between the kernel and the top of RAM. */
@@ -277,7 +265,7 @@ TEST(initrd_too_large)
 	CHECK_EQ(zero_page(&r)->hdr.boot_flag, 0);
 	CHECK_EQ(r.buf[BOOT_CMDLINE_GPA], 0);
 	free(big);
-	free(r.buf);
+	test_ram_fini(&r);
 }
 
 TEST(bad_arguments)

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "rig.h"
 #include "virtio/vsock_int.h"
 #include "virtio_driver.h"
 
@@ -31,15 +32,11 @@
 #define F_V1     (1ull << VIRTIO_F_VERSION_1)
 
 struct rig {
-	struct gmem m;
-	struct bus bus;
-	struct loop loop;
+	struct test_rig t;
 	struct vsock *v;
 	struct vdrv rx, tx, ev;
 	uint64_t rxbuf[QSIZE], txbuf[QSIZE];
-	uint8_t *ram;
 	char dir[64], path[96];
-	int irqs;
 };
 
 /* One packet the guest received. */
@@ -48,70 +45,45 @@ struct pkt {
 	uint8_t data[4096];
 };
 
-static void count_irq(void *opaque)
-{
-	((struct rig *)opaque)->irqs++;
-}
-
-static void nop_cb(void *opaque, int res, bool more)
-{
-	(void)opaque;
-	(void)res;
-	(void)more;
-}
-
-/* pump: run the loop a few rounds without blocking (a no-op SQE each round). */
+/* pump: run the loop a few rounds without blocking. */
 static void pump(struct rig *r)
 {
-	static struct loop_op nop = { .cb = nop_cb };
-
-	for (int i = 0; i < 8; i++) {
-		struct io_uring_sqe *sqe = loop_sqe(&r->loop, &nop);
-
-		if (!sqe)
-			abort();
-		io_uring_prep_nop(sqe);
-		if (loop_run_once(&r->loop) < 0)
-			abort();
-	}
+	test_rig_pump(&r->t, 8);
 }
 
 /* rig_init: RAM, loop, the device listening in a fresh directory, queues up. */
 static void rig_init(struct rig *r)
 {
-	struct virtio_mmio_params mp = { .base = BASE, .gsi = 5, .irq = count_irq };
+	struct virtio_mmio_params mp;
 	struct vsock_params vp = { .guest_cid = CID };
 
 	memset(r, 0, sizeof(*r));
-	mp.irq_opaque = r;
-	bus_init(&r->bus);
-	r->ram = aligned_alloc(4096, RAM_SIZE);
+	test_rig_init(&r->t, RAM_SIZE, 64);
+	mp = test_rig_params(&r->t, BASE);
 	r->v = calloc(1, sizeof(*r->v));
-	if (!r->ram || !r->v)
+	if (!r->v)
 		abort();
-	memset(r->ram, 0, RAM_SIZE);
 	strcpy(r->dir, "/tmp/test_vsock.XXXXXX");
 	if (!mkdtemp(r->dir))
 		abort();
 	snprintf(r->path, sizeof(r->path), "%s/v.sock", r->dir);
 	vp.uds_path = r->path;
-	if (gmem_init_buffer(&r->m, r->ram, RAM_SIZE) || loop_init(&r->loop, 64) ||
-	    vsock_init(r->v, &vp, &r->loop, &r->m, &mp) ||
-	    virtio_mmio_register(&r->v->transport, &r->bus))
+	if (vsock_init(r->v, &vp, &r->t.loop, &r->t.m, &mp) ||
+	    virtio_mmio_register(&r->v->transport, &r->t.bus))
 		abort();
-	if (!(vdrv_mmio_negotiate(&r->bus, BASE, F_V1) & VIRTIO_CONFIG_S_FEATURES_OK))
+	if (!(vdrv_mmio_negotiate(&r->t.bus, BASE, F_V1) & VIRTIO_CONFIG_S_FEATURES_OK))
 		abort();
-	vdrv_init(&r->rx, &r->m, QSIZE, RX_BASE, TX_BASE);
-	vdrv_init(&r->tx, &r->m, QSIZE, TX_BASE, EV_BASE);
-	vdrv_init(&r->ev, &r->m, 16, EV_BASE, RAM_SIZE);
+	vdrv_init(&r->rx, &r->t.m, QSIZE, RX_BASE, TX_BASE);
+	vdrv_init(&r->tx, &r->t.m, QSIZE, TX_BASE, EV_BASE);
+	vdrv_init(&r->ev, &r->t.m, 16, EV_BASE, RAM_SIZE);
 	for (unsigned int i = 0; i < QSIZE; i++) {
 		r->rxbuf[i] = vdrv_alloc(&r->rx, RXBUF);
 		r->txbuf[i] = vdrv_alloc(&r->tx, TXBUF);
 	}
-	if (vdrv_mmio_setup_queue(&r->bus, BASE, 0, &r->rx) != 1 ||
-	    vdrv_mmio_setup_queue(&r->bus, BASE, 1, &r->tx) != 1 ||
-	    vdrv_mmio_setup_queue(&r->bus, BASE, 2, &r->ev) != 1 ||
-	    !(vdrv_mmio_driver_ok(&r->bus, BASE) & VIRTIO_CONFIG_S_DRIVER_OK))
+	if (vdrv_mmio_setup_queue(&r->t.bus, BASE, 0, &r->rx) != 1 ||
+	    vdrv_mmio_setup_queue(&r->t.bus, BASE, 1, &r->tx) != 1 ||
+	    vdrv_mmio_setup_queue(&r->t.bus, BASE, 2, &r->ev) != 1 ||
+	    !(vdrv_mmio_driver_ok(&r->t.bus, BASE) & VIRTIO_CONFIG_S_DRIVER_OK))
 		abort();
 }
 
@@ -120,14 +92,13 @@ static void rig_fini(struct rig *r)
 	char svc[128];
 
 	vsock_destroy(r->v);
-	loop_destroy(&r->loop);
+	test_rig_fini(&r->t);
 	for (unsigned int p = 6000; p < 6004; p++) {
 		snprintf(svc, sizeof(svc), "%s_%u", r->path, p);
 		unlink(svc);
 	}
 	rmdir(r->dir);
 	free(r->v);
-	free(r->ram);
 }
 
 /* post_rx: n rx buffers of len bytes (<= RXBUF), then notify the rx queue. */
@@ -281,7 +252,7 @@ TEST(host_connect_data)
 	CHECK(get_rx(&r, &p));
 	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
 	CHECK_EQ(p.h.fwd_cnt, 6);
-	CHECK(r.irqs > 0);
+	CHECK(r.t.irqs > 0);
 	close(fd);
 	rig_fini(&r);
 }
@@ -647,7 +618,7 @@ TEST(reset_drops_everything)
 	send_pkt(&r, VIRTIO_VSOCK_OP_REQUEST, 7002, 6002, 0, 4096, 0, NULL, 0);
 	pump(&r);
 	CHECK_EQ(r.v->nr_conns, 2);
-	vdrv_mmio_write(&r.bus, BASE, VIRTIO_MMIO_STATUS, 0);
+	vdrv_mmio_write(&r.t.bus, BASE, VIRTIO_MMIO_STATUS, 0);
 	CHECK_EQ(host_read(&r, fd, buf, sizeof(buf)), -1);
 	pump(&r);
 	CHECK_EQ(r.v->nr_conns, 0);
@@ -659,20 +630,20 @@ TEST(reset_drops_everything)
 TEST(bad_params)
 {
 	struct vsock *v = calloc(1, sizeof(*v));
-	struct loop l;
-	struct gmem m;
-	static uint8_t ram[4096];
-	struct virtio_mmio_params mp = { .base = BASE, .irq = count_irq };
+	struct test_rig t;
+	struct virtio_mmio_params mp;
 	struct vsock_params vp = { .guest_cid = 2, .uds_path = "/tmp/x" };
 
-	CHECK(v && !loop_init(&l, 8) && !gmem_init_buffer(&m, ram, sizeof(ram)));
-	CHECK_ERR(vsock_init(v, &vp, &l, &m, &mp), -EINVAL);
+	test_rig_init(&t, 4096, 8);
+	mp = test_rig_params(&t, BASE);
+	CHECK(v);
+	CHECK_ERR(vsock_init(v, &vp, &t.loop, &t.m, &mp), -EINVAL);
 	vp.guest_cid = 3;
 	vp.uds_path = NULL;
-	CHECK_ERR(vsock_init(v, &vp, &l, &m, &mp), -EINVAL);
+	CHECK_ERR(vsock_init(v, &vp, &t.loop, &t.m, &mp), -EINVAL);
 	vp.uds_path = "/nonexistent-dir/x";
-	CHECK(vsock_init(v, &vp, &l, &m, &mp) < 0);
-	loop_destroy(&l);
+	CHECK(vsock_init(v, &vp, &t.loop, &t.m, &mp) < 0);
+	test_rig_fini(&t);
 	free(v);
 }
 
