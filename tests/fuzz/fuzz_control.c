@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * fuzz_control: arbitrary bytes from a control-socket client (vmm/control.c).
+ * fuzz_control: arbitrary bytes from a control-socket client (vmm/control/control.c).
  *
  * Each input is one client's whole stream on a socketpair attached to a
  * control socket of a VM that has only its event loop (no KVM, no vsock:

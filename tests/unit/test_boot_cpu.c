@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of the boot CPU state (vmm/boot_cpu.c): the low-memory map,
+ * Unit tests of the boot CPU state (vmm/boot/boot_cpu.c): the low-memory map,
  * GDT contents, the identity page tables walked like the MMU would, and the
  * register values handed to KVM.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of kernel image loading (vmm/boot_image.c) with synthetic
+ * Unit tests of kernel image loading (vmm/boot/boot_image.c) with synthetic
  * bzImage headers and ELF files: what is accepted, what is refused, and that
  * a refused image leaves guest memory untouched.
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests of the zero page, e820 map, command line and initrd placement
- * (vmm/boot_params.c), over a 128 MiB buffer and a lazily mapped 4 GiB memfd.
+ * (vmm/boot/boot_params.c), over a 128 MiB buffer and a lazily mapped 4 GiB memfd.
  */
 #include "check.h"
 #include "rig.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of the control socket (vmm/control.c) with no KVM: a struct vm
+ * Unit tests of the control socket (vmm/control/control.c) with no KVM: a struct vm
  * that only has its event loop, a client on a socketpair, and no vsock
  * device, so requests for the agent are answered "unavailable". What the
  * VMM answers itself (status, stop with force) and every kind of malformed

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of the per-vCPU CPUID tables (vmm/cpuid.c), on synthetic
+ * Unit tests of the per-vCPU CPUID tables (vmm/boot/cpuid.c), on synthetic
  * KVM_GET_SUPPORTED_CPUID answers shaped like an Intel and an AMD host.
  */
 #include "check.h"

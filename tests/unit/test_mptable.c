@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of the MP table (vmm/mptable.c): found where the MP spec 1.4
+ * Unit tests of the MP table (vmm/boot/mptable.c): found where the MP spec 1.4
  * says to look, checksums right, and walked entry by entry as an OS would.
  */
 #include "check.h"

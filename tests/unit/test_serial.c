@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests of the 16550A UART (vmm/serial.c), driven as a guest would. */
+/* Unit tests of the 16550A UART (vmm/platform/serial.c), driven as a guest would. */
 #define _GNU_SOURCE
 #include "check.h"
 #include "vmm/platform/platform.h"

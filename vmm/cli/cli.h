@@ -71,7 +71,7 @@ int ctl_cmd_stop(int argc, char **argv);
 
 /*
  * run_cmd: `kvmbox run ... -- CMD ARGS`: a thread that runs CMD in the
- * guest through the control socket's relay to the agent (vmm/control.h),
+ * guest through the control socket's relay to the agent (vmm/control/control.h),
  * with its output on our stdout and stderr, then asks the agent to end the
  * VM.
  *
