@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "guest-agent/init.h"
 #include "guest-agent/server.h"
+#include "guest-agent/volumes.h"
 
 #include <errno.h>
 #include <linux/vm_sockets.h>
@@ -68,6 +69,22 @@ static int listen_vsock(unsigned int port)
 	return listen_on(AF_VSOCK, (struct sockaddr *)&svm, sizeof(svm));
 }
 
+/* agent_volumes_init: mount what kvmbox.volumes= names (volumes.h). */
+static void agent_volumes_init(const char *cmdline)
+{
+	struct agent_volume vols[AGENT_MAX_VOLUMES];
+	char spec[2048];
+	int n;
+
+	if (agent_cmdline_param(cmdline, "kvmbox.volumes", spec, sizeof(spec)))
+		return;
+	n = agent_volumes_parse(spec, vols, AGENT_MAX_VOLUMES);
+	if (n < 0)
+		fprintf(stderr, "kvmbox-agent: kvmbox.volumes=%s: %s\n", spec, strerror(-n));
+	else
+		agent_init_volumes(vols, (size_t)n);
+}
+
 /* pid1_init: init's work before serving; failures are logged, not fatal. */
 static void pid1_init(void)
 {
@@ -85,6 +102,7 @@ static void pid1_init(void)
 	err = agent_init_switch_root(&boot);
 	if (err)
 		fprintf(stderr, "kvmbox-agent: root %s: %s\n", boot.root, strerror(-err));
+	agent_volumes_init(cmdline);
 	err = agent_init_hostname(boot.hostname);
 	if (err)
 		fprintf(stderr, "kvmbox-agent: hostname: %s\n", strerror(-err));
