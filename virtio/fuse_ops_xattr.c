@@ -3,13 +3,16 @@
  * fuse_ops_xattr: SETXATTR GETXATTR LISTXATTR REMOVEXATTR, and SYNCFS
  * (fuse_int.h). Layout facts: <linux/fuse.h>.
  *
- * An O_PATH descriptor cannot carry f*xattr calls. Linux 6.13 added
- * getxattrat and friends, which take one with AT_EMPTY_PATH and never
- * follow a symlink: used when the host kernel has them. Older kernels:
- * the path "/proc/self/fd/N" for regular files and directories (the magic
- * link leads to the inode itself, fuse_inode.c), and EOPNOTSUPP for other
- * types (a device node or symlink rarely carries xattrs; the guest sees
- * "not supported" rather than the host following anything).
+ * An O_PATH descriptor carries no xattr calls (f*xattr, and the *xattrat
+ * calls of Linux 6.13 with AT_EMPTY_PATH, refuse it: EBADF). So the inode
+ * is named through its magic link, /proc/self/fd/N (fuse_inode.c): with
+ * getxattrat(proc_fd, "N", 0, ...) where the host kernel has it (6.13+;
+ * the /proc/self/fd descriptor taken at setup, so a later chroot keeps
+ * it), else the path "/proc/self/fd/N" (/proc must be mounted there). The
+ * magic link leads to the inode itself; nothing is opened, so a device
+ * node or FIFO is safe too. A symlink is not: following its magic link
+ * would go on to its target, so symlinks have no xattrs here
+ * (EOPNOTSUPP; Linux allows only trusted.* and security.* on them anyway).
  *
  * The override_stat xattr (fuse_owner.c) is the server's, not the
  * guest's: it is left out of lists, reads as absent and cannot be set or
@@ -43,20 +46,22 @@ struct fuse_xattr_args {
 	uint32_t flags;
 };
 
-#define AT_FLAGS (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
-
-/* fuse_xattr_path: "/proc/self/fd/N" for the fallback, or -EOPNOTSUPP. */
-static int fuse_xattr_path(const struct fuse_inode *ino, char *buf, size_t size)
+/* fuse_xattr_where: the inode's name under /proc/self/fd and its path. */
+static int fuse_xattr_where(const struct fuse_inode *ino, char *name, size_t name_size, char *path,
+                            size_t path_size)
 {
 	int n;
 
-	if (!S_ISREG(ino->type) && !S_ISDIR(ino->type))
+	if (S_ISLNK(ino->type))
 		return -EOPNOTSUPP;
-	n = snprintf(buf, size, "/proc/self/fd/%d", ino->fd);
-	return n > 0 && (size_t)n < size ? 0 : -EINVAL;
+	if (fuse_proc_name(ino, name, name_size))
+		return -EINVAL;
+	n = snprintf(path, path_size, "/proc/self/fd/%s", name);
+	return n > 0 && (size_t)n < path_size ? 0 : -EINVAL;
 }
 
-/* fuse_xattr_at: true when the *xattrat call returned, false to fall back. */
+/* fuse_xattr_at: true when the *xattrat call returned (*out: its result
+ * or -errno), false to fall back to the path. */
 static bool fuse_xattr_at(struct fuse_srv *s, long ret, long *out)
 {
 	if (ret < 0 && errno == ENOSYS) {
@@ -67,43 +72,41 @@ static bool fuse_xattr_at(struct fuse_srv *s, long ret, long *out)
 	return true;
 }
 
-ssize_t fuse_xattr_get(struct fuse_srv *s, const struct fuse_inode *ino, const char *name,
+ssize_t fuse_xattr_get(struct fuse_srv *s, const struct fuse_inode *ino, const char *attr,
                        void *buf, size_t size)
 {
 	struct fuse_xattr_args a = { .value = (uintptr_t)buf, .size = (uint32_t)size };
-	char path[40];
+	char name[16], path[40];
 	long ret;
-	int err;
+	int err = fuse_xattr_where(ino, name, sizeof(name), path, sizeof(path));
 
-	if (!s->no_xattrat &&
-	    fuse_xattr_at(s, syscall(SYS_getxattrat, ino->fd, "", AT_FLAGS, name, &a, sizeof(a)),
-	                  &ret))
-		return ret;
-	err = fuse_xattr_path(ino, path, sizeof(path));
 	if (err)
 		return err;
-	ret = getxattr(path, name, buf, size);
+	if (!s->no_xattrat &&
+	    fuse_xattr_at(s, syscall(SYS_getxattrat, s->proc_fd, name, 0, attr, &a, sizeof(a)),
+	                  &ret))
+		return ret;
+	ret = getxattr(path, attr, buf, size);
 	return ret < 0 ? -errno : ret;
 }
 
 static ssize_t fuse_xattr_list(struct fuse_srv *s, const struct fuse_inode *ino, char *buf,
                                size_t size)
 {
-	char path[40];
+	char name[16], path[40];
 	long ret;
-	int err;
+	int err = fuse_xattr_where(ino, name, sizeof(name), path, sizeof(path));
 
-	if (!s->no_xattrat &&
-	    fuse_xattr_at(s, syscall(SYS_listxattrat, ino->fd, "", AT_FLAGS, buf, size), &ret))
-		return ret;
-	err = fuse_xattr_path(ino, path, sizeof(path));
 	if (err)
 		return err;
+	if (!s->no_xattrat &&
+	    fuse_xattr_at(s, syscall(SYS_listxattrat, s->proc_fd, name, 0, buf, size), &ret))
+		return ret;
 	ret = listxattr(path, buf, size);
 	return ret < 0 ? -errno : ret;
 }
 
-int fuse_xattr_set(struct fuse_srv *s, const struct fuse_inode *ino, const char *name,
+int fuse_xattr_set(struct fuse_srv *s, const struct fuse_inode *ino, const char *attr,
                    const void *val, size_t size, int flags)
 {
 	struct fuse_xattr_args a = {
@@ -111,33 +114,31 @@ int fuse_xattr_set(struct fuse_srv *s, const struct fuse_inode *ino, const char 
 		.size = (uint32_t)size,
 		.flags = (uint32_t)flags,
 	};
-	char path[40];
+	char name[16], path[40];
 	long ret;
-	int err;
+	int err = fuse_xattr_where(ino, name, sizeof(name), path, sizeof(path));
 
+	if (err)
+		return err;
 	if (!s->no_xattrat &&
-	    fuse_xattr_at(s, syscall(SYS_setxattrat, ino->fd, "", AT_FLAGS, name, &a, sizeof(a)),
+	    fuse_xattr_at(s, syscall(SYS_setxattrat, s->proc_fd, name, 0, attr, &a, sizeof(a)),
 	                  &ret))
 		return (int)ret;
-	err = fuse_xattr_path(ino, path, sizeof(path));
-	if (err)
-		return err;
-	return setxattr(path, name, val, size, flags) < 0 ? -errno : 0;
+	return setxattr(path, attr, val, size, flags) < 0 ? -errno : 0;
 }
 
-static int fuse_xattr_remove(struct fuse_srv *s, const struct fuse_inode *ino, const char *name)
+static int fuse_xattr_remove(struct fuse_srv *s, const struct fuse_inode *ino, const char *attr)
 {
-	char path[40];
+	char name[16], path[40];
 	long ret;
-	int err;
+	int err = fuse_xattr_where(ino, name, sizeof(name), path, sizeof(path));
 
-	if (!s->no_xattrat &&
-	    fuse_xattr_at(s, syscall(SYS_removexattrat, ino->fd, "", AT_FLAGS, name), &ret))
-		return (int)ret;
-	err = fuse_xattr_path(ino, path, sizeof(path));
 	if (err)
 		return err;
-	return removexattr(path, name) < 0 ? -errno : 0;
+	if (!s->no_xattrat &&
+	    fuse_xattr_at(s, syscall(SYS_removexattrat, s->proc_fd, name, 0, attr), &ret))
+		return (int)ret;
+	return removexattr(path, attr) < 0 ? -errno : 0;
 }
 
 /* fuse_xattr_name: an xattr name at off: 1..XATTR_NAME_MAX bytes. */
