@@ -134,6 +134,8 @@ int vfs_init(struct vfs *fs, const struct vfs_params *p, struct loop *loop, cons
 		.root = p->path,
 		.read_only = p->read_only,
 		.owner = p->owner,
+		.max_inodes = p->max_inodes,
+		.max_handles = p->max_handles,
 	};
 	size_t tag_len = p->tag ? strnlen(p->tag, VFS_TAG_MAX + 1) : 0;
 	int err;
