@@ -341,7 +341,7 @@ int fuse_lookup_entry(struct fuse_srv *s, struct fuse_inode *dir, const char *na
 {
 	struct fuse_inode *ino;
 	struct stat st;
-	int fd, err;
+	int fd = -1, err;
 
 	err = fuse_lookup_fd(s, dir, name, &fd);
 	if (err)

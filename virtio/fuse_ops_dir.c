@@ -30,7 +30,7 @@ static int fuse_reply_made(struct fuse_req *r, struct fuse_inode *dir, const cha
 	struct fuse_entry_out e;
 	struct fuse_inode *ino;
 	struct stat st;
-	int fd, err;
+	int fd = -1, err;
 
 	err = fuse_lookup_fd(r->s, dir, name, &fd);
 	if (err)

@@ -49,7 +49,7 @@ static int fuse_op_destroy(struct fuse_req *r);
 static int fuse_op_interrupt(struct fuse_req *r);
 
 #define ENTRY sizeof(struct fuse_entry_out)
-#define NAME  2u /* one byte and its NUL */
+#define NAME  ((size_t)2) /* one byte and its NUL */
 
 static const struct fuse_op_desc fuse_ops[FUSE_SYNCFS + 1] = {
 	[FUSE_INIT] = { fuse_op_init, 16, 0, 0 },
