@@ -339,7 +339,7 @@ void fuse_fill_entry(struct fuse_srv *s, struct fuse_inode *ino, const struct st
 int fuse_lookup_entry(struct fuse_srv *s, struct fuse_inode *dir, const char *name,
                       struct fuse_entry_out *e)
 {
-	struct fuse_inode *ino;
+	struct fuse_inode *ino = NULL;
 	struct stat st;
 	int fd = -1, err;
 

@@ -65,6 +65,49 @@ int fuse_op_open(struct fuse_req *r)
 	return err ? err : fuse_reply(r, &o, sizeof(o));
 }
 
+/* fuse_create_at: openat2 of one checked name beneath dir, never through a
+ * symlink; plain openat with O_NOFOLLOW before Linux 5.6. -1 and errno. */
+static int fuse_create_at(const struct fuse_inode *dir, const char *name, struct open_how *how,
+                          int flags)
+{
+	int fd;
+
+	how->flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC);
+	fd = (int)syscall(SYS_openat2, dir->fd, name, how, sizeof(*how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dir->fd, name, (int)how->flags, (mode_t)how->mode);
+	return fd;
+}
+
+/*
+ * fuse_open_existing: CREATE without O_EXCL of a name that exists: opened
+ * as OPEN would, through its O_PATH descriptor, so that only a regular
+ * file is ever opened (a FIFO would block the VMM; a device node the guest
+ * made would be a host device).
+ */
+static int fuse_open_existing(struct fuse_srv *s, struct fuse_inode *dir, const char *name,
+                              int flags, int *out)
+{
+	struct fuse_inode tmp = { .fd = -1 };
+	struct stat st;
+	int fd, err = fuse_lookup_fd(s, dir, name, &tmp.fd);
+
+	if (err)
+		return err;
+	if (fstatat(tmp.fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		err = -errno;
+		close(tmp.fd);
+		return err;
+	}
+	tmp.type = st.st_mode & S_IFMT;
+	fd = S_ISDIR(tmp.type) ? -EISDIR : fuse_inode_reopen(s, &tmp, flags);
+	close(tmp.fd);
+	if (fd < 0)
+		return fd;
+	*out = fd;
+	return 0;
+}
+
 /*
  * CREATE: open(O_CREAT) of name beneath the parent, never through a
  * symlink (O_NOFOLLOW, RESOLVE_NO_SYMLINKS); the reply is the new entry
@@ -82,7 +125,8 @@ int fuse_op_create(struct fuse_req *r)
 		                    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 	const char *name = fuse_arg_name(r, sizeof(in), NULL);
 	struct stat st;
-	int flags, fd, pfd, err;
+	int flags, fd, pfd = -1, err;
+	bool created;
 
 	memcpy(&in, r->arg, sizeof(in));
 	if (!dir)
@@ -94,11 +138,17 @@ int fuse_op_create(struct fuse_req *r)
 	err = fuse_open_flags(r->s, in.flags, &flags);
 	if (err)
 		return err;
-	how.flags = (uint64_t)(flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (in.flags & O_EXCL));
 	how.mode = in.mode & 07777;
-	fd = (int)syscall(SYS_openat2, dir->fd, name, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS)
-		fd = openat(dir->fd, name, (int)how.flags, (mode_t)how.mode);
+	/* O_EXCL first, so that we know whether the file is new: only a new
+	 * file takes the caller's ownership. Without O_EXCL from the guest, an
+	 * existing file is then opened as it is (never through a symlink). */
+	fd = fuse_create_at(dir, name, &how, flags | O_CREAT | O_EXCL);
+	created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && !(in.flags & O_EXCL)) {
+		err = fuse_open_existing(r->s, dir, name, flags, &fd);
+		if (err)
+			return err;
+	}
 	if (fd < 0)
 		return -errno;
 	err = fuse_handle_new(r->s, fd, false, (flags & O_ACCMODE) != O_RDONLY, &out.o.fh);
@@ -106,7 +156,9 @@ int fuse_op_create(struct fuse_req *r)
 		return err;
 	err = fuse_lookup_fd(r->s, dir, name, &pfd);
 	if (!err) {
-		(void)fuse_owner_created(r->s, dir, pfd, &r->h, S_IFREG | (in.mode & 07777), 0);
+		if (created)
+			(void)fuse_owner_created(r->s, dir, pfd, &r->h, S_IFREG | (in.mode & 07777),
+			                         0);
 		err = fuse_inode_from_fd(r->s, pfd, &ino, &st);
 	}
 	if (err) {

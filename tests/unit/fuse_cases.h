@@ -587,6 +587,20 @@ TEST(test_dir_ops)
 	CHECK(S_ISCHR(e.attr.mode));
 	CHECK_EQ(e.attr.rdev, makedev(1, 3));
 	CHECK_ERR(fc_open(&r.c, FUSE_OPEN, e.nodeid, O_RDWR, NULL), -ENXIO);
+	/* CREATE of an existing FIFO or device: never opened by the host. */
+	CHECK_ERR(fc_create(&r.c, d.nodeid, "fifo", O_RDONLY, 0644, NULL, NULL), -ENXIO);
+	CHECK_ERR(fc_create(&r.c, d.nodeid, "null", O_RDWR, 0644, NULL, NULL), -ENXIO);
+	CHECK_ERR(fc_create(&r.c, FUSE_ROOT_ID, "d", O_RDONLY, 0644, NULL, NULL), -EISDIR);
+	/* CREATE of an existing file opens it, and leaves its owner alone. */
+	put_file(r.dfd, "mine", "x");
+	CHECK(fchownat(r.dfd, "mine", 4321, 4321, 0) == 0);
+	r.c.uid = r.c.gid = 1000;
+	CHECK_ERR(fc_create(&r.c, FUSE_ROOT_ID, "mine", O_RDWR, 0600, &e, NULL), 0);
+	r.c.uid = r.c.gid = 0;
+	CHECK_EQ(e.attr.uid, 4321);
+	CHECK_EQ(e.attr.size, 1);
+	CHECK_ERR(fc_create(&r.c, FUSE_ROOT_ID, "mine", O_RDWR | O_EXCL, 0600, NULL, NULL),
+	          -EEXIST);
 	CHECK_ERR(fc_name_op(&r.c, FUSE_RMDIR, FUSE_ROOT_ID, "d"), -ENOTEMPTY);
 	CHECK_ERR(fc_name_op(&r.c, FUSE_UNLINK, d.nodeid, "fifo"), 0);
 	CHECK_ERR(fc_name_op(&r.c, FUSE_UNLINK, d.nodeid, "null"), 0);
