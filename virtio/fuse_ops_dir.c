@@ -181,9 +181,10 @@ int fuse_op_rename2(struct fuse_req *r)
 
 /*
  * LINK: a new name for an inode the guest holds. linkat with AT_EMPTY_PATH
- * on its O_PATH descriptor needs CAP_DAC_READ_SEARCH; without it, the
- * magic link (fuse_inode.c): AT_SYMLINK_FOLLOW there follows only that
- * link, to the inode itself, even when the inode is a symlink.
+ * on its O_PATH descriptor needs CAP_DAC_READ_SEARCH before Linux 6.10
+ * (since then, a descriptor the caller opened will do); failing that
+ * (ENOENT), the magic link (fuse_inode.c): AT_SYMLINK_FOLLOW there follows
+ * only that link, to the inode itself, even when the inode is a symlink.
  */
 int fuse_op_link(struct fuse_req *r)
 {

@@ -23,11 +23,15 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -1066,12 +1070,138 @@ TEST(test_owner_xattr)
 	rig_fini(&r);
 }
 
+/* rootless_body: test_rootless's checks, in a child without root's
+ * powers; host_uid: who owns what it creates. */
+static void rootless_body(int *failed, enum fuse_owner_mode owner, uid_t host_uid)
+{
+	struct rig r;
+	struct fuse_entry_out f, g, sl, l, n;
+	struct fuse_mknod_in mk = { .mode = S_IFCHR | 0666, .rdev = makedev(1, 3) };
+	struct fuse_setattr_in sa = { .valid = FATTR_UID | FATTR_GID | FATTR_MODE, .mode = 04755 };
+	struct fuse_attr a;
+	struct stat st;
+	uint64_t fh;
+
+	rig_init_opts(&r, false, owner, 0, 0);
+	CHECK_ERR(fc_init_session(&r.c), 0);
+	CHECK_ERR(fc_create(&r.c, FUSE_ROOT_ID, "f", O_RDWR, 0644, &f, &fh), 0);
+	CHECK_EQ(f.attr.uid, 0); /* the request's caller, root in the guest */
+	CHECK(fstatat(r.dfd, "f", &st, 0) == 0 && st.st_uid == host_uid);
+	CHECK_ERR(fc_write(&r.c, f.nodeid, fh, 0, "data", 4), 4);
+	/* LINK without CAP_DAC_READ_SEARCH (Linux 6.10+ allows AT_EMPTY_PATH on
+	 * a descriptor the caller opened; older kernels take the magic link). */
+	CHECK_ERR(fc_link(&r.c, f.nodeid, FUSE_ROOT_ID, "g", &g), 0);
+	CHECK_EQ(g.nodeid, f.nodeid);
+	CHECK_EQ(g.attr.nlink, 2);
+	CHECK_ERR(fc_symlink(&r.c, FUSE_ROOT_ID, "s", "/etc/passwd", &sl), 0);
+	CHECK_ERR(fc_link(&r.c, sl.nodeid, FUSE_ROOT_ID, "s2", &l), 0);
+	CHECK(S_ISLNK(l.attr.mode));
+	/* A device node: a placeholder file here, a device to the guest. */
+	fc_start(&r.c, FUSE_MKNOD, FUSE_ROOT_ID);
+	fc_add(&r.c, &mk, sizeof(mk));
+	fc_str(&r.c, "null");
+	CHECK_ERR(fc_send(&r.c), 0);
+	memcpy(&n, fc_payload(&r.c), sizeof(n));
+	CHECK(S_ISCHR(n.attr.mode));
+	CHECK_EQ(n.attr.rdev, makedev(1, 3));
+	CHECK(fstatat(r.dfd, "null", &st, 0) == 0 && S_ISREG(st.st_mode));
+	/* chown to root and setuid: recorded, not done. */
+	fc_start(&r.c, FUSE_SETATTR, f.nodeid);
+	fc_add(&r.c, &sa, sizeof(sa));
+	CHECK_ERR(fc_send(&r.c), 0);
+	CHECK_ERR(fc_getattr(&r.c, f.nodeid, &a), 0);
+	CHECK_EQ(a.uid, 0);
+	CHECK_EQ(a.mode, S_IFREG | 04755);
+	CHECK(fstatat(r.dfd, "f", &st, 0) == 0 && st.st_uid == host_uid && !(st.st_mode & 06000));
+	/* A symlink cannot carry it: chown there is accepted and ignored. */
+	fc_start(&r.c, FUSE_SETATTR, sl.nodeid);
+	sa.valid = FATTR_UID;
+	fc_add(&r.c, &sa, sizeof(sa));
+	CHECK_ERR(fc_send(&r.c), 0);
+	CHECK_ERR(xattr_op(&r, FUSE_SETXATTR, f.nodeid, "user.k", "v", 0), 0);
+	CHECK_ERR(xattr_op(&r, FUSE_LISTXATTR, f.nodeid, NULL, NULL, 256), 0);
+	CHECK_EQ(fc_payload_len(&r.c), 7); /* "user.k\0", the override hidden */
+	CHECK_ERR(fc_release(&r.c, FUSE_RELEASE, f.nodeid, fh), 0);
+	rig_fini(&r);
+}
+
+/*
+ * drop_root: in a child, become uid and gid 65534 (where FUSE_OWNER_AUTO
+ * picks the override xattr). PR_SET_DUMPABLE: a credential change makes
+ * the process non-dumpable, and /proc/self/fd/N (the server's reopening
+ * door) then belongs to root: a VMM that drops privileges must set it
+ * back. Returns false where this environment denies that uid the basic
+ * use of /tmp (some sandboxes do).
+ */
+static bool drop_root(void)
+{
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	    setresuid(65534, 65534, 65534) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		_exit(2);
+	return access("/tmp", W_OK | X_OK) == 0;
+}
+
+/* drop_caps: stay uid 0 but without the capabilities the rootless path
+ * lives without (linkat AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH). */
+static void drop_caps(void)
+{
+	static const cap_value_t caps[] = { CAP_DAC_READ_SEARCH, CAP_CHOWN, CAP_MKNOD, CAP_FOWNER,
+		                            CAP_FSETID };
+	cap_t c = cap_get_proc();
+
+	if (!c || cap_set_flag(c, CAP_EFFECTIVE, 5, caps, CAP_CLEAR) ||
+	    cap_set_flag(c, CAP_PERMITTED, 5, caps, CAP_CLEAR) || cap_set_proc(c))
+		_exit(2);
+	cap_free(c);
+}
+
+/*
+ * Without root's powers: a child that drops to uid 65534 where the
+ * environment lets it, else one that stays uid 0 without the
+ * capabilities above and forces the override xattr.
+ */
+TEST(test_rootless)
+{
+	int status = -1;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		printf("test_rootless: skipped (not root)\n");
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int child_failed = 0;
+
+		if (!drop_root())
+			_exit(3); /* the uid is unusable here: see below */
+		rootless_body(&child_failed, FUSE_OWNER_AUTO, 65534);
+		_exit(child_failed ? 1 : 0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+		pid = fork();
+		if (pid == 0) {
+			int child_failed = 0;
+
+			drop_caps();
+			rootless_body(&child_failed, FUSE_OWNER_XATTR, 0);
+			_exit(child_failed ? 1 : 0);
+		}
+		CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fprintf(stderr, "test_rootless: child status %#x\n", status);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* Every case, for CHECK_MAIN. */
 #define FUSE_CASES                                                                                 \
 	CASE(test_init), CASE(test_lookup_forget_hardlinks), CASE(test_hostile_names),             \
 	    CASE(test_symlink_escape), CASE(test_link_rename_bad_ids), CASE(test_file_io),         \
 	    CASE(test_setattr), CASE(test_dir_ops), CASE(test_readdir), CASE(test_xattr),          \
 	    CASE(test_misc_ops), CASE(test_read_only), CASE(test_never_forgets),                   \
-	    CASE(test_malformed), CASE(test_owner_xattr)
+	    CASE(test_malformed), CASE(test_owner_xattr), CASE(test_rootless)
 
 #endif
