@@ -43,6 +43,18 @@
  * FUSE_SRV_MAX_HANDLES + 3 descriptors; the VMM's RLIMIT_NOFILE must
  * allow that (beyond it, lookups fail with ENFILE in the guest, which is
  * safe but unhelpful).
+ *
+ * Sandboxing (for the jail and seccomp steps): the server reopens inodes
+ * through a descriptor of /proc/self/fd taken at vfs_init, so /proc must be
+ * mounted when vfs_init runs (not afterwards: a chroot is fine). A VMM that
+ * changes its uid afterwards must call prctl(PR_SET_DUMPABLE, 1): the
+ * credential change makes the process non-dumpable, and /proc/self/fd/N
+ * then belongs to root. Syscalls the server uses: openat, openat2,
+ * fstatat, fstatfs, readlinkat, symlinkat, mknodat, mkdirat, unlinkat,
+ * renameat2, linkat, fchownat, fchmodat, utimensat, ftruncate, preadv,
+ * pwritev, fsync, fdatasync, fallocate, lseek, copy_file_range,
+ * getdents64, syncfs, close, and the xattr calls (getxattrat & co, or
+ * getxattr & co on a /proc/self/fd path).
  */
 #ifndef KVMBOX_VIRTIO_FS_H
 #define KVMBOX_VIRTIO_FS_H
