@@ -16,13 +16,14 @@
  *       bit 3: the request and the reply room in odd iovec pieces
  *   room: an index into a table of reply sizes (0 bytes to 2 MiB)
  * The harness clamps FALLOCATE and COPY_FILE_RANGE lengths to 1 MiB so
- * that the fuzzer does not fill the disk (the server itself bounds
- * neither: quotas are the host's business).
+ * that the fuzzer does not fill the disk (the server bounds a copy at
+ * 64 MiB and FALLOCATE not at all: quotas are the host's business).
  *
  * Checked after each request: the reply fits the room, is a well-formed
  * fuse_out_header (len as returned; error 0 or -1..-511, an error reply
- * header-only). After each input: the secret is intact, the server's
- * descriptors are within its table bounds, and after a reset none is left.
+ * header-only). After each input: the secret is intact and alone, nothing
+ * appeared beside the share, the server's descriptors are within its
+ * table bounds, and after a reset none is left.
  * Each input starts from a freshly made share and a reset server.
  */
 #define _GNU_SOURCE
@@ -164,6 +165,23 @@ static void setup(void)
 	fz.base_fds = share_fds();
 }
 
+/* entries: names in dir, "." and ".." aside. */
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* secret_intact: outside holds the secret alone, unchanged, and nothing
+ * appeared beside the share. */
 static bool secret_intact(void)
 {
 	char path[160], buf[32] = "";
@@ -176,7 +194,8 @@ static bool secret_intact(void)
 		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	return n == (ssize_t)strlen(SECRET) && !strcmp(buf, SECRET);
+	return n == (ssize_t)strlen(SECRET) && !strcmp(buf, SECRET) && entries(fz.outside) == 1 &&
+	       entries(fz.base) == 2;
 }
 
 /* learn: node ids and handles from a successful reply. */
