@@ -6,7 +6,8 @@
  * secret no request may change.
  *
  * Input: byte 0: bit 0 no automatic INIT first, bit 1 the read-only
- * server. Then records, as long as the input goes:
+ * server, bit 2 (without bit 1) the server keeping ownership in the
+ * override_stat xattr (fuse_owner.c). Then records, as long as the input goes:
  *   u8 ctl, u8 room, le16 len, len bytes of request
  *   ctl bit 0: set the header's len to the bytes sent (else as given)
  *       bit 1: the header's node id becomes one the server handed out
@@ -56,7 +57,7 @@ static const uint32_t rooms[] = { 0,       8,   16,   17,   40,    64,       120
 
 struct fuzz {
 	char base[64], share[80], outside[80];
-	struct fuse_srv *rw, *ro;
+	struct fuse_srv *rw, *ro, *xa;
 	uint8_t *req, *reply;
 	uint64_t nodes[MAX_IDS], fhs[MAX_IDS];
 	unsigned int nr_nodes, nr_fhs;
@@ -159,6 +160,10 @@ static void setup(void)
 	p.root = fz.share;
 	if (!fz.req || !fz.reply || fuse_srv_create(&fz.rw, &p))
 		abort();
+	p.owner = FUSE_OWNER_XATTR;
+	if (fuse_srv_create(&fz.xa, &p))
+		abort();
+	p.owner = FUSE_OWNER_PASSTHROUGH;
 	p.read_only = true;
 	if (fuse_srv_create(&fz.ro, &p))
 		abort();
@@ -328,7 +333,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (size < 1)
 		return 0;
-	s = data[0] & 2 ? fz.ro : fz.rw;
+	s = data[0] & 2 ? fz.ro : data[0] & 4 ? fz.xa : fz.rw;
 	fz.nr_nodes = fz.nr_fhs = 0;
 	fz.nodes[fz.nr_nodes++] = FUSE_ROOT_ID;
 	if (!(data[0] & 1))
