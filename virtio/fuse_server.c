@@ -343,12 +343,17 @@ static int fuse_dispatch(struct fuse_req *r, size_t in_len)
 		r->s->stats.unsupported++;
 		return -ENOSYS;
 	}
+	/* No room for even the out header: a request that takes a reply is
+	 * not served at all (its effects could never be reported). */
+	if (!(d->flags & OP_NO_REPLY) && r->out_len < sizeof(struct fuse_out_header))
+		return -EINVAL;
 	if (!r->s->initialized && r->h.opcode != FUSE_INIT)
 		return d->flags & OP_NO_REPLY ? FUSE_NO_REPLY : -EIO;
 	err = fuse_copy_args(r, in_len);
 	if (err)
 		return err;
-	if (r->arg_len < d->min_in || d->min_out > r->out_len - sizeof(struct fuse_out_header)) {
+	if (r->arg_len < d->min_in ||
+	    (d->min_out && d->min_out > r->out_len - sizeof(struct fuse_out_header))) {
 		r->s->stats.malformed++;
 		return d->flags & OP_NO_REPLY ? FUSE_NO_REPLY : -EINVAL;
 	}

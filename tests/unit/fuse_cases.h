@@ -960,6 +960,20 @@ TEST(test_malformed)
 	h.len = sizeof(h) + sizeof(struct fuse_getattr_in);
 	memcpy(buf, &h, sizeof(h));
 	CHECK_EQ(send_raw(&r, buf, h.len, 15), 0);
+	/* No room for a reply: the request is not served at all. */
+	{
+		struct fuse_srv_stats before, after;
+
+		put_file(r.dfd, "noroom", "x");
+		fuse_srv_get_stats(r.s, &before);
+		r.c.room = 8;
+		CHECK_ERR(fc_lookup(&r.c, FUSE_ROOT_ID, "noroom", NULL), FC_NO_REPLY);
+		fuse_srv_get_stats(r.s, &after);
+		CHECK_EQ(after.inodes, before.inodes);
+		r.c.room = 0;
+		CHECK_ERR(fc_mkdir(&r.c, FUSE_ROOT_ID, "noroomdir", 0755, NULL), FC_NO_REPLY);
+		CHECK(!host_exists(&r, "noroomdir"));
+	}
 	CHECK_EQ(send_raw(&r, buf, h.len, 16 + 10), sizeof(oh));
 	memcpy(&oh, r.c.reply, sizeof(oh));
 	CHECK_EQ(oh.error, -EINVAL);
