@@ -96,8 +96,16 @@ static int fuse_dirent_add(struct fuse_req *r, struct fuse_inode *dir, bool plus
 static int fuse_readdir_fill(struct fuse_req *r, struct fuse_inode *dir, int fd, bool plus,
                              uint32_t size, uint32_t *pos)
 {
+	/* Host records are about the size of fuse_dirents (smaller than
+	 * direntplus): reading size bytes of them fills the reply without
+	 * reading far past it (what is read and not sent is read again next
+	 * time). 1 KiB at least: room for one record of any name. */
+	size_t want = size < 1024 ? 1024 : size;
+
+	if (want > sizeof(r->s->dents))
+		want = sizeof(r->s->dents);
 	for (;;) {
-		long n = syscall(SYS_getdents64, fd, r->s->dents, sizeof(r->s->dents));
+		long n = syscall(SYS_getdents64, fd, r->s->dents, want);
 
 		if (n < 0)
 			return *pos ? 0 : -errno;

@@ -701,6 +701,69 @@ TEST(test_readdir)
 	rig_fini(&r);
 }
 
+/* count_names: tally the "file%03d" names of a READDIR(PLUS) reply into
+ * seen[], the others into *other; the last entry's offset into *off. */
+static void count_names(struct rig *r, bool plus, int *seen, int *other, uint64_t *off)
+{
+	const uint8_t *p = fc_payload(&r->c);
+	uint32_t len = fc_payload_len(&r->c), pos = 0;
+
+	while (pos < len) {
+		const struct fuse_dirent *d =
+		    (const void *)(p + pos + (plus ? sizeof(struct fuse_entry_out) : 0));
+		unsigned int i;
+		char name[16] = "";
+
+		memcpy(name, d->name, d->namelen < 15 ? d->namelen : 15);
+		if (sscanf(name, "file%3u", &i) == 1 && i < 500)
+			seen[i]++;
+		else
+			(*other)++;
+		*off = d->off;
+		pos += plus ? FUSE_DIRENTPLUS_SIZE((const struct fuse_direntplus *)(p + pos))
+		            : FUSE_DIRENT_SIZE(d);
+	}
+}
+
+/* A directory of 500 names, read 4 KiB at a time: each name exactly once. */
+TEST(test_readdir_large)
+{
+	struct rig r;
+	int seen[500] = { 0 }, other = 0, calls = 0;
+	uint64_t fh, off = 0;
+	char name[16];
+
+	rig_init(&r);
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "file%03d", i);
+		put_file(r.dfd, name, "");
+	}
+	CHECK_ERR(fc_init_session(&r.c), 0);
+	CHECK_ERR(fc_open(&r.c, FUSE_OPENDIR, FUSE_ROOT_ID, O_RDONLY, &fh), 0);
+	for (bool plus = false;; plus = true) {
+		memset(seen, 0, sizeof(seen));
+		other = 0;
+		off = 0;
+		for (calls = 0; calls < 1000; calls++) {
+			int n = fc_read(&r.c, plus ? FUSE_READDIRPLUS : FUSE_READDIR, FUSE_ROOT_ID,
+			                fh, off, 4096);
+
+			CHECK(n >= 0);
+			if (n <= 0)
+				break;
+			count_names(&r, plus, seen, &other, &off);
+		}
+		for (int i = 0; i < 500; i++)
+			CHECK_EQ(seen[i], 1);
+		CHECK_EQ(other, 2); /* . and .. */
+		CHECK(calls > (plus ? 20 : 3));
+		if (plus)
+			break;
+	}
+	CHECK_ERR(fc_release(&r.c, FUSE_RELEASEDIR, FUSE_ROOT_ID, fh), 0);
+	rig_fini(&r);
+}
+
 static int xattr_op(struct rig *r, uint32_t op, uint64_t node, const char *name, const char *val,
                     uint32_t size)
 {
@@ -1214,8 +1277,8 @@ TEST(test_rootless)
 #define FUSE_CASES                                                                                 \
 	CASE(test_init), CASE(test_lookup_forget_hardlinks), CASE(test_hostile_names),             \
 	    CASE(test_symlink_escape), CASE(test_link_rename_bad_ids), CASE(test_file_io),         \
-	    CASE(test_setattr), CASE(test_dir_ops), CASE(test_readdir), CASE(test_xattr),          \
-	    CASE(test_misc_ops), CASE(test_read_only), CASE(test_never_forgets),                   \
+	    CASE(test_setattr), CASE(test_dir_ops), CASE(test_readdir), CASE(test_readdir_large),  \
+	    CASE(test_xattr), CASE(test_misc_ops), CASE(test_read_only), CASE(test_never_forgets), \
 	    CASE(test_malformed), CASE(test_owner_xattr), CASE(test_rootless)
 
 #endif
