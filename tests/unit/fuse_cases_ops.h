@@ -235,6 +235,12 @@ TEST(test_setattr)
 	CHECK_EQ(st.st_atim.tv_sec, 1000);
 	CHECK_EQ(st.st_mtim.tv_sec, 2000);
 	CHECK_EQ(st.st_mtim.tv_nsec, 5);
+	sa = (struct fuse_setattr_in){ .valid = FATTR_MTIME | FATTR_MTIME_NOW };
+	fc_start(&r.c, FUSE_SETATTR, e.nodeid);
+	fc_add(&r.c, &sa, sizeof(sa));
+	CHECK_ERR(fc_send(&r.c), 0);
+	CHECK(fstatat(r.dfd, "f", &st, 0) == 0 && st.st_mtim.tv_sec > 2000);
+	CHECK_EQ(st.st_atim.tv_sec, 1000); /* untouched */
 	/* Through a handle, and absurd values. */
 	CHECK_ERR(fc_open(&r.c, FUSE_OPEN, e.nodeid, O_RDWR, &fh), 0);
 	sa = (struct fuse_setattr_in){ .valid = FATTR_SIZE | FATTR_FH, .fh = fh, .size = 1 };
@@ -316,6 +322,28 @@ TEST(test_dir_ops)
 	CHECK_ERR(fc_name_op(&r.c, FUSE_UNLINK, FUSE_ROOT_ID, "d"), -EISDIR);
 	CHECK_ERR(fc_name_op(&r.c, FUSE_RMDIR, FUSE_ROOT_ID, "d"), 0);
 	CHECK(!host_exists(&r, "d"));
+	/* The VMM's umask does not eat the guest's mode bits; a setgid
+	 * parent's group wins over the caller's. */
+	{
+		mode_t old = umask(022);
+		struct fuse_entry_out g, sub;
+
+		CHECK_ERR(fc_mkdir(&r.c, FUSE_ROOT_ID, "open", 0777, &e), 0);
+		CHECK(fstatat(r.dfd, "open", &st, 0) == 0 && (st.st_mode & 0777) == 0777);
+		CHECK(fchownat(r.dfd, "open", 0, 4242, 0) == 0 &&
+		      fchmodat(r.dfd, "open", 02777, 0) == 0);
+		r.c.uid = 1000;
+		r.c.gid = 1000;
+		CHECK_ERR(fc_create(&r.c, e.nodeid, "f", O_RDWR, 0666, &g, NULL), 0);
+		CHECK_ERR(fc_mkdir(&r.c, e.nodeid, "sub", 0755, &sub), 0);
+		r.c.uid = r.c.gid = 0;
+		CHECK_EQ(g.attr.uid, 1000);
+		CHECK_EQ(g.attr.gid, 4242);
+		CHECK_EQ(g.attr.mode & 0777, 0666);
+		CHECK_EQ(sub.attr.gid, 4242);
+		CHECK(sub.attr.mode & S_ISGID);
+		umask(old);
+	}
 	/* The inode lives on while the guest holds it: GETATTR still answers. */
 	CHECK_ERR(fc_getattr(&r.c, d.nodeid, NULL), 0);
 	rig_fini(&r);
