@@ -80,7 +80,8 @@ void fuse_srv_reset(struct fuse_srv *s);
  * out_n: where the reply goes. Returns the reply's length in bytes (the
  * used length to report), or 0 when the request takes no reply (FORGET,
  * BATCH_FORGET, INTERRUPT) or when out has no room for even a
- * struct fuse_out_header.
+ * struct fuse_out_header (such a request is not served at all: its
+ * effects could never be reported).
  */
 uint32_t fuse_srv_handle(struct fuse_srv *s, const struct iovec *in, unsigned int in_n,
                          const struct iovec *out, unsigned int out_n);
