@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuse: an in-VMM FUSE passthrough server over one host directory, the
+ * backend of virtio-fs (virtio/fs.h). It knows no virtqueue: a request is
+ * the bytes of a FUSE request (struct fuse_in_header, the op's arguments,
+ * write data) in iovecs, a reply goes into the caller's iovecs, so that unit
+ * tests and the fuzzer drive it with plain buffers.
+ *
+ * Protocol: <linux/fuse.h>, as spoken by Linux 6.1's virtio-fs driver (FUSE
+ * 7.36); we answer INIT with our minor (7.31 at least is required). Opcodes
+ * served are listed in fuse_server.c; anything else gets ENOSYS.
+ *
+ * Everything in a request is hostile. Confinement, in short (docs/virtio-fs.md
+ * has the long form):
+ *  - inodes are O_PATH file descriptors held in a bounded table; a node id
+ *    is a table index with a generation, never a host pointer, and every
+ *    node id and file handle from the guest is looked up and checked;
+ *  - a name is one component: non-empty, at most NAME_MAX bytes, no '/',
+ *    not "." or ".."; it is resolved beneath its parent's fd with openat2
+ *    (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) or an
+ *    *at call with AT_SYMLINK_NOFOLLOW, so that the host never follows a
+ *    symlink the guest made;
+ *  - the inode and handle tables are bounded (ENFILE when full), so a
+ *    guest that never sends FORGET cannot exhaust the host's descriptors;
+ *  - a read-only share answers EROFS to every request that would write.
+ *
+ * Threading: a server is used by one thread at a time (its scratch buffers
+ * live in struct fuse_srv). Every call is synchronous and may block in the
+ * host file system.
+ */
+#ifndef KVMBOX_VIRTIO_FUSE_H
+#define KVMBOX_VIRTIO_FUSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define FUSE_SRV_MAX_INODES  65536u
+#define FUSE_SRV_MAX_HANDLES 4096u
+/* The largest WRITE (and READ) we offer in INIT: 256 pages, the most the
+ * kernel's FUSE_MAX_PAGES allows (FUSE_MAX_MAX_PAGES). */
+#define FUSE_SRV_MAX_WRITE (1u << 20)
+
+/* Where guest-set ownership goes (see fuse_owner.c). */
+enum fuse_owner_mode {
+	FUSE_OWNER_AUTO = 0,    /* XATTR unless the VMM runs as root */
+	FUSE_OWNER_PASSTHROUGH, /* chown/mknod for real (needs privileges) */
+	FUSE_OWNER_XATTR,       /* user.containers.override_stat */
+};
+
+struct fuse_srv_params {
+	const char *root; /* the shared directory (a host path: trusted) */
+	bool read_only;
+	enum fuse_owner_mode owner;
+	uint32_t max_inodes;  /* 0: FUSE_SRV_MAX_INODES; at least 2 */
+	uint32_t max_handles; /* 0: FUSE_SRV_MAX_HANDLES */
+};
+
+struct fuse_srv;
+
+/*
+ * fuse_srv_create: a server over p->root, before INIT. Opens the root and
+ * /proc/self/fd (fuse_inode.c says why) and allocates the tables.
+ * Returns 0 or -errno (-ENOTDIR, -ENOENT ... from opening the root).
+ */
+__attribute__((warn_unused_result)) int fuse_srv_create(struct fuse_srv **out,
+                                                        const struct fuse_srv_params *p);
+
+void fuse_srv_destroy(struct fuse_srv *s);
+
+/*
+ * fuse_srv_reset: forget every inode but the root, close every handle and
+ * go back to waiting for INIT (a device reset, or DESTROY).
+ */
+void fuse_srv_reset(struct fuse_srv *s);
+
+/*
+ * fuse_srv_handle: serve one request. in/in_n: the request bytes (guest
+ * memory, hostile, may change under us: each field is copied once); out /
+ * out_n: where the reply goes. Returns the reply's length in bytes (the
+ * used length to report), or 0 when the request takes no reply (FORGET,
+ * BATCH_FORGET, INTERRUPT) or when out has no room for even a
+ * struct fuse_out_header (such a request is not served at all: its
+ * effects could never be reported).
+ */
+uint32_t fuse_srv_handle(struct fuse_srv *s, const struct iovec *in, unsigned int in_n,
+                         const struct iovec *out, unsigned int out_n);
+
+/* fuse_srv_stats: counters for tests and metrics. */
+struct fuse_srv_stats {
+	uint64_t requests, errors, malformed, unsupported;
+	uint32_t inodes, handles; /* in use now (the root counts) */
+};
+
+void fuse_srv_get_stats(const struct fuse_srv *s, struct fuse_srv_stats *st);
+
+#endif
