@@ -107,7 +107,12 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	(void)ftw;
 	if (flag == FTW_DP)
 		return ftw->level ? rmdir(path) : 0;
-	chmod(path, 0700); /* a folder the fuzzer made unreadable */
+	/* A folder the fuzzer made unreadable gets its mode back. Never
+	 * chmod a symlink's path: chmod follows it, and the guest's symlinks
+	 * point anywhere (a run of this fuzzer once chmodded the host's / and
+	 * /etc/passwd that way). */
+	if (flag == FTW_DNR)
+		fchmodat(AT_FDCWD, path, 0700, AT_SYMLINK_NOFOLLOW);
 	return unlink(path);
 }
 
