@@ -112,7 +112,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	 * point anywhere (a run of this fuzzer once chmodded the host's / and
 	 * /etc/passwd that way). */
 	if (flag == FTW_DNR)
-		fchmodat(AT_FDCWD, path, 0700, AT_SYMLINK_NOFOLLOW);
+		return fchmodat(AT_FDCWD, path, 0700, AT_SYMLINK_NOFOLLOW) < 0 ? -1 : rmdir(path);
 	return unlink(path);
 }
 
