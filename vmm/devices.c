@@ -39,7 +39,7 @@ static uint32_t vm_virtio_gsi(unsigned int i)
 
 int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size)
 {
-	unsigned int nr = vm->cfg.nr_disks + (vm->cfg.vsock.uds_path ? 1 : 0);
+	unsigned int nr = vm->cfg.nr_disks + vm->cfg.nr_shares + (vm->cfg.vsock.uds_path ? 1 : 0);
 	size_t used = 0;
 
 	buf[0] = '\0';
@@ -230,7 +230,29 @@ static int vm_add_disk(struct vm *vm, unsigned int i)
 	return vm_virtio_slot_wire(vm, s, &b->transport);
 }
 
-/* vm_add_vsock: the virtio-vsock device, after the disks. */
+/* vm_add_share: a virtio-fs device for the host folder of share i. */
+static int vm_add_share(struct vm *vm, unsigned int i)
+{
+	struct virtio_mmio_params mp;
+	struct vm_virtio_slot *s = vm_virtio_slot_new(vm, &mp);
+	struct vfs *fs;
+	int err;
+
+	if (!s)
+		return -errno;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	err = vfs_init(fs, &vm->cfg.shares[i], &vm->loop, &vm->mem, &mp);
+	if (err) {
+		free(fs);
+		return err;
+	}
+	vm->shares[vm->nr_shares++] = fs;
+	return vm_virtio_slot_wire(vm, s, &fs->transport);
+}
+
+/* vm_add_vsock: the virtio-vsock device, after the disks and shares. */
 static int vm_add_vsock(struct vm *vm)
 {
 	struct virtio_mmio_params mp;
@@ -267,6 +289,14 @@ int vm_devices_add(struct vm *vm)
 			return err;
 		}
 	}
+	for (unsigned int i = 0; i < vm->cfg.nr_shares; i++) {
+		err = vm_add_share(vm, i);
+		if (err) {
+			fprintf(stderr, "kvmbox: shared folder %s: %s\n", vm->cfg.shares[i].path,
+			        strerror(-err));
+			return err;
+		}
+	}
 	if (vm->cfg.vsock.uds_path) {
 		err = vm_add_vsock(vm);
 		if (err) {
@@ -284,6 +314,12 @@ void vm_devices_destroy(struct vm *vm)
 		vsock_destroy(vm->vsock);
 		free(vm->vsock);
 		vm->vsock = NULL;
+	}
+	while (vm->nr_shares) {
+		struct vfs *fs = vm->shares[--vm->nr_shares];
+
+		vfs_destroy(fs);
+		free(fs);
 	}
 	while (vm->nr_disks) {
 		struct blk *b = vm->disks[--vm->nr_disks];

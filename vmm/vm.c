@@ -135,6 +135,28 @@ static int vm_check_disks(const struct vm *vm)
 	return 0;
 }
 
+/*
+ * vm_check_shares: every shared folder is a folder we can open, before
+ * /dev/kvm is touched. The devices open them again later.
+ */
+static int vm_check_shares(const struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->cfg.nr_shares; i++) {
+		const char *path = vm->cfg.shares[i].path;
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0) {
+			int err = -errno;
+
+			fprintf(stderr, "kvmbox: shared folder %s: %s\n", path,
+			        err == -ENOTDIR ? "not a folder" : strerror(-err));
+			return err;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 /* vm_full_cmdline: the configured command line and the devices' parameters. */
 static int vm_full_cmdline(const struct vm *vm, char **out)
 {
@@ -191,6 +213,8 @@ int vm_load(struct vm *vm)
 			return err;
 	}
 	err = vm_check_disks(vm);
+	if (!err)
+		err = vm_check_shares(vm);
 	if (!err)
 		err = vm_full_cmdline(vm, &cmdline);
 	if (err) {

@@ -17,6 +17,7 @@
 #define KVMBOX_VMM_VM_H
 
 #include "virtio/blk.h"
+#include "virtio/fs.h"
 #include "virtio/vsock.h"
 #include "vmm/boot/boot.h"
 #include "vmm/bus.h"
@@ -47,6 +48,7 @@
 #define VM_VIRTIO_GSI_BASE 5
 #define VM_MAX_VIRTIO      11
 #define VM_MAX_DISKS       8
+#define VM_MAX_SHARES      8 /* virtio-fs devices: --volume and --rootfs-dir */
 
 /* Exit statuses of `kvmbox run`, documented in README.md. */
 enum vm_exit_status {
@@ -68,6 +70,8 @@ struct vm_config {
 	bool console_input; /* forward stdin to the guest's serial */
 	struct blk_params disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
+	struct vfs_params shares[VM_MAX_SHARES]; /* host folders, by tag */
+	unsigned int nr_shares;
 	struct vsock_params vsock; /* uds_path NULL: no vsock device */
 	const char *control_path;  /* the control socket; NULL: none */
 };
@@ -131,6 +135,8 @@ struct vm {
 	bool i8042_ready;
 	struct blk *disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
+	struct vfs *shares[VM_MAX_SHARES];
+	unsigned int nr_shares;
 	struct vsock *vsock;
 	struct control control;
 	struct vm_virtio_slot slots[VM_MAX_VIRTIO];

@@ -28,6 +28,31 @@
  * their command lines.
  */
 
+/* kvmbox run's options, as run.c and run_fs.c read them. */
+struct run_opts {
+	struct vm_config cfg;
+	char *const *command; /* NULL: none, the guest runs its own init */
+	char *kernel_buf, *initrd_buf, *tmpdir, *uds_buf, *rootfs_buf;
+	char *rootfs;     /* --rootfs PATH[,ro] or "none"; NULL: the default */
+	bool root_on_vda; /* the root disk is /dev/vda: tell the agent */
+	bool root_on_fs;  /* --rootfs-dir: the root is virtio-fs "rootfs" */
+	bool root_fs_ro;
+	const char *share_guest[VM_MAX_SHARES]; /* a volume's guest path; NULL: the root */
+	const char *append;
+	const char *console_path;
+	const char *timings_json;
+	bool timings;
+	uint64_t cid; /* --cid; 0: not given */
+};
+
+/* run_fs_parse_volume: --volume HOSTDIR:GUESTPATH[:ro] (arg cut in place). */
+__attribute__((warn_unused_result)) int run_fs_parse_volume(struct run_opts *o, char *arg);
+/* run_fs_parse_rootfs_dir: --rootfs-dir DIR[,ro] (arg cut in place). */
+__attribute__((warn_unused_result)) int run_fs_parse_rootfs_dir(struct run_opts *o, char *arg);
+/* run_fs_cmdline: what the agent must hear of the shares: " kvmbox.root=...
+ * kvmbox.volumes=..." or "" (malloc'd). 0 or -ENOMEM. */
+__attribute__((warn_unused_result)) int run_fs_cmdline(const struct run_opts *o, char **out);
+
 /* The default guest RAM of `kvmbox run`, in MiB. */
 #define CLI_DEFAULT_MEM_MIB 128
 

@@ -21,19 +21,6 @@
 
 #define RUN_MAX_MEM_MIB (1ull << 20) /* 1 TiB */
 
-struct run_opts {
-	struct vm_config cfg;
-	char *const *command; /* NULL: none, the guest runs its own init */
-	char *kernel_buf, *initrd_buf, *tmpdir, *uds_buf, *rootfs_buf;
-	char *rootfs;     /* --rootfs PATH[,ro] or "none"; NULL: the default */
-	bool root_on_vda; /* the root disk is /dev/vda: tell the agent */
-	const char *append;
-	const char *console_path;
-	const char *timings_json;
-	bool timings;
-	uint64_t cid; /* --cid; 0: not given */
-};
-
 enum {
 	OPT_APPEND = 256,
 	OPT_TIMINGS_JSON,
@@ -44,6 +31,8 @@ enum {
 	OPT_CID,
 	OPT_CONTROL,
 	OPT_ROOTFS,
+	OPT_VOLUME,
+	OPT_ROOTFS_DIR,
 };
 
 /*
@@ -98,6 +87,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "cid", required_argument, NULL, OPT_CID },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+		{ "volume", required_argument, NULL, OPT_VOLUME },
+		{ "rootfs-dir", required_argument, NULL, OPT_ROOTFS_DIR },
 		{ "timings", no_argument, NULL, 't' },
 		{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
 		{ "help", no_argument, NULL, 'h' },
@@ -155,6 +146,14 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (run_parse_disk(optarg, &o->cfg))
 				return -EINVAL;
 			break;
+		case OPT_VOLUME:
+			if (run_fs_parse_volume(o, optarg))
+				return -EINVAL;
+			break;
+		case OPT_ROOTFS_DIR:
+			if (run_fs_parse_rootfs_dir(o, optarg))
+				return -EINVAL;
+			break;
 		case 't':
 			o->timings = true;
 			break;
@@ -192,16 +191,20 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 }
 
 /*
- * run_cmdline: the default or given command line, with the root disk for
- * the agent (guest-agent/init.h) and then --append, which can override it.
+ * run_cmdline: the default or given command line, with the root disk or
+ * folder and the volumes for the agent (guest-agent/init.h, volumes.h) and
+ * then --append, which can override them.
  */
 static char *run_cmdline(const struct run_opts *o, const char *base)
 {
-	char *s;
+	char *s, *fs;
 
-	if (asprintf(&s, "%s%s%s%s", base, o->root_on_vda ? " kvmbox.root=/dev/vda" : "",
-	             o->append ? " " : "", o->append ? o->append : "") < 0)
+	if (run_fs_cmdline(o, &fs))
 		return NULL;
+	if (asprintf(&s, "%s%s%s%s%s", base, o->root_on_vda ? " kvmbox.root=/dev/vda" : "", fs,
+	             o->append ? " " : "", o->append ? o->append : "") < 0)
+		s = NULL;
+	free(fs);
 	return s;
 }
 
@@ -324,7 +327,7 @@ static int run_defaults(struct run_opts *o)
 			                "agent-initrd.gz): give --initrd\n");
 			return -EINVAL;
 		}
-		if (!o->rootfs) {
+		if (!o->rootfs && !o->root_on_fs) {
 			o->rootfs_buf = run_share("rootfs.ext4");
 			if (!o->rootfs_buf) {
 				fprintf(stderr, "kvmbox: no root file system beside kvmbox "
@@ -335,8 +338,20 @@ static int run_defaults(struct run_opts *o)
 				return -EINVAL;
 		}
 	}
+	if (o->rootfs && o->root_on_fs) {
+		fprintf(stderr, "kvmbox: --rootfs and --rootfs-dir: give one root\n");
+		return -EINVAL;
+	}
 	if (o->rootfs && strcmp(o->rootfs, "none") != 0 && run_parse_rootfs(o))
 		return -EINVAL;
+	if (o->cfg.nr_disks + o->cfg.nr_shares + (o->cfg.vsock.uds_path ? 1 : 0) > VM_MAX_VIRTIO) {
+		fprintf(stderr,
+		        "kvmbox: %u disks, %u shared folders and %s vsock device: at most %d "
+		        "virtio devices in all\n",
+		        o->cfg.nr_disks, o->cfg.nr_shares, o->cfg.vsock.uds_path ? "a" : "no",
+		        VM_MAX_VIRTIO);
+		return -EINVAL;
+	}
 	if (!o->command)
 		return 0;
 	/* The command's output is ours: the console only with --console. */

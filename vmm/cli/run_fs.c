@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * run_fs: `kvmbox run`'s shared host folders, each a virtio-fs device
+ * (virtio/fs.h): `--volume HOSTDIR:GUESTPATH[:ro]`, mounted by the agent
+ * at GUESTPATH before the command runs, and `--rootfs-dir DIR[,ro]`, the
+ * root file system as a host folder instead of an ext4 image. The agent
+ * learns of them from the kernel command line (guest-agent/volumes.h and
+ * init.h), which has no quoting it can rely on: guest paths with a space,
+ * a comma or a colon are refused here, with the reason.
+ */
+#define _GNU_SOURCE
+#include "vmm/cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The device tags (virtio 1.2 §5.11.4): one per share, fixed so that the
+ * guest's mount commands are predictable. */
+static const char *const run_fs_tags[VM_MAX_SHARES] = {
+	"vol0", "vol1", "vol2", "vol3", "vol4", "vol5", "vol6", "vol7",
+};
+
+#define RUN_FS_ROOT_TAG "rootfs"
+
+/* run_fs_guest_path_ok: absolute, not "/", short, nothing the command line
+ * or the agent's parser cannot carry, no "." or ".." component. */
+static bool run_fs_guest_path_ok(const char *p, const char **why)
+{
+	*why = "must be an absolute path other than /";
+	if (p[0] != '/' || strspn(p, "/") == strlen(p))
+		return false;
+	*why = "is longer than 255 bytes";
+	if (strlen(p) > 255)
+		return false;
+	*why = "may not hold a space, a comma or a colon (the kernel command line carries it)";
+	if (strpbrk(p, " ,:\t\n\"'\\"))
+		return false;
+	*why = "may not have . or .. components";
+	for (const char *c = p; *c;) {
+		size_t n;
+
+		c += strspn(c, "/");
+		n = strcspn(c, "/");
+		if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c += n;
+	}
+	return true;
+}
+
+/* run_fs_add: the next share; -EINVAL after one message when all are taken. */
+static int run_fs_add(struct run_opts *o, const char *opt, const char *dir, bool ro,
+                      const char *tag, const char *guest)
+{
+	struct vm_config *cfg = &o->cfg;
+
+	if (cfg->nr_shares == VM_MAX_SHARES) {
+		fprintf(stderr, "kvmbox: %s: at most %d shared folders\n", opt, VM_MAX_SHARES);
+		return -EINVAL;
+	}
+	if (!dir[0]) {
+		fprintf(stderr, "kvmbox: %s needs a host folder\n", opt);
+		return -EINVAL;
+	}
+	o->share_guest[cfg->nr_shares] = guest;
+	cfg->shares[cfg->nr_shares++] = (struct vfs_params){
+		.path = dir,
+		.tag = tag,
+		.read_only = ro,
+	};
+	return 0;
+}
+
+/* run_fs_nr_volumes: the --volume shares so far (vol0, vol1, ... in order). */
+static unsigned int run_fs_nr_volumes(const struct run_opts *o)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < o->cfg.nr_shares; i++)
+		n += o->share_guest[i] != NULL;
+	return n;
+}
+
+int run_fs_parse_volume(struct run_opts *o, char *arg)
+{
+	size_t len = strlen(arg);
+	bool ro = len > 3 && strcmp(arg + len - 3, ":ro") == 0;
+	char *colon, *guest;
+	const char *why;
+
+	if (ro)
+		arg[len - 3] = '\0';
+	/* The last colon splits: a host folder may hold one, a guest path not. */
+	colon = strrchr(arg, ':');
+	if (!colon) {
+		fprintf(stderr, "kvmbox: --volume %s: expected HOSTDIR:GUESTPATH[:ro]\n", arg);
+		return -EINVAL;
+	}
+	*colon = '\0';
+	guest = colon + 1;
+	if (!run_fs_guest_path_ok(guest, &why)) {
+		fprintf(stderr, "kvmbox: --volume %s:%s: the guest path %s\n", arg, guest, why);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < o->cfg.nr_shares; i++) {
+		if (o->share_guest[i] && strcmp(o->share_guest[i], guest) == 0) {
+			fprintf(stderr, "kvmbox: --volume: two volumes on %s\n", guest);
+			return -EINVAL;
+		}
+	}
+	return run_fs_add(o, "--volume", arg, ro, run_fs_tags[run_fs_nr_volumes(o)], guest);
+}
+
+int run_fs_parse_rootfs_dir(struct run_opts *o, char *arg)
+{
+	char *comma = strchr(arg, ',');
+	bool ro = false;
+
+	if (o->root_on_fs) {
+		fprintf(stderr, "kvmbox: --rootfs-dir given twice\n");
+		return -EINVAL;
+	}
+	if (comma) {
+		*comma = '\0';
+		if (strcmp(comma + 1, "ro") != 0) {
+			fprintf(stderr, "kvmbox: --rootfs-dir %s: unknown option %s (ro)\n", arg,
+			        comma + 1);
+			return -EINVAL;
+		}
+		ro = true;
+	}
+	if (run_fs_add(o, "--rootfs-dir", arg, ro, RUN_FS_ROOT_TAG, NULL))
+		return -EINVAL;
+	o->root_on_fs = true;
+	o->root_fs_ro = ro;
+	return 0;
+}
+
+/* run_fs_append: printf-style text added to *s (malloc'd); 0 or -ENOMEM. */
+__attribute__((format(printf, 2, 3))) static int run_fs_append(char **s, const char *fmt, ...)
+{
+	char *add, *t;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&add, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	n = asprintf(&t, "%s%s", *s, add);
+	free(add);
+	if (n < 0)
+		return -ENOMEM;
+	free(*s);
+	*s = t;
+	return 0;
+}
+
+int run_fs_cmdline(const struct run_opts *o, char **out)
+{
+	char *s = strdup("");
+	int err = s ? 0 : -ENOMEM;
+
+	if (!err && o->root_on_fs)
+		err = run_fs_append(&s, " kvmbox.root=%s kvmbox.rootfstype=virtiofs%s",
+		                    RUN_FS_ROOT_TAG, o->root_fs_ro ? " kvmbox.rootflags=ro" : "");
+	for (unsigned int i = 0, n = 0; !err && i < o->cfg.nr_shares; i++) {
+		const struct vfs_params *sh = &o->cfg.shares[i];
+
+		if (!o->share_guest[i])
+			continue;
+		err = run_fs_append(&s, "%s%s:%s%s", n++ ? "," : " kvmbox.volumes=", sh->tag,
+		                    o->share_guest[i], sh->read_only ? ":ro" : "");
+	}
+	if (err) {
+		free(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
