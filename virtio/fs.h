@@ -46,10 +46,10 @@
  *
  * Sandboxing (for the jail and seccomp steps): the server reopens inodes
  * through a descriptor of /proc/self/fd taken at vfs_init, so /proc must be
- * mounted when vfs_init runs (not afterwards: a chroot is fine). A VMM that
- * changes its uid afterwards must call prctl(PR_SET_DUMPABLE, 1): the
- * credential change makes the process non-dumpable, and /proc/self/fd/N
- * then belongs to root. Syscalls the server uses: openat, openat2,
+ * mounted when vfs_init runs (not afterwards: a chroot is fine). A uid
+ * change afterwards is fine too (a process may always use its own
+ * /proc/self/fd, dumpable or not; test_rootless checks it). Syscalls the
+ * server uses: openat, openat2,
  * fstatat, fstatfs, readlinkat, symlinkat, mknodat, mkdirat, unlinkat,
  * renameat2, linkat, fchownat, fchmodat, utimensat, ftruncate, preadv,
  * pwritev, fsync, fdatasync, fallocate, lseek, copy_file_range,

@@ -95,7 +95,9 @@ static void put(const char *dir, const char *name, const char *data)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	/* A new file, never through a symlink: the harness must not follow
+	 * what the fuzzer made any more than the server does. */
+	fd = open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
 	if (fd < 0 || write(fd, data, strlen(data)) != (ssize_t)strlen(data))
 		abort();
 	close(fd);
@@ -116,13 +118,18 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return unlink(path);
 }
 
+static int entries(const char *dir);
+
 /* fresh_share: empty the share, then the fixtures. */
 static void fresh_share(void)
 {
 	char path[200];
 
-	chmod(fz.share, 0755);
-	nftw(fz.share, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	/* The share itself is a real folder (the fuzzer cannot replace its
+	 * root): chmod by path is safe here and nowhere else. */
+	if (chmod(fz.share, 0755) || nftw(fz.share, rm_one, 16, FTW_DEPTH | FTW_PHYS) ||
+	    entries(fz.share) != 0)
+		abort(); /* never build fixtures over leftovers */
 	put(fz.share, "f", "file contents");
 	snprintf(path, sizeof(path), "%s/f", fz.share);
 	{

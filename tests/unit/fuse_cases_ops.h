@@ -307,7 +307,7 @@ TEST(test_dir_ops)
 	CHECK_ERR(fc_create(&r.c, FUSE_ROOT_ID, "d", O_RDONLY, 0644, NULL, NULL), -EISDIR);
 	/* CREATE of an existing file opens it, and leaves its owner alone. */
 	put_file(r.dfd, "mine", "x");
-	CHECK(fchownat(r.dfd, "mine", 4321, 4321, 0) == 0);
+	CHECK(fchownat(r.dfd, "mine", 4321, 4321, AT_SYMLINK_NOFOLLOW) == 0);
 	r.c.uid = r.c.gid = 1000;
 	CHECK_ERR(fc_create(&r.c, FUSE_ROOT_ID, "mine", O_RDWR, 0600, &e, NULL), 0);
 	r.c.uid = r.c.gid = 0;
@@ -330,8 +330,8 @@ TEST(test_dir_ops)
 
 		CHECK_ERR(fc_mkdir(&r.c, FUSE_ROOT_ID, "open", 0777, &e), 0);
 		CHECK(fstatat(r.dfd, "open", &st, 0) == 0 && (st.st_mode & 0777) == 0777);
-		CHECK(fchownat(r.dfd, "open", 0, 4242, 0) == 0 &&
-		      fchmodat(r.dfd, "open", 02777, 0) == 0);
+		CHECK(fchownat(r.dfd, "open", 0, 4242, AT_SYMLINK_NOFOLLOW) == 0 &&
+		      fchmodat(r.dfd, "open", 02777, AT_SYMLINK_NOFOLLOW) == 0);
 		r.c.uid = 1000;
 		r.c.gid = 1000;
 		CHECK_ERR(fc_create(&r.c, e.nodeid, "f", O_RDWR, 0666, &g, NULL), 0);
@@ -547,7 +547,7 @@ TEST(test_misc_ops)
 
 	rig_init(&r);
 	put_file(r.dfd, "f", "x");
-	CHECK(fchmodat(r.dfd, "f", 0600, 0) == 0);
+	CHECK(fchmodat(r.dfd, "f", 0600, AT_SYMLINK_NOFOLLOW) == 0);
 	CHECK_ERR(fc_init_session(&r.c), 0);
 	fc_start(&r.c, FUSE_STATFS, FUSE_ROOT_ID);
 	CHECK_ERR(fc_send(&r.c), 0);

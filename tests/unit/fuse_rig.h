@@ -64,7 +64,8 @@ static int count_fds(void)
 
 static void put_file(int dfd, const char *name, const char *data)
 {
-	int fd = openat(dfd, name, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	/* Never through a symlink: what the server made may point anywhere. */
+	int fd = openat(dfd, name, O_CREAT | O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 
 	if (fd < 0 || write(fd, data, strlen(data)) != (ssize_t)strlen(data))
 		abort();
