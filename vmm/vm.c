@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -249,6 +250,55 @@ int vm_load(struct vm *vm)
 	return 0;
 }
 
+/* Descriptors kept for everything but the shared folders: the process's
+ * own, 2 per vCPU, the vsock device's connections, the control clients'
+ * 3 each, the devices' eventfds, and slack. */
+#define VM_FD_RESERVE(vm)                                                                          \
+	(64u + 2u * (vm)->cfg.nr_cpus + VSOCK_MAX_CONNS + 3u * CONTROL_MAX_CONNS +                 \
+	 4u * VM_MAX_VIRTIO)
+
+/*
+ * vm_size_fds: raise the soft RLIMIT_NOFILE to the hard one, then give each
+ * shared folder's FUSE server its part of what is left, so that a guest
+ * that never forgets an inode fills its own tables (ENFILE in the guest)
+ * and never the descriptors the vsock device, the control socket and the
+ * other shares need. A folder whose server was given limits keeps them.
+ */
+static void vm_size_fds(struct vm *vm)
+{
+	struct rlimit rl;
+	uint64_t left, each;
+
+	if (!vm->cfg.nr_shares || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return;
+	}
+	left = rl.rlim_cur > VM_FD_RESERVE(vm) ? rl.rlim_cur - VM_FD_RESERVE(vm) : 0;
+	each = left / vm->cfg.nr_shares;
+	if (each < 256)
+		fprintf(stderr,
+		        "kvmbox: only %llu file descriptors for each shared folder "
+		        "(RLIMIT_NOFILE %llu): the guest will see ENFILE early\n",
+		        (unsigned long long)each, (unsigned long long)rl.rlim_cur);
+	if (each < 64)
+		each = 64;
+	for (unsigned int i = 0; i < vm->cfg.nr_shares; i++) {
+		struct vfs_params *sh = &vm->cfg.shares[i];
+		uint64_t handles =
+		    each / 16 < FUSE_SRV_MAX_HANDLES ? each / 16 : FUSE_SRV_MAX_HANDLES;
+		uint64_t inodes = each - handles - 3;
+
+		if (sh->max_inodes || sh->max_handles)
+			continue;
+		sh->max_handles = (uint32_t)(handles ? handles : 1);
+		sh->max_inodes =
+		    (uint32_t)(inodes < FUSE_SRV_MAX_INODES ? inodes : FUSE_SRV_MAX_INODES);
+	}
+}
+
 /*
  * vm_create: /dev/kvm, the VM, its devices and vCPUs. Returns 0 or -errno
  * after a message.
@@ -281,6 +331,7 @@ int vm_create(struct vm *vm)
 	err = kvm_create_vm(vm);
 	if (err)
 		return err;
+	vm_size_fds(vm);
 	err = vm_devices_add(vm);
 	if (err)
 		return err;

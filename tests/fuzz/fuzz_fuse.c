@@ -113,8 +113,14 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	 * chmod a symlink's path: chmod follows it, and the guest's symlinks
 	 * point anywhere (a run of this fuzzer once chmodded the host's / and
 	 * /etc/passwd that way). */
-	if (flag == FTW_DNR)
-		return fchmodat(AT_FDCWD, path, 0700, AT_SYMLINK_NOFOLLOW) < 0 ? -1 : rmdir(path);
+	if (flag == FTW_DNR) {
+		/* Readable again, it is walked on its own (its own level 0
+		 * is kept by rm_one), then removed. */
+		if (fchmodat(AT_FDCWD, path, 0700, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+			return -1;
+		return rmdir(path);
+	}
 	return unlink(path);
 }
 
