@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 /* volume_path_ok: absolute, no "." or ".." component, no empty one but the first. */
 static bool volume_path_ok(const char *p)
@@ -98,10 +99,28 @@ static int mkdir_parents(const char *path)
 	}
 }
 
+/*
+ * volumes_mnt_tmpfs: on a read-only root no mount point can be made, so
+ * /mnt becomes a tmpfs (once, and only then): volumes under /mnt (and
+ * /tmp, a tmpfs already) work whatever the root. On a writable root /mnt
+ * stays as it is.
+ */
+static void volumes_mnt_tmpfs(void)
+{
+	struct statvfs sv;
+
+	if (statvfs("/", &sv) < 0 || !(sv.f_flag & ST_RDONLY))
+		return;
+	if (mount("tmpfs", "/mnt", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		fprintf(stderr, "kvmbox-agent: tmpfs on /mnt: %s\n", strerror(errno));
+}
+
 int agent_init_volumes(const struct agent_volume *vols, size_t n)
 {
 	int first = 0;
 
+	if (n)
+		volumes_mnt_tmpfs();
 	for (size_t i = 0; i < n; i++) {
 		const struct agent_volume *v = &vols[i];
 		/* As a bind mount of docker run -v: no nosuid or nodev, since the
@@ -111,12 +130,17 @@ int agent_init_volumes(const struct agent_volume *vols, size_t n)
 
 		if (!err && mount(v->tag, v->path, "virtiofs", flags, NULL) < 0)
 			err = -errno;
-		if (err) {
+		if (err == -EROFS)
+			fprintf(
+			    stderr,
+			    "kvmbox-agent: volume %s on %s: the root file system is read-only "
+			    "and has no %s: use a path under /mnt or /tmp, or a writable root\n",
+			    v->tag, v->path, v->path);
+		else if (err)
 			fprintf(stderr, "kvmbox-agent: volume %s on %s: %s\n", v->tag, v->path,
 			        strerror(-err));
-			if (!first)
-				first = err;
-		}
+		if (err && !first)
+			first = err;
 	}
 	return first;
 }

@@ -58,6 +58,30 @@ static int vm_control_vsock_stats(struct vsock *v, json_t *msg)
 	return json_object_set_new(msg, "vsock", o) ? -ENOMEM : 0;
 }
 
+/* vm_control_fs_stats: each shared folder's counters as "fs" in msg; 0 or -errno. */
+static int vm_control_fs_stats(const struct vm *vm, json_t *msg)
+{
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; a && i < vm->nr_shares; i++) {
+		struct vfs *fs = vm->shares[i];
+		json_t *o;
+
+		virtio_mmio_lock(&fs->transport);
+		o = json_pack("{s:s, s:I, s:I}", "tag", vm->cfg.shares[i].tag, "requests",
+		              (json_int_t)fs->stats.chains, "batches",
+		              (json_int_t)fs->stats.batches);
+		virtio_mmio_unlock(&fs->transport);
+		if (json_array_append_new(a, o)) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	if (!a)
+		return -ENOMEM;
+	return json_object_set_new(msg, "fs", a) ? -ENOMEM : 0;
+}
+
 static void vm_control_exits_one(const char *name, uint64_t value, void *opaque)
 {
 	if (strcmp(name, "exits") == 0)
@@ -115,6 +139,8 @@ static int vm_control_status(void *opaque, json_t *msg)
 		err = vm_control_vcpu_exits(vm, msg);
 	if (!err && vm->vsock)
 		err = vm_control_vsock_stats(vm->vsock, msg);
+	if (!err && vm->nr_shares)
+		err = vm_control_fs_stats(vm, msg);
 	return err;
 }
 
