@@ -42,8 +42,9 @@ int agent_volumes_parse(const char *spec, struct agent_volume *out, size_t cap);
  * agent_init_volumes: mount each volume (virtiofs, read-only if asked),
  * creating its mount point and the folders above it where the root lets
  * us. On a read-only root, /mnt becomes a tmpfs first, so that volumes
- * under /mnt (or /tmp) need no mount point in the image. PID 1, after agent_init_switch_root. Returns 0 or the first -errno,
- * having tried them all (each failure is one line on stderr).
+ * under /mnt (or /tmp) need no mount point in the image. PID 1, after
+ * agent_init_switch_root. Returns 0 or the first -errno, having tried them
+ * all (each failure is one line on stderr).
  */
 int agent_init_volumes(const struct agent_volume *vols, size_t n);
 
