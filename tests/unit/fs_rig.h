@@ -254,9 +254,4 @@ static void drig_fini(struct drig *t)
 	rmdir(t->dir);
 }
 
-static bool needs_reset(struct dev *d)
-{
-	return vdrv_mmio_read(&d->bus, BASE, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET;
-}
-
 #endif

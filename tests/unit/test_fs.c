@@ -14,6 +14,11 @@
 #define FS_RIG_WORKER 0 /* inline: test_fs_worker.c runs the worker path */
 #include "fs_rig.h"
 
+static bool needs_reset(struct dev *d)
+{
+	return vdrv_mmio_read(&d->bus, BASE, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
 TEST(test_dev_config)
 {
 	struct drig t;
