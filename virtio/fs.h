@@ -77,7 +77,8 @@
  * mounted when vfs_init runs (not afterwards: a chroot is fine). A uid
  * change afterwards is fine too (a process may always use its own
  * /proc/self/fd, dumpable or not; test_rootless checks it). Syscalls the
- * server uses: openat, openat2,
+ * server uses (on the worker thread, which adds futex and write for its
+ * eventfd; in inline mode, on the caller's): openat, openat2,
  * fstatat, fstatfs, readlinkat, symlinkat, mknodat, mkdirat, unlinkat,
  * renameat2, linkat, fchownat, fchmodat, utimensat, ftruncate, preadv,
  * pwritev, fsync, fdatasync, fallocate, lseek, copy_file_range,
@@ -194,7 +195,8 @@ __attribute__((warn_unused_result)) int vfs_init(struct vfs *fs, const struct vf
  * vfs_destroy: stops and joins the worker (it finishes the request in
  * progress, if any, and serves no other), then frees the jobs, the device
  * and the server. Jobs still queued or done get no used entry: the VM is
- * going away. Main thread, with the loop no longer running.
+ * going away. Main thread, with the loop no longer running. Calling it
+ * again is harmless (it finds nothing left to free).
  */
 void vfs_destroy(struct vfs *fs);
 
