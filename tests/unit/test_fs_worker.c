@@ -8,9 +8,12 @@
  * queue_notify, many requests against the VFS_JOBS bound, a device reset
  * with requests in flight, and vfs_destroy with requests queued.
  *
- * A "slow host file system" is played by holding fs->srv_lock, the lock
- * the worker takes around each request: the worker then blocks exactly as
- * it would in a slow host call.
+ * A "slow host file system" is played by a thread that holds fs->srv_lock,
+ * the lock the worker takes around each request (struct hang): the worker
+ * then blocks exactly as it would in a slow host call. A thread of its
+ * own, so that the test thread, which plays the main thread, never holds
+ * srv_lock while taking the transport lock (the device's lock order is
+ * the other way round).
  */
 #define _GNU_SOURCE
 #define FS_RIG_WORKER 1
@@ -101,10 +104,58 @@ static bool gen_changed(struct vfs *fs, uint32_t from)
 	return false;
 }
 
+/* hang: a thread holding srv_lock from hang_start to hang_end. */
+struct hang {
+	struct vfs *fs;
+	pthread_t thread;
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int state; /* 0 starting, 1 holding, 2 asked to let go */
+};
+
+static void *hang_thread(void *opaque)
+{
+	struct hang *h = opaque;
+
+	pthread_mutex_lock(&h->fs->srv_lock);
+	pthread_mutex_lock(&h->m);
+	h->state = 1;
+	pthread_cond_broadcast(&h->cv);
+	while (h->state != 2)
+		pthread_cond_wait(&h->cv, &h->m);
+	pthread_mutex_unlock(&h->m);
+	pthread_mutex_unlock(&h->fs->srv_lock);
+	return NULL;
+}
+
+static void hang_start(struct hang *h, struct vfs *fs)
+{
+	*h = (struct hang){ .fs = fs };
+	if (pthread_mutex_init(&h->m, NULL) || pthread_cond_init(&h->cv, NULL) ||
+	    pthread_create(&h->thread, NULL, hang_thread, h))
+		abort();
+	pthread_mutex_lock(&h->m);
+	while (h->state != 1)
+		pthread_cond_wait(&h->cv, &h->m);
+	pthread_mutex_unlock(&h->m);
+}
+
+static void hang_end(struct hang *h)
+{
+	pthread_mutex_lock(&h->m);
+	h->state = 2;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->m);
+	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->m);
+}
+
 /* Completions come back through the loop only; a busy server holds up
  * neither queue_notify nor the loop. */
 TEST(test_wk_async)
 {
+	struct hang hang;
 	struct drig t;
 	struct vdrv *q;
 	uint32_t id = 0, len = 0;
@@ -114,7 +165,7 @@ TEST(test_wk_async)
 	drig_init(&t);
 	q = &t.d->rq;
 	CHECK_ERR(fc_init_session(&t.c), 0);
-	pthread_mutex_lock(&t.d->fs.srv_lock); /* the host file system hangs */
+	hang_start(&hang, &t.d->fs); /* the host file system hangs */
 	head = put_getattr(q, 77);
 	virtio_mmio_queue_notify(&t.d->fs.transport, 1);
 	CHECK_EQ(t.d->fs.stats.inflight, 1);
@@ -123,7 +174,7 @@ TEST(test_wk_async)
 	CHECK(fs_rig_wait(t.d, after_rounds, &rounds));
 	CHECK_EQ(t.d->fs.stats.inflight, 1);
 	CHECK(!vdrv_get_used(q, &id, &len));
-	pthread_mutex_unlock(&t.d->fs.srv_lock);
+	hang_end(&hang);
 	CHECK(!vdrv_get_used(q, &id, &len)); /* served, maybe: not yet pushed */
 	CHECK(fs_rig_wait(t.d, fs_rig_has_used, q));
 	CHECK(vdrv_get_used(q, &id, &len));
@@ -210,6 +261,7 @@ static int dirs_made(const char *dir, int n)
  */
 TEST(test_wk_reset_in_flight)
 {
+	struct hang hang;
 	struct drig t;
 	struct fuse_srv_stats st;
 	struct fuse_entry_out e;
@@ -220,7 +272,7 @@ TEST(test_wk_reset_in_flight)
 	drig_init(&t);
 	CHECK_ERR(fc_init_session(&t.c), 0);
 	CHECK_ERR(fc_mkdir(&t.c, FUSE_ROOT_ID, "before", 0755, &e), 0);
-	pthread_mutex_lock(&t.d->fs.srv_lock);
+	hang_start(&hang, &t.d->fs);
 	for (int i = 0; i < 10; i++) {
 		snprintf(name, sizeof(name), "d%d", i);
 		put_mkdir(&t.d->rq, 100 + (uint64_t)i, name);
@@ -233,7 +285,7 @@ TEST(test_wk_reset_in_flight)
 	if (pthread_create(&vcpu, NULL, do_reset, t.d))
 		abort();
 	CHECK(gen_changed(&t.d->fs, gen));
-	pthread_mutex_unlock(&t.d->fs.srv_lock);
+	hang_end(&hang);
 	pthread_join(vcpu, NULL);
 	fuse_srv_get_stats(t.d->fs.srv, &st);
 	CHECK_EQ(st.inodes, 1); /* the server was reset */
@@ -322,6 +374,7 @@ static bool wait_jobs(struct vfs *fs, unsigned int n, bool stop)
  */
 TEST(test_wk_destroy_pending)
 {
+	struct hang hang;
 	int before = count_fds();
 	struct drig t;
 	pthread_t main2;
@@ -329,7 +382,7 @@ TEST(test_wk_destroy_pending)
 
 	drig_init(&t);
 	CHECK_ERR(fc_init_session(&t.c), 0);
-	pthread_mutex_lock(&t.d->fs.srv_lock);
+	hang_start(&hang, &t.d->fs);
 	for (int i = 0; i < 40; i++) {
 		snprintf(name, sizeof(name), "d%d", i);
 		put_mkdir(&t.d->rq, 100 + (uint64_t)i, name);
@@ -342,7 +395,7 @@ TEST(test_wk_destroy_pending)
 	if (pthread_create(&main2, NULL, do_destroy, &t.d->fs))
 		abort();
 	CHECK(wait_jobs(&t.d->fs, 39, true));
-	pthread_mutex_unlock(&t.d->fs.srv_lock);
+	hang_end(&hang);
 	pthread_join(main2, NULL);
 	CHECK_EQ(dirs_made(t.dir, 40), 1); /* the one in progress, d0 */
 	CHECK_EQ(t.d->fs.nr_workers, 0);
