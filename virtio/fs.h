@@ -19,25 +19,53 @@
  * EINVAL reply (or length 0 when there is no room for a reply); only a
  * ring violation (virtq_pop's errors) sets DEVICE_NEEDS_RESET.
  *
- * What is synchronous today, and why: every request is served inline on
- * the main thread, in queue_notify, with the transport lock held: the
- * metadata calls (openat2, fstatat, renameat2, getdents64 ...) and the data
- * path alike. READ and WRITE already avoid a bounce copy (preadv/pwritev
- * straight into and out of the chain's guest buffers). This is the simple
- * first step: the server is a pure function of (request bytes, reply
- * iovecs) -> reply length (fuse_srv_handle), with no state tied to the
- * thread but its scratch buffers, so the next step can hand popped chains
- * to DESIGN.md's worker pool (one fuse scratch per worker, the tables
- * behind a lock) and READ/WRITE to io_uring, pushing used entries from the
- * completions, without changing the server's request handling. Until
- * then, a slow host file system stalls the main loop (and with it the
- * other devices) for the length of one request; each notification serves
- * at most VFS_BUDGET chains before coming back through the loop.
+ * Where requests run (vfs_init's loop decides):
+ *  - the worker path (a loop given; the VM's case): the main thread, in
+ *    queue_notify with the transport lock held, only pops chains and turns
+ *    them into jobs (the chain's head and its readable and writable parts
+ *    as iovecs), at most VFS_JOBS in flight per device; when none is free
+ *    it stops popping and resumes when one completes. It hands them in one
+ *    batch per notification to VFS_WORKERS worker thread(s) (jobs_lock,
+ *    jobs_cv), which run fuse_srv_handle. Finished jobs come back on a
+ *    list, signalled through done_fd, an eventfd the main loop polls; the
+ *    main thread then takes the transport lock, pushes their used entries,
+ *    raises one interrupt per queue per batch, and resumes popping where it
+ *    had stopped for lack of jobs. A slow host call thus stalls the worker
+ *    and its device's queues, never the main loop. No worker ever touches a
+ *    virtqueue: only the main thread pops and pushes (virtio/virtq.h).
+ *  - the inline mode (loop NULL: unit tests and the fuzz target, which want
+ *    each used entry before queue_notify returns): every request is served
+ *    in queue_notify itself, at most VFS_BUDGET chains per notification
+ *    (then the queue's notify eventfd, if any, brings the loop back).
+ *
+ * One worker, on purpose: the server is single-threaded (virtio/fuse.h: its
+ * tables and scratch buffers are not thread-safe), so every use of it runs
+ * under srv_lock, and a second worker would only wait on that lock. A pool
+ * needs a server with per-thread scratch and locked tables first.
+ *
+ * Device reset (vCPU thread, transport lock held): bumps the generation;
+ * jobs popped before it are never served (the worker skips them) and their
+ * completions are dropped (the driver owns those chains again), then takes
+ * srv_lock and resets the server. Bound: a reset waits for at most the one
+ * request the worker is serving at that moment, and with it whoever waits
+ * for the transport lock (the main thread, on a completion or notify).
+ *
+ * What is still synchronous: each request itself on the worker (READ and
+ * WRITE are preadv/pwritev straight into and out of the chain's guest
+ * buffers, no bounce copy, but not on io_uring yet); the server reset on
+ * the resetting vCPU (see above); and in vfs_destroy, the join of the
+ * worker, which waits for the request in progress (queued jobs are never
+ * served after the stop).
  *
  * Threading: as every device (virtio/mmio.h): queue processing on the main
  * thread under the transport lock; reset on a vCPU thread under the same
  * lock (it closes every inode and handle descriptor: up to
- * FUSE_SRV_MAX_INODES + FUSE_SRV_MAX_HANDLES close calls).
+ * FUSE_SRV_MAX_INODES + FUSE_SRV_MAX_HANDLES close calls). Lock order:
+ * transport lock, then srv_lock, then jobs_lock. The worker is created in
+ * vfs_init, before any vCPU runs and before seccomp filters are installed,
+ * so a failure is a setup error, not a device error at run time, and it
+ * starts with every signal blocked (the main thread's signalfd and the
+ * vCPUs' kick signal are not its business).
  *
  * Host descriptors: the server holds up to FUSE_SRV_MAX_INODES +
  * FUSE_SRV_MAX_HANDLES + 3 descriptors; the VMM's RLIMIT_NOFILE must
@@ -49,7 +77,8 @@
  * mounted when vfs_init runs (not afterwards: a chroot is fine). A uid
  * change afterwards is fine too (a process may always use its own
  * /proc/self/fd, dumpable or not; test_rootless checks it). Syscalls the
- * server uses: openat, openat2,
+ * server uses (on the worker thread, which adds futex and write for its
+ * eventfd; in inline mode, on the caller's): openat, openat2,
  * fstatat, fstatfs, readlinkat, symlinkat, mknodat, mkdirat, unlinkat,
  * renameat2, linkat, fchownat, fchmodat, utimensat, ftruncate, preadv,
  * pwritev, fsync, fdatasync, fallocate, lseek, copy_file_range,
@@ -59,6 +88,7 @@
 #ifndef KVMBOX_VIRTIO_FS_H
 #define KVMBOX_VIRTIO_FS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -71,8 +101,12 @@
 #define VFS_NUM_QUEUES 2u  /* hiprio + one request queue (§5.11.2) */
 #define VFS_QUEUE_SIZE 1024u
 #define VFS_TAG_MAX    36u /* §5.11.4: u8 tag[36] */
-/* Chains served per notification before yielding to the loop. */
+/* Inline mode: chains served per notification before yielding to the loop. */
 #define VFS_BUDGET 64u
+/* Worker path: chains in flight per device, popped and not yet pushed. */
+#define VFS_JOBS 64u
+/* Worker threads per device: one, while the server is single-threaded. */
+#define VFS_WORKERS 1u
 
 struct vfs_params {
 	const char *path; /* the shared host directory */
@@ -83,33 +117,87 @@ struct vfs_params {
 	uint32_t max_handles;       /* 0: FUSE_SRV_MAX_HANDLES */
 };
 
+/* Counters, main thread only (under the transport lock). */
 struct vfs_stats {
-	uint64_t chains;  /* chains served */
-	uint64_t yields;  /* notifications cut short by VFS_BUDGET */
-	uint64_t batches; /* notifications that ended with used entries */
+	uint64_t chains;       /* chains popped */
+	uint64_t yields;       /* inline: notifications cut short by VFS_BUDGET */
+	uint64_t batches;      /* notifications or completion batches that pushed */
+	uint64_t starved;      /* worker: popping stopped, every job in flight */
+	uint64_t dropped;      /* worker: completions of an older generation */
+	uint64_t skipped;      /* worker: jobs it did not serve (older generation) */
+	uint32_t inflight;     /* worker: jobs popped and not yet reaped */
+	uint32_t max_inflight; /* worker: the most at once (<= VFS_JOBS) */
 };
 
-struct vfs {
-	struct virtio_mmio transport;
-	struct loop *loop; /* for the asynchronous step to come */
-	struct fuse_srv *srv;
-	uint8_t tag[VFS_TAG_MAX];
-	struct vfs_stats stats;
-	struct virtq_chain chain; /* scratch for virtq_pop (main thread) */
+/*
+ * vfs_job: one popped chain on its way through the worker. Owned by the
+ * main thread while free or being filled, by whoever holds jobs_lock while
+ * on the pending or done list, by the worker while it serves it.
+ */
+struct vfs_job {
+	struct vfs_job *next;
+	uint32_t generation; /* fs->generation when popped */
+	uint16_t head;       /* for virtq_push */
+	uint8_t qi;          /* the queue it came from */
+	bool served;         /* the worker ran it (not skipped) */
+	uint32_t used_len;   /* the reply's length */
+	unsigned int in_n, out_n;
+	/* The chain has at most VIRTQ_MAX_SEGS segments per part, so these
+	 * always suffice. Only the pages a chain uses are ever touched. */
 	struct iovec in_iov[VIRTQ_MAX_SEGS];
 	struct iovec out_iov[VIRTQ_MAX_SEGS];
 };
 
+struct vfs {
+	struct virtio_mmio transport;
+	struct loop *loop; /* NULL: inline mode */
+	struct fuse_srv *srv;
+	uint8_t tag[VFS_TAG_MAX];
+	struct vfs_stats stats;
+	struct virtq_chain chain; /* scratch for virtq_pop (main thread) */
+
+	/* The server is used by one thread at a time: the worker's requests,
+	 * the inline mode's, a device reset. */
+	pthread_mutex_t srv_lock;
+	uint32_t generation; /* __atomic; bumped by each device reset */
+
+	struct vfs_job *jobs;         /* VFS_JOBS of them (one in inline mode) */
+	struct vfs_job *free_job;     /* free list; main thread, transport lock */
+	bool starved[VFS_NUM_QUEUES]; /* stopped popping for lack of jobs */
+
+	pthread_mutex_t jobs_lock; /* guards the two lists and stop */
+	pthread_cond_t jobs_cv;    /* pending work, or stop */
+	struct vfs_job *pending, **pending_tail;
+	struct vfs_job *done, **done_tail;
+	bool stop;
+
+	int done_fd; /* eventfd: the done list is not empty; -1 inline */
+	struct loop_op done_op;
+	pthread_t workers[VFS_WORKERS];
+	unsigned int nr_workers;
+	bool locks_ready, transport_ready;
+};
+
 /*
  * vfs_init: the FUSE server over p->path and the device; the transport is
- * ready to be registered (fs->transport) at mp. Returns 0 or -errno:
- * -EINVAL for a missing, empty or too long tag, errors of fuse_srv_create
- * (-ENOENT, -ENOTDIR ... for the directory), of virtio_mmio_init.
+ * ready to be registered (fs->transport) at mp. loop: where completions
+ * come back (the worker path: its thread is started here and done_fd is
+ * polled on loop, which must not run after vfs_destroy); NULL for the
+ * inline mode. Returns 0 or -errno: -EINVAL for a missing, empty or too
+ * long tag, errors of fuse_srv_create (-ENOENT, -ENOTDIR ... for the
+ * directory), of virtio_mmio_init, eventfd, pthread_create, loop_poll.
  */
 __attribute__((warn_unused_result)) int vfs_init(struct vfs *fs, const struct vfs_params *p,
                                                  struct loop *loop, const struct gmem *mem,
                                                  const struct virtio_mmio_params *mp);
 
+/*
+ * vfs_destroy: stops and joins the worker (it finishes the request in
+ * progress, if any, and serves no other), then frees the jobs, the device
+ * and the server. Jobs still queued or done get no used entry: the VM is
+ * going away. Main thread, with the loop no longer running. Calling it
+ * again is harmless (it finds nothing left to free).
+ */
 void vfs_destroy(struct vfs *fs);
 
 #endif

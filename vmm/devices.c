@@ -230,7 +230,13 @@ static int vm_add_disk(struct vm *vm, unsigned int i)
 	return vm_virtio_slot_wire(vm, s, &b->transport);
 }
 
-/* vm_add_share: a virtio-fs device for the host folder of share i. */
+/*
+ * vm_add_share: a virtio-fs device for the host folder of share i. Given
+ * the loop, it takes the worker path (virtio/fs.h): its requests run on
+ * its own worker thread, started here, and their completions come back
+ * through the loop; vm_destroy destroys the loop before the devices, and
+ * vfs_destroy joins the worker.
+ */
 static int vm_add_share(struct vm *vm, unsigned int i)
 {
 	struct virtio_mmio_params mp;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * fuzz_fs: virtio-fs (virtio/fs.c) under a hostile guest: descriptor
+ * fuzz_fs: virtio-fs (virtio/fs.c, its inline mode: no loop, so each
+ * chain is answered before queue_notify returns) under a hostile guest: descriptor
  * chains from the input on both queues, their buffers holding FUSE
  * requests from the input, over a temporary read-only share (a file, a
  * folder, a symlink to "/"). fuzz_fuse covers the server's parsing in depth; this
@@ -11,7 +12,10 @@
  *   byte 0        bit 0 EVENT_IDX, bit 1 INDIRECT_DESC negotiated, bit 2
  *                 "tame" descriptors (address folded into the buffer area,
  *                 length below 4 KiB), bit 3 reset the device between the
- *                 two queues, bit 4 no INIT before the chains
+ *                 two queues, bit 4 no INIT before the chains, bit 5 the
+ *                 worker path (a second device, given a loop: requests
+ *                 run on its worker thread, used entries come back when
+ *                 the loop runs; a reset may find them in flight)
  *   byte 1        avail entries published: low nibble on the request
  *                 queue, high nibble on the hiprio queue
  *   then for the request queue, then the hiprio queue:
@@ -19,8 +23,9 @@
  *   the rest      guest RAM from BUF_GPA
  *
  * Checked: unless the device asked for a reset, every chain popped got
- * exactly one used element; after the driver's reset, the server holds
- * no descriptor but its root's.
+ * exactly one used element (on the worker path once the loop has brought
+ * every job back, within a deadline); after the driver's reset, the
+ * server holds no descriptor but its root's.
  */
 #define _GNU_SOURCE
 #include "../unit/virtio_driver.h"
@@ -29,6 +34,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -40,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define QSIZE    16u
 #define Q1_BASE  0x3000u /* the hiprio queue's rings are below */
 #define BUF_GPA  0x6000u
-#define BASE     0xd0000000ull
+#define BASE     0xd0000000ull /* the inline device; the worker one above */
+#define WBASE    (BASE + 0x1000ull)
 #define QBYTES   (QSIZE * 16u + QSIZE * 2u)
 #define RAM_OFF  (2u + 2u * QBYTES)
 
@@ -49,7 +56,10 @@ struct fuzz {
 	struct gmem m;
 	struct bus bus;
 	struct loop loop;
-	struct vfs *fs;
+	struct vfs *dev[2]; /* inline, worker */
+	struct vfs *fs;     /* the one this input drives */
+	uint64_t base;
+	struct loop_op tick;
 	struct vdrv q[2];
 	char dir[64];
 	int base_fds;
@@ -84,6 +94,32 @@ static int server_fds(void)
 	return n;
 }
 
+static void nop_op(void *opaque, int res, bool more)
+{
+	(void)opaque;
+	(void)res;
+	(void)more;
+}
+
+/*
+ * drain: on the worker path, run the loop until every job came back and
+ * was reaped; a worker that never finishes is a bug (abort after ~10 s).
+ */
+static void drain(void)
+{
+	static struct __kernel_timespec ts = { .tv_nsec = 1000 * 1000 };
+
+	for (int i = 0; fz.fs->loop && fz.fs->stats.inflight; i++) {
+		struct io_uring_sqe *sqe = loop_sqe(&fz.loop, &fz.tick);
+
+		if (i == 10000 || !sqe)
+			abort();
+		io_uring_prep_timeout(sqe, &ts, 1, 0);
+		if (loop_run_once(&fz.loop) < 0)
+			abort();
+	}
+}
+
 static void setup(void)
 {
 	struct virtio_mmio_params mp = { .base = BASE, .gsi = 5, .irq = nop_irq };
@@ -99,8 +135,9 @@ static void setup(void)
 
 	strcpy(fz.dir, "/tmp/fuzz_fs.XXXXXX");
 	fz.ram = aligned_alloc(4096, RAM_SIZE);
-	fz.fs = calloc(1, sizeof(*fz.fs));
-	if (!mkdtemp(fz.dir) || !fz.ram || !fz.fs)
+	fz.dev[0] = calloc(1, sizeof(*fz.dev[0]));
+	fz.dev[1] = calloc(1, sizeof(*fz.dev[1]));
+	if (!mkdtemp(fz.dir) || !fz.ram || !fz.dev[0] || !fz.dev[1])
 		abort();
 	snprintf(path, sizeof(path), "%s/f", fz.dir);
 	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
@@ -114,11 +151,17 @@ static void setup(void)
 	if (symlink("/", path))
 		abort();
 	vp.path = fz.dir;
-	if (gmem_init_buffer(&fz.m, fz.ram, RAM_SIZE) || loop_init(&fz.loop, 8))
+	if (gmem_init_buffer(&fz.m, fz.ram, RAM_SIZE) || loop_init(&fz.loop, 16))
 		abort();
 	bus_init(&fz.bus);
-	if (vfs_init(fz.fs, &vp, &fz.loop, &fz.m, &mp) ||
-	    virtio_mmio_register(&fz.fs->transport, &fz.bus))
+	fz.tick = (struct loop_op){ .cb = nop_op };
+	if (vfs_init(fz.dev[0], &vp, NULL, &fz.m, &mp) ||
+	    virtio_mmio_register(&fz.dev[0]->transport, &fz.bus))
+		abort();
+	mp.base = WBASE;
+	mp.gsi = 6;
+	if (vfs_init(fz.dev[1], &vp, &fz.loop, &fz.m, &mp) ||
+	    virtio_mmio_register(&fz.dev[1]->transport, &fz.bus))
 		abort();
 	fz.base_fds = server_fds();
 }
@@ -164,7 +207,12 @@ static void init_session(void)
 	uint8_t reply[128];
 	struct iovec iv = { &req, sizeof(req) }, ov = { reply, sizeof(reply) };
 
-	if (fuse_srv_handle(fz.fs->srv, &iv, 1, &ov, 1) < sizeof(struct fuse_out_header))
+	uint32_t len;
+
+	pthread_mutex_lock(&fz.fs->srv_lock); /* the worker may be idle, never absent */
+	len = fuse_srv_handle(fz.fs->srv, &iv, 1, &ov, 1);
+	pthread_mutex_unlock(&fz.fs->srv_lock);
+	if (len < sizeof(struct fuse_out_header))
 		abort();
 }
 
@@ -189,8 +237,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	features = (1ull << VIRTIO_F_VERSION_1) |
 	           (data[0] & 1 ? 1ull << VIRTIO_RING_F_EVENT_IDX : 0) |
 	           (data[0] & 2 ? 1ull << VIRTIO_RING_F_INDIRECT_DESC : 0);
+	fz.fs = fz.dev[data[0] & 32 ? 1 : 0];
+	fz.base = data[0] & 32 ? WBASE : BASE;
 	memset(fz.ram, 0, RAM_SIZE);
-	if (!(vdrv_mmio_negotiate(&fz.bus, BASE, features) & VIRTIO_CONFIG_S_FEATURES_OK))
+	if (!(vdrv_mmio_negotiate(&fz.bus, fz.base, features) & VIRTIO_CONFIG_S_FEATURES_OK))
 		abort();
 	vdrv_init(&fz.q[0], &fz.m, QSIZE, 0, Q1_BASE);
 	vdrv_init(&fz.q[1], &fz.m, QSIZE, Q1_BASE, RAM_SIZE);
@@ -200,29 +250,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	load_queue(0, data + 2 + QBYTES, data[0] & 4);
 	memcpy(fz.ram + BUF_GPA, data + RAM_OFF,
 	       size - RAM_OFF < RAM_SIZE - BUF_GPA ? size - RAM_OFF : RAM_SIZE - BUF_GPA);
-	if (vdrv_mmio_setup_queue(&fz.bus, BASE, 0, &fz.q[0]) != 1 ||
-	    vdrv_mmio_setup_queue(&fz.bus, BASE, 1, &fz.q[1]) != 1 ||
-	    !(vdrv_mmio_driver_ok(&fz.bus, BASE) & VIRTIO_CONFIG_S_DRIVER_OK))
+	if (vdrv_mmio_setup_queue(&fz.bus, fz.base, 0, &fz.q[0]) != 1 ||
+	    vdrv_mmio_setup_queue(&fz.bus, fz.base, 1, &fz.q[1]) != 1 ||
+	    !(vdrv_mmio_driver_ok(&fz.bus, fz.base) & VIRTIO_CONFIG_S_DRIVER_OK))
 		abort();
 	if (!(data[0] & 16))
 		init_session();
 
 	vdrv_set_avail_idx(&fz.q[1], data[1] & 15);
 	virtio_mmio_queue_notify(&fz.fs->transport, 1);
-	check_done(1);
 	if (data[0] & 8) {
-		vdrv_mmio_write(&fz.bus, BASE, VIRTIO_MMIO_STATUS, 0);
+		/* On the worker path, with the chains maybe still in flight. */
+		vdrv_mmio_write(&fz.bus, fz.base, VIRTIO_MMIO_STATUS, 0);
 		if (server_fds() != fz.base_fds)
 			abort();
 	} else {
+		drain();
+		check_done(1);
 		vdrv_set_avail_idx(&fz.q[0], data[1] >> 4);
 		virtio_mmio_queue_notify(&fz.fs->transport, 0);
+		drain();
 		check_done(0);
 	}
 	/* The driver goes away: the session ends, every descriptor but the
 	 * root's is closed. */
-	vdrv_mmio_write(&fz.bus, BASE, VIRTIO_MMIO_STATUS, 0);
+	vdrv_mmio_write(&fz.bus, fz.base, VIRTIO_MMIO_STATUS, 0);
 	if (server_fds() != fz.base_fds)
 		abort();
+	drain(); /* jobs of the old generation: reaped, no used entry */
 	return 0;
 }
