@@ -28,6 +28,7 @@
  * server holds no descriptor but its root's.
  */
 #define _GNU_SOURCE
+#include "../unit/rig.h"
 #include "../unit/virtio_driver.h"
 #include "virtio/fs.h"
 
@@ -75,23 +76,7 @@ static void nop_irq(void *opaque)
 /* server_fds: descriptors on anything under the share. */
 static int server_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	char target[256];
-	int n = 0;
-
-	if (!d)
-		abort();
-	while ((e = readdir(d))) {
-		ssize_t len = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
-
-		if (len <= 0)
-			continue;
-		target[len] = 0;
-		n += !strncmp(target, fz.dir, strlen(fz.dir));
-	}
-	closedir(d);
-	return n;
+	return test_fds_under(fz.dir);
 }
 
 static void nop_op(void *opaque, int res, bool more)

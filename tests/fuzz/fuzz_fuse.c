@@ -28,6 +28,7 @@
  * Each input starts from a freshly made share and a reset server.
  */
 #define _GNU_SOURCE
+#include "../unit/rig.h"
 #include "virtio/fuse.h"
 
 #include <dirent.h>
@@ -70,23 +71,7 @@ static struct fuzz fz;
  * fuzzer's own descriptors come and go: they are not counted). */
 static int share_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	char target[256];
-	int n = 0;
-
-	if (!d)
-		abort();
-	while ((e = readdir(d))) {
-		ssize_t len = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
-
-		if (len <= 0)
-			continue;
-		target[len] = 0;
-		n += !strncmp(target, fz.base, strlen(fz.base));
-	}
-	closedir(d);
-	return n;
+	return test_fds_under(fz.base);
 }
 
 static void put(const char *dir, const char *name, const char *data)
@@ -278,8 +263,8 @@ static void clamp(uint8_t *req, uint32_t len)
 	memcpy(req + off, &v, 8);
 }
 
-/* send: one request; checks the reply's shape. */
-static void send(struct fuse_srv *s, uint8_t ctl, uint32_t room, uint32_t len)
+/* send_request: one request; checks the reply's shape. */
+static void send_request(struct fuse_srv *s, uint8_t ctl, uint32_t room, uint32_t len)
 {
 	struct fuse_in_header h;
 	struct fuse_out_header oh;
@@ -338,7 +323,7 @@ static void auto_init(struct fuse_srv *s)
 
 	memcpy(fz.req, &h, sizeof(h));
 	memcpy(fz.req + sizeof(h), &in, sizeof(in));
-	send(s, 0, 4096, h.len);
+	send_request(s, 0, 4096, h.len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -366,7 +351,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = (uint32_t)(size - pos);
 		memcpy(fz.req, data + pos, len);
 		pos += len;
-		send(s, ctl, room, len);
+		send_request(s, ctl, room, len);
 	}
 	fuse_srv_get_stats(s, &st);
 	if (st.inodes > MAX_INODES || st.handles > MAX_HANDLES)

@@ -4,9 +4,12 @@
  */
 #include "rig.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint8_t *test_alloc_ram(size_t size)
 {
@@ -81,4 +84,25 @@ void test_rig_pump(struct test_rig *t, int rounds)
 		if (loop_run_once(&t->loop) < 0)
 			abort();
 	}
+}
+
+int test_fds_under(const char *prefix)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char target[256];
+	int n = 0;
+
+	if (!d)
+		abort();
+	while ((e = readdir(d))) {
+		ssize_t len = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		n += !strncmp(target, prefix, strlen(prefix));
+	}
+	closedir(d);
+	return n;
 }

@@ -58,4 +58,11 @@ struct virtio_mmio_params test_rig_params(struct test_rig *t, uint64_t base);
  */
 void test_rig_pump(struct test_rig *t, int rounds);
 
+/*
+ * test_fds_under: how many of this process's descriptors name something
+ * whose path starts with prefix (a share's folder): a server that leaks
+ * descriptors shows here, while the test's own come and go uncounted.
+ */
+int test_fds_under(const char *prefix);
+
 #endif
