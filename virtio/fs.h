@@ -23,16 +23,27 @@
  *  - the worker path (a loop given; the VM's case): the main thread, in
  *    queue_notify with the transport lock held, only pops chains and turns
  *    them into jobs (the chain's head and its readable and writable parts
- *    as iovecs), at most VFS_JOBS in flight per device; when none is free
- *    it stops popping and resumes when one completes. It hands them in one
- *    batch per notification to VFS_WORKERS worker thread(s) (jobs_lock,
- *    jobs_cv), which run fuse_srv_handle. Finished jobs come back on a
- *    list, signalled through done_fd, an eventfd the main loop polls; the
- *    main thread then takes the transport lock, pushes their used entries,
- *    raises one interrupt per queue per batch, and resumes popping where it
- *    had stopped for lack of jobs. A slow host call thus stalls the worker
- *    and its device's queues, never the main loop. No worker ever touches a
- *    virtqueue: only the main thread pops and pushes (virtio/virtq.h).
+ *    as iovecs), at most VFS_JOBS in flight per device, of which the
+ *    request queue may take all but VFS_HIPRIO_JOBS (so that FORGETs flow
+ *    when requests pile up behind a slow host); when none is free it
+ *    stops popping and resumes when one completes. Then (fs_job.c):
+ *     - READ and WRITE of the plain kind (fuse_srv_io_prep decides) go to
+ *       the loop's io_uring at once, as READV/WRITEV straight between the
+ *       host file and the chain's guest buffers: no copy, no thread
+ *       hand-off; the completion writes the reply on the main thread and
+ *       vfs_idle raises one interrupt per queue per batch. Should the ring
+ *       have no SQE free, the worker moves the bytes instead.
+ *     - Every other request goes, in one batch per notification, to
+ *       VFS_WORKERS worker thread(s) (jobs_lock, jobs_cv), which run
+ *       fuse_srv_handle. Finished jobs come back on a list, signalled
+ *       through done_fd, an eventfd the main loop polls; the main thread
+ *       then takes the transport lock, pushes their used entries, raises
+ *       one interrupt per queue per batch, and resumes popping where it
+ *       had stopped for lack of jobs.
+ *    A slow host call thus stalls the worker and its device's metadata,
+ *    never the main loop, and never the data already on the ring. No
+ *    worker ever touches a virtqueue: only the main thread pops and
+ *    pushes (virtio/virtq.h).
  *  - the inline mode (loop NULL: unit tests and the fuzz target, which want
  *    each used entry before queue_notify returns): every request is served
  *    in queue_notify itself, at most VFS_BUDGET chains per notification
@@ -41,7 +52,8 @@
  * One worker, on purpose: the server is single-threaded (virtio/fuse.h: its
  * tables and scratch buffers are not thread-safe), so every use of it runs
  * under srv_lock, and a second worker would only wait on that lock. A pool
- * needs a server with per-thread scratch and locked tables first.
+ * needs a server with per-thread scratch and locked tables first. The data
+ * path shares only the handle table with it, under the table's own lock.
  *
  * Device reset (vCPU thread, transport lock held): bumps the generation;
  * jobs popped before it are never served (the worker skips them) and their
@@ -49,13 +61,14 @@
  * srv_lock and resets the server. Bound: a reset waits for at most the one
  * request the worker is serving at that moment, and with it whoever waits
  * for the transport lock (the main thread, on a completion or notify).
+ * Transfers already on the ring cannot be called back: like virtio-blk's,
+ * they finish into guest memory (never outside it) and their completions
+ * are dropped; the handle they use stays open until then (fuse.h).
  *
- * What is still synchronous: each request itself on the worker (READ and
- * WRITE are preadv/pwritev straight into and out of the chain's guest
- * buffers, no bounce copy, but not on io_uring yet); the server reset on
- * the resetting vCPU (see above); and in vfs_destroy, the join of the
- * worker, which waits for the request in progress (queued jobs are never
- * served after the stop).
+ * What is still synchronous: each metadata request itself on the worker;
+ * the server reset on the resetting vCPU (see above); and in vfs_destroy,
+ * the join of the worker, which waits for the request in progress (queued
+ * jobs are never served after the stop).
  *
  * Threading: as every device (virtio/mmio.h): queue processing on the main
  * thread under the transport lock; reset on a vCPU thread under the same
@@ -78,7 +91,8 @@
  * change afterwards is fine too (a process may always use its own
  * /proc/self/fd, dumpable or not; test_rootless checks it). Syscalls the
  * server uses (on the worker thread, which adds futex and write for its
- * eventfd; in inline mode, on the caller's): openat, openat2,
+ * eventfd; in inline mode, on the caller's; READ and WRITE on the main
+ * thread's io_uring): openat, openat2,
  * fstatat, fstatfs, readlinkat, symlinkat, mknodat, mkdirat, unlinkat,
  * renameat2, linkat, fchownat, fchmodat, utimensat, ftruncate, preadv,
  * pwritev, fsync, fdatasync, fallocate, lseek, copy_file_range,
@@ -105,6 +119,9 @@
 #define VFS_BUDGET 64u
 /* Worker path: chains in flight per device, popped and not yet pushed. */
 #define VFS_JOBS 64u
+/* Of those, kept for the hiprio queue (FORGET): the request queue stops
+ * short of them. */
+#define VFS_HIPRIO_JOBS 4u
 /* Worker threads per device: one, while the server is single-threaded. */
 #define VFS_WORKERS 1u
 
@@ -125,6 +142,8 @@ struct vfs_stats {
 	uint64_t starved;      /* worker: popping stopped, every job in flight */
 	uint64_t dropped;      /* worker: completions of an older generation */
 	uint64_t skipped;      /* worker: jobs it did not serve (older generation) */
+	uint64_t ring_io;      /* READ and WRITE moved on the loop's ring */
+	uint64_t sync_io;      /* ... and by the worker, for want of an SQE */
 	uint32_t inflight;     /* worker: jobs popped and not yet reaped */
 	uint32_t max_inflight; /* worker: the most at once (<= VFS_JOBS) */
 };
@@ -136,16 +155,21 @@ struct vfs_stats {
  */
 struct vfs_job {
 	struct vfs_job *next;
+	struct vfs *fs;
 	uint32_t generation; /* fs->generation when popped */
 	uint16_t head;       /* for virtq_push */
 	uint8_t qi;          /* the queue it came from */
 	bool served;         /* the worker ran it (not skipped) */
+	bool io;             /* a READ or WRITE prepared for the data path */
 	uint32_t used_len;   /* the reply's length */
 	unsigned int in_n, out_n;
+	struct loop_op op;   /* the data path's transfer on the ring */
+	struct fuse_io xfer; /* when io */
 	/* The chain has at most VIRTQ_MAX_SEGS segments per part, so these
 	 * always suffice. Only the pages a chain uses are ever touched. */
 	struct iovec in_iov[VIRTQ_MAX_SEGS];
 	struct iovec out_iov[VIRTQ_MAX_SEGS];
+	struct iovec data_iov[VIRTQ_MAX_SEGS]; /* xfer's: the data part */
 };
 
 struct vfs {
@@ -163,7 +187,9 @@ struct vfs {
 
 	struct vfs_job *jobs;         /* VFS_JOBS of them (one in inline mode) */
 	struct vfs_job *free_job;     /* free list; main thread, transport lock */
+	unsigned int nr_free;         /* jobs on it */
 	bool starved[VFS_NUM_QUEUES]; /* stopped popping for lack of jobs */
+	unsigned int notify_pending;  /* queues with used entries, as bits */
 
 	pthread_mutex_t jobs_lock; /* guards the two lists and stop */
 	pthread_cond_t jobs_cv;    /* pending work, or stop */

@@ -25,8 +25,9 @@
  *  - a read-only share answers EROFS to every request that would write.
  *
  * Threading: a server is used by one thread at a time (its scratch buffers
- * live in struct fuse_srv). Every call is synchronous and may block in the
- * host file system.
+ * live in struct fuse_srv), but for the data path below (fuse_srv_io_*),
+ * which may run on another. Every call is synchronous and may block in the
+ * host file system, but for fuse_srv_io_prep and fuse_srv_io_done.
  */
 #ifndef KVMBOX_VIRTIO_FUSE_H
 #define KVMBOX_VIRTIO_FUSE_H
@@ -86,12 +87,58 @@ void fuse_srv_reset(struct fuse_srv *s);
 uint32_t fuse_srv_handle(struct fuse_srv *s, const struct iovec *in, unsigned int in_n,
                          const struct iovec *out, unsigned int out_n);
 
+/*
+ * The data path, split so that the caller can run the transfer where it
+ * likes (virtio/fs.c: on the main loop's io_uring, straight between the
+ * host file and the request's guest buffers). For READ and WRITE only.
+ *
+ * fuse_srv_io_prep checks the request (as fuse_srv_handle would) and, when
+ * it is a plain transfer on a valid handle, fills io: the host descriptor,
+ * the offset, and io->iov (the caller's room, io->iov_max entries) over
+ * the request's data (WRITE) or the reply's data area (READ). It then
+ * holds a reference on the handle, so that a RELEASE or a reset that comes
+ * meanwhile leaves the descriptor open (and its number not reused) until
+ * fuse_srv_io_done. Returns false, holding nothing, for anything else:
+ * other opcodes, errors of any kind, empty transfers, before INIT; serve
+ * those with fuse_srv_handle, which gives the same replies as always.
+ *
+ * fuse_srv_io_done: res is the transfer's result (bytes, or -errno);
+ * writes the reply into the request's out iovecs, drops the reference and
+ * returns the used length. Exactly once per successful prep.
+ *
+ * fuse_srv_io_sync: the transfer itself, with preadv/pwritev, for a
+ * caller that has no ring at hand; returns bytes or -errno.
+ *
+ * Threading: prep and done may run on one thread while another runs
+ * fuse_srv_handle (they share only the handle table, under its own lock,
+ * never the server's scratch buffers).
+ */
+struct fuse_io {
+	struct iovec *iov;    /* in: room for iov_max; out: the data */
+	unsigned int iov_max; /* in */
+	unsigned int iov_n;
+	int fd;
+	bool write;
+	uint64_t offset;
+	/* for fuse_srv_io_done */
+	uint64_t unique;
+	uint32_t slot;
+	const struct iovec *out;
+	unsigned int out_n;
+};
+
+bool fuse_srv_io_prep(struct fuse_srv *s, const struct iovec *in, unsigned int in_n,
+                      const struct iovec *out, unsigned int out_n, struct fuse_io *io);
+uint32_t fuse_srv_io_done(struct fuse_srv *s, struct fuse_io *io, int res);
+int fuse_srv_io_sync(const struct fuse_io *io);
+
 /* fuse_srv_stats: counters for tests and metrics. */
 struct fuse_srv_stats {
 	uint64_t requests, errors, malformed, unsupported;
+	uint64_t io_requests;     /* of requests: READ and WRITE via fuse_srv_io_* */
 	uint32_t inodes, handles; /* in use now (the root counts) */
 };
 
-void fuse_srv_get_stats(const struct fuse_srv *s, struct fuse_srv_stats *st);
+void fuse_srv_get_stats(struct fuse_srv *s, struct fuse_srv_stats *st);
 
 #endif

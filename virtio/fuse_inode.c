@@ -74,20 +74,51 @@ static void fuse_inodes_clear(struct fuse_srv *s)
 	}
 }
 
-static void fuse_handles_clear(struct fuse_srv *s)
+/* fuse_handle_free: close h's descriptor and put its slot on the free
+ * list; a stale fh finds nothing (handles_lock held). */
+static void fuse_handle_free(struct fuse_srv *s, struct fuse_handle *h)
 {
-	s->handle_free = SLOT_NONE;
-	for (uint32_t i = s->p.max_handles; i-- > 0;) {
-		struct fuse_handle *fh = &s->handles[i];
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+	h->gen++;
+	h->io_refs = 0;
+	h->zombie = false;
+	h->next = s->handle_free;
+	s->handle_free = (uint32_t)(h - s->handles) + 1;
+	s->nr_handles--;
+}
 
-		if (fh->fd >= 0)
-			close(fh->fd);
-		fh->fd = -1;
-		fh->gen++;
-		fh->next = s->handle_free;
-		s->handle_free = i + 1;
+/* fuse_handle_kill: h's fh goes stale now; its descriptor stays open
+ * while transfers hold it (handles_lock held). */
+static void fuse_handle_kill(struct fuse_srv *s, struct fuse_handle *h)
+{
+	if (h->io_refs) {
+		if (!h->zombie)
+			h->gen++;
+		h->zombie = true;
+	} else {
+		fuse_handle_free(s, h);
 	}
+}
+
+/* fuse_handles_clear: every handle closed, but those transfers still hold
+ * (zombies until their last fuse_handle_io_put), unless force (the server
+ * is going away, and its caller's ring with it). */
+static void fuse_handles_clear(struct fuse_srv *s, bool force)
+{
+	pthread_mutex_lock(&s->handles_lock);
+	s->handle_free = SLOT_NONE;
 	s->nr_handles = 0;
+	for (uint32_t i = s->p.max_handles; i-- > 0;) {
+		struct fuse_handle *h = &s->handles[i];
+
+		if (force)
+			h->io_refs = 0;
+		s->nr_handles++; /* fuse_handle_free counts it back out */
+		fuse_handle_kill(s, h);
+	}
+	pthread_mutex_unlock(&s->handles_lock);
 }
 
 int fuse_tables_init(struct fuse_srv *s)
@@ -100,28 +131,35 @@ int fuse_tables_init(struct fuse_srv *s)
 	s->handles = calloc(s->p.max_handles ? s->p.max_handles : 1, sizeof(*s->handles));
 	if (!s->inodes || !s->buckets || !s->handles)
 		return -ENOMEM;
+	if (pthread_mutex_init(&s->handles_lock, NULL))
+		return -ENOMEM;
+	s->handles_lock_ready = true;
 	for (uint32_t i = 0; i < s->p.max_inodes; i++)
 		s->inodes[i].fd = -1;
 	for (uint32_t i = 0; i < s->p.max_handles; i++)
 		s->handles[i].fd = -1;
 	fuse_inodes_clear(s);
-	fuse_handles_clear(s);
+	fuse_handles_clear(s, true);
 	return 0;
 }
 
 void fuse_tables_reset(struct fuse_srv *s)
 {
 	fuse_inodes_clear(s);
-	fuse_handles_clear(s);
+	fuse_handles_clear(s, false);
 }
 
 void fuse_tables_free(struct fuse_srv *s)
 {
-	if (s->inodes && s->buckets && s->handles) {
-		fuse_tables_reset(s);
+	if (s->inodes && s->buckets && s->handles && s->handles_lock_ready) {
+		fuse_inodes_clear(s);
+		fuse_handles_clear(s, true);
 		if (s->inodes[0].fd >= 0)
 			close(s->inodes[0].fd);
 	}
+	if (s->handles_lock_ready)
+		pthread_mutex_destroy(&s->handles_lock);
+	s->handles_lock_ready = false;
 	free(s->inodes);
 	free(s->buckets);
 	free(s->handles);
@@ -390,9 +428,12 @@ int fuse_inode_reopen(struct fuse_srv *s, const struct fuse_inode *ino, int flag
 int fuse_handle_new(struct fuse_srv *s, int fd, bool dir, bool writable, uint64_t *fh)
 {
 	struct fuse_handle *h;
-	uint32_t slot = s->handle_free;
+	uint32_t slot;
 
+	pthread_mutex_lock(&s->handles_lock);
+	slot = s->handle_free;
 	if (slot == SLOT_NONE) {
+		pthread_mutex_unlock(&s->handles_lock);
 		close(fd);
 		return -ENFILE;
 	}
@@ -403,12 +444,12 @@ int fuse_handle_new(struct fuse_srv *s, int fd, bool dir, bool writable, uint64_
 	h->writable = writable;
 	s->nr_handles++;
 	*fh = (uint64_t)h->gen << 32 | (slot - 1);
+	pthread_mutex_unlock(&s->handles_lock);
 	return 0;
 }
 
-/* fuse_handle_get: the handle an fh from the guest names, of the right
- * kind (directory or not), or NULL. */
-struct fuse_handle *fuse_handle_get(struct fuse_srv *s, uint64_t fh, bool dir)
+/* fuse_handle_find: handles_lock held. */
+static struct fuse_handle *fuse_handle_find(struct fuse_srv *s, uint64_t fh, bool dir)
 {
 	uint32_t slot = (uint32_t)fh;
 	struct fuse_handle *h;
@@ -416,22 +457,69 @@ struct fuse_handle *fuse_handle_get(struct fuse_srv *s, uint64_t fh, bool dir)
 	if (slot >= s->p.max_handles)
 		return NULL;
 	h = &s->handles[slot];
-	if (h->fd < 0 || h->gen != (uint32_t)(fh >> 32) || h->dir != dir)
+	if (h->fd < 0 || h->zombie || h->gen != (uint32_t)(fh >> 32) || h->dir != dir)
 		return NULL;
+	return h;
+}
+
+/*
+ * fuse_handle_get: the handle an fh from the guest names, of the right
+ * kind (directory or not), or NULL. For the server's own thread: only it
+ * releases handles, so the pointer and its descriptor stay valid while it
+ * serves the request (fuse_handle_io_put only ever frees zombies, which
+ * this never returns).
+ */
+struct fuse_handle *fuse_handle_get(struct fuse_srv *s, uint64_t fh, bool dir)
+{
+	struct fuse_handle *h;
+
+	pthread_mutex_lock(&s->handles_lock);
+	h = fuse_handle_find(s, fh, dir);
+	pthread_mutex_unlock(&s->handles_lock);
 	return h;
 }
 
 int fuse_handle_release(struct fuse_srv *s, uint64_t fh, bool dir)
 {
-	struct fuse_handle *h = fuse_handle_get(s, fh, dir);
+	struct fuse_handle *h;
 
-	if (!h)
-		return -EBADF;
-	close(h->fd);
-	h->fd = -1;
-	h->gen++;
-	h->next = s->handle_free;
-	s->handle_free = (uint32_t)(h - s->handles) + 1;
-	s->nr_handles--;
-	return 0;
+	pthread_mutex_lock(&s->handles_lock);
+	h = fuse_handle_find(s, fh, dir);
+	if (h)
+		fuse_handle_kill(s, h);
+	pthread_mutex_unlock(&s->handles_lock);
+	return h ? 0 : -EBADF;
+}
+
+/*
+ * fuse_handle_io_get: a transfer's reference on the file handle fh (not a
+ * directory; writable for a write): its descriptor, and its slot for
+ * fuse_handle_io_put. -EBADF when there is no such handle. Any thread.
+ */
+int fuse_handle_io_get(struct fuse_srv *s, uint64_t fh, bool write, uint32_t *slot)
+{
+	struct fuse_handle *h;
+	int fd = -EBADF;
+
+	pthread_mutex_lock(&s->handles_lock);
+	h = fuse_handle_find(s, fh, false);
+	if (h && (!write || h->writable)) {
+		h->io_refs++;
+		*slot = (uint32_t)(h - s->handles);
+		fd = h->fd;
+	}
+	pthread_mutex_unlock(&s->handles_lock);
+	return fd;
+}
+
+/* fuse_handle_io_put: the transfer is done; a zombie's last one closes it. */
+void fuse_handle_io_put(struct fuse_srv *s, uint32_t slot)
+{
+	struct fuse_handle *h;
+
+	pthread_mutex_lock(&s->handles_lock);
+	h = slot < s->p.max_handles ? &s->handles[slot] : NULL;
+	if (h && h->io_refs && --h->io_refs == 0 && h->zombie)
+		fuse_handle_free(s, h);
+	pthread_mutex_unlock(&s->handles_lock);
 }

@@ -15,7 +15,9 @@
 #ifndef KVMBOX_VIRTIO_FUSE_INT_H
 #define KVMBOX_VIRTIO_FUSE_INT_H
 
+#include <errno.h>
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,12 +55,22 @@ struct fuse_inode {
 	mode_t type; /* S_IFMT of the host inode: fixed for its life */
 };
 
+/*
+ * A file handle. The table is shared with the data path (fuse_io.c), which
+ * may run on another thread: every access goes through handles_lock.
+ * io_refs counts transfers in flight (fuse_srv_io_prep .. _done); a
+ * RELEASE or reset that finds some leaves the handle a zombie: its fh no
+ * longer valid, its descriptor open until the last transfer is done, so
+ * that the number is not reused under a transfer still to be submitted.
+ */
 struct fuse_handle {
 	int fd;        /* -1: free */
 	uint32_t gen;  /* high half of the fh */
 	uint32_t next; /* free list */
+	uint32_t io_refs;
 	bool dir;
 	bool writable;
+	bool zombie; /* released with io_refs > 0 */
 };
 
 struct fuse_srv {
@@ -77,9 +89,12 @@ struct fuse_srv {
 	uint32_t inode_free;       /* free list head: index + 1, 0 empty */
 	uint32_t nr_inodes;
 
+	pthread_mutex_t handles_lock; /* the handle table and the io_ counters */
+	bool handles_lock_ready;
 	struct fuse_handle *handles; /* [p.max_handles] */
 	uint32_t handle_free;
-	uint32_t nr_handles;
+	uint32_t nr_handles; /* zombies included: they hold a descriptor */
+	uint64_t io_requests, io_errors;
 
 	struct fuse_srv_stats stats;
 	/* Scratch, one request at a time (a worker pool gives each worker
@@ -103,11 +118,20 @@ struct fuse_req {
 	uint32_t out_len; /* bytes of room, >= sizeof(struct fuse_out_header) */
 };
 
+/* fuse_wire_errno: err as a reply's error: a negative errno the kernel
+ * accepts, -1 .. -511 (fuse_dev_do_write refuses anything below -512 as
+ * a protocol error), else -EIO. */
+static inline int fuse_wire_errno(int err)
+{
+	return err >= 0 || err <= -512 ? -EIO : err;
+}
+
 /* fuse_server.c: replies and iovec helpers. */
 int fuse_reply(struct fuse_req *r, const void *payload, uint32_t len);
 int fuse_reply_hdr(struct fuse_req *r, uint32_t payload_len);
 int fuse_reply_ok(struct fuse_req *r, int err);
 size_t fuse_iov_len(const struct iovec *iov, unsigned int n);
+int fuse_iov_copy_in(const struct iovec *iov, unsigned int n, size_t off, void *dst, size_t len);
 int fuse_iov_slice(const struct iovec *iov, unsigned int n, size_t off, size_t len,
                    struct iovec *dst, unsigned int max);
 void fuse_iov_copy_out(const struct iovec *iov, unsigned int n, size_t off, const void *src,
@@ -137,6 +161,12 @@ int fuse_proc_name(const struct fuse_inode *ino, char *buf, size_t size);
 int fuse_handle_new(struct fuse_srv *s, int fd, bool dir, bool writable, uint64_t *fh);
 struct fuse_handle *fuse_handle_get(struct fuse_srv *s, uint64_t fh, bool dir);
 int fuse_handle_release(struct fuse_srv *s, uint64_t fh, bool dir);
+int fuse_handle_io_get(struct fuse_srv *s, uint64_t fh, bool write, uint32_t *slot);
+void fuse_handle_io_put(struct fuse_srv *s, uint32_t slot);
+
+/* fuse_ops_file.c: the checks READ and WRITE share with fuse_io.c. */
+int fuse_read_span(const struct fuse_read_in *in, uint32_t room, uint32_t *len);
+int fuse_write_span(const struct fuse_write_in *in, uint32_t data_len);
 
 /* fuse_owner.c */
 int fuse_owner_stat(struct fuse_srv *s, const struct fuse_inode *ino, struct stat *st);

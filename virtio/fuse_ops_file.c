@@ -170,6 +170,37 @@ int fuse_op_create(struct fuse_req *r)
 	return fuse_reply(r, &out, sizeof(out));
 }
 
+/*
+ * fuse_read_span: the bytes a READ transfers: what it asks, no more than
+ * the reply's room and FUSE_SRV_MAX_WRITE (the max_read we offer). 0 or
+ * -EINVAL for an offset beyond off_t.
+ */
+int fuse_read_span(const struct fuse_read_in *in, uint32_t room, uint32_t *len)
+{
+	if (in->offset > INT64_MAX)
+		return -EINVAL;
+	*len = in->size < room ? in->size : room;
+	if (*len > FUSE_SRV_MAX_WRITE)
+		*len = FUSE_SRV_MAX_WRITE;
+	return 0;
+}
+
+/*
+ * fuse_write_span: a WRITE's data is the rest of the request, exactly
+ * (fuse_dev_do_read's layout: header, fuse_write_in, data), at most
+ * FUSE_SRV_MAX_WRITE, and must end within off_t. 0 or -errno.
+ */
+int fuse_write_span(const struct fuse_write_in *in, uint32_t data_len)
+{
+	if (in->size != data_len || in->size > FUSE_SRV_MAX_WRITE)
+		return -EINVAL;
+	if (in->offset > INT64_MAX || in->size > INT64_MAX - in->offset)
+		return -EFBIG;
+	return 0;
+}
+
+/* READ and WRITE as the server's own thread serves them: the cases the
+ * data path (fuse_io.c) leaves to it, or all of them without a ring. */
 int fuse_op_read(struct fuse_req *r)
 {
 	struct fuse_read_in in;
@@ -183,11 +214,9 @@ int fuse_op_read(struct fuse_req *r)
 	h = fuse_handle_get(r->s, in.fh, false);
 	if (!h)
 		return -EBADF;
-	if (in.offset > INT64_MAX)
-		return -EINVAL;
-	len = in.size < room ? in.size : room;
-	if (len > FUSE_SRV_MAX_WRITE)
-		len = FUSE_SRV_MAX_WRITE;
+	cnt = fuse_read_span(&in, room, &len);
+	if (cnt < 0)
+		return cnt;
 	if (len == 0)
 		return fuse_reply_hdr(r, 0);
 	cnt = fuse_iov_slice(r->out, r->out_n, sizeof(struct fuse_out_header), len, r->s->iov,
@@ -213,12 +242,9 @@ int fuse_op_write(struct fuse_req *r)
 	h = fuse_handle_get(r->s, in.fh, false);
 	if (!h || !h->writable)
 		return -EBADF;
-	/* The data is the rest of the request, exactly (fuse_dev_do_read's
-	 * layout: header, fuse_write_in, data). */
-	if (in.size != r->h.len - data_off || in.size > FUSE_SRV_MAX_WRITE)
-		return -EINVAL;
-	if (in.offset > INT64_MAX || in.size > INT64_MAX - in.offset)
-		return -EFBIG;
+	cnt = fuse_write_span(&in, (uint32_t)(r->h.len - data_off));
+	if (cnt < 0)
+		return cnt;
 	if (in.size) {
 		cnt = fuse_iov_slice(r->in, r->in_n, data_off, in.size, r->s->iov, FUSE_IOV_MAX);
 		if (cnt < 0)

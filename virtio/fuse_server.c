@@ -117,8 +117,7 @@ size_t fuse_iov_len(const struct iovec *iov, unsigned int n)
 }
 
 /* fuse_iov_copy_in: len bytes at off of iov into dst; -EINVAL if short. */
-static int fuse_iov_copy_in(const struct iovec *iov, unsigned int n, size_t off, void *dst,
-                            size_t len)
+int fuse_iov_copy_in(const struct iovec *iov, unsigned int n, size_t off, void *dst, size_t len)
 {
 	uint8_t *d = dst;
 
@@ -259,10 +258,7 @@ static uint32_t fuse_reply_err(struct fuse_req *r, int err)
 		.unique = r->h.unique,
 	};
 
-	/* A negative errno the kernel accepts: -1 .. -511 (fuse_dev_do_write
-	 * refuses anything below -512 as a protocol error). */
-	if (err >= 0 || err <= -512)
-		oh.error = -EIO;
+	oh.error = fuse_wire_errno(err);
 	r->s->stats.errors++;
 	fuse_iov_copy_out(r->out, r->out_n, 0, &oh, sizeof(oh));
 	return sizeof(oh);
@@ -278,7 +274,7 @@ static int fuse_op_init(struct fuse_req *r)
 	struct fuse_init_out o = { 0 };
 
 	memcpy(&in, r->arg, r->arg_len < sizeof(in) ? r->arg_len : sizeof(in));
-	if (r->s->initialized)
+	if (__atomic_load_n(&r->s->initialized, __ATOMIC_ACQUIRE))
 		return -EPROTO;
 	if (in.major != FUSE_KERNEL_VERSION || in.minor < FUSE_SRV_MIN_MINOR)
 		return -EPROTO;
@@ -292,7 +288,7 @@ static int fuse_op_init(struct fuse_req *r)
 	o.time_gran = 1;
 	o.max_pages = FUSE_SRV_MAX_WRITE / 4096;
 	r->s->minor = in.minor < FUSE_SRV_MINOR ? in.minor : FUSE_SRV_MINOR;
-	r->s->initialized = true;
+	__atomic_store_n(&r->s->initialized, true, __ATOMIC_RELEASE);
 	return fuse_reply(r, &o, sizeof(o));
 }
 
@@ -347,7 +343,7 @@ static int fuse_dispatch(struct fuse_req *r, size_t in_len)
 	 * not served at all (its effects could never be reported). */
 	if (!(d->flags & OP_NO_REPLY) && r->out_len < sizeof(struct fuse_out_header))
 		return -EINVAL;
-	if (!r->s->initialized && r->h.opcode != FUSE_INIT)
+	if (!__atomic_load_n(&r->s->initialized, __ATOMIC_ACQUIRE) && r->h.opcode != FUSE_INIT)
 		return d->flags & OP_NO_REPLY ? FUSE_NO_REPLY : -EIO;
 	err = fuse_copy_args(r, in_len);
 	if (err)
@@ -445,7 +441,7 @@ fail:
 void fuse_srv_reset(struct fuse_srv *s)
 {
 	fuse_tables_reset(s);
-	s->initialized = false;
+	__atomic_store_n(&s->initialized, false, __ATOMIC_RELEASE);
 	s->minor = 0;
 }
 
@@ -461,9 +457,14 @@ void fuse_srv_destroy(struct fuse_srv *s)
 	free(s);
 }
 
-void fuse_srv_get_stats(const struct fuse_srv *s, struct fuse_srv_stats *st)
+void fuse_srv_get_stats(struct fuse_srv *s, struct fuse_srv_stats *st)
 {
 	*st = s->stats;
 	st->inodes = s->nr_inodes;
+	pthread_mutex_lock(&s->handles_lock);
 	st->handles = s->nr_handles;
+	st->requests += s->io_requests;
+	st->errors += s->io_errors;
+	st->io_requests = s->io_requests;
+	pthread_mutex_unlock(&s->handles_lock);
 }

@@ -29,7 +29,7 @@ struct loop_op {
 	bool multishot;
 };
 
-#define LOOP_MAX_IDLE 16
+#define LOOP_MAX_IDLE 32 /* control, and up to 8 disks and 8 shares */
 
 /* loop_idle: called after each batch of completions (devices batch their
  * interrupts there: one per batch rather than one per request). */

@@ -15,6 +15,8 @@
  *       bit 2: the first 8 argument bytes (the fh of READ, WRITE, RELEASE,
  *              READDIR ...) become a handle the server handed out
  *       bit 3: the request and the reply room in odd iovec pieces
+ *       bit 4: READ and WRITE through the data path (fuse_srv_io_*), as
+ *              virtio-fs serves them on its ring
  *   room: an index into a table of reply sizes (0 bytes to 2 MiB)
  * The harness clamps FALLOCATE and COPY_FILE_RANGE lengths to 1 MiB so
  * that the fuzzer does not fill the disk (the server bounds a copy at
@@ -263,6 +265,33 @@ static void clamp(uint8_t *req, uint32_t len)
 	memcpy(req + off, &v, 8);
 }
 
+/*
+ * send_data_path: the request as virtio-fs serves it on its worker path:
+ * READ and WRITE through fuse_srv_io_prep / _sync / _done when prep takes
+ * them (their data iovecs must lie within the reply's data area or the
+ * request's data), everything else through fuse_srv_handle.
+ */
+static uint32_t send_data_path(struct fuse_srv *s, const struct iovec *iv, unsigned int in_n,
+                               const struct iovec *ov, unsigned int out_n, uint32_t room,
+                               uint32_t len)
+{
+	struct iovec data[3];
+	struct fuse_io io = { .iov = data, .iov_max = 3 };
+
+	if (!fuse_srv_io_prep(s, iv, in_n, ov, out_n, &io))
+		return fuse_srv_handle(s, iv, in_n, ov, out_n);
+	for (unsigned int i = 0; i < io.iov_n; i++) {
+		const uint8_t *p = data[i].iov_base;
+		const uint8_t *lo =
+		    io.write ? fz.req + sizeof(struct fuse_in_header) : fz.reply + 16;
+		const uint8_t *hi = io.write ? fz.req + len : fz.reply + room;
+
+		if (p < lo || p + data[i].iov_len > hi)
+			abort();
+	}
+	return fuse_srv_io_done(s, &io, fuse_srv_io_sync(&io));
+}
+
 /* send_request: one request; checks the reply's shape. */
 static void send_request(struct fuse_srv *s, uint8_t ctl, uint32_t room, uint32_t len)
 {
@@ -302,7 +331,8 @@ static void send_request(struct fuse_srv *s, uint8_t ctl, uint32_t room, uint32_
 		ov[2] = (struct iovec){ fz.reply + b, room - b };
 		in_n = out_n = 3;
 	}
-	got = fuse_srv_handle(s, iv, in_n, ov, out_n);
+	got = (ctl & 16) ? send_data_path(s, iv, in_n, ov, out_n, room, len)
+	                 : fuse_srv_handle(s, iv, in_n, ov, out_n);
 	if (got > room || (got && got < sizeof(oh)))
 		abort();
 	if (!got)

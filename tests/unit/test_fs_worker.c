@@ -186,8 +186,9 @@ TEST(test_wk_async)
 	drig_fini(&t);
 }
 
-/* More chains than jobs: VFS_JOBS popped, the rest when jobs come back,
- * without another notification; every chain answered once, rightly. */
+/* More chains than jobs: the request queue's share of VFS_JOBS popped, the
+ * rest when jobs come back, without another notification; every chain
+ * answered once, rightly. */
 TEST(test_wk_many)
 {
 	enum { N = 120 };
@@ -206,8 +207,9 @@ TEST(test_wk_many)
 	for (unsigned int i = 0; i < N; i++)
 		unique_of[put_getattr(q, 5000 + i)] = 5000 + i;
 	virtio_mmio_queue_notify(&t.d->fs.transport, 1);
-	CHECK_EQ((uint16_t)(t.d->fs.transport.queues[1].last_avail_idx - popped), VFS_JOBS);
-	CHECK_EQ(t.d->fs.stats.inflight, VFS_JOBS);
+	CHECK_EQ((uint16_t)(t.d->fs.transport.queues[1].last_avail_idx - popped),
+	         VFS_JOBS - VFS_HIPRIO_JOBS);
+	CHECK_EQ(t.d->fs.stats.inflight, VFS_JOBS - VFS_HIPRIO_JOBS);
 	CHECK(t.d->fs.stats.starved >= 1);
 	while (used < N && fs_rig_wait(t.d, fs_rig_has_used, q)) {
 		while (vdrv_get_used(q, &id, &len)) {
@@ -220,11 +222,75 @@ TEST(test_wk_many)
 	}
 	CHECK_EQ(used, N);
 	CHECK_EQ(bad, 0);
-	CHECK_EQ(t.d->fs.stats.max_inflight, VFS_JOBS);
+	CHECK_EQ(t.d->fs.stats.max_inflight, VFS_JOBS - VFS_HIPRIO_JOBS);
 	CHECK_EQ(t.d->fs.stats.inflight, 0);
 	CHECK_EQ(t.d->fs.stats.dropped, 0);
 	CHECK(fs_rig_wait(t.d, none_in_flight, NULL));
 	CHECK_ERR(fc_getattr(&t.c, FUSE_ROOT_ID, NULL), 0);
+	drig_fini(&t);
+}
+
+/* With the request queue's jobs all in flight behind a slow server, the
+ * hiprio queue still gets its FORGETs popped. */
+TEST(test_wk_hiprio_reserved)
+{
+	struct fuse_forget_in fi = { .nlookup = 1 };
+	unsigned int used = 0, forgets = 0;
+	uint32_t id = 0, len = 0;
+	struct hang hang;
+	struct drig t;
+	uint16_t popped;
+
+	drig_init(&t);
+	CHECK_ERR(fc_init_session(&t.c), 0);
+	hang_start(&hang, &t.d->fs);
+	for (unsigned int i = 0; i < VFS_JOBS + 8; i++)
+		put_getattr(&t.d->rq, 7000 + i);
+	virtio_mmio_queue_notify(&t.d->fs.transport, 1);
+	CHECK_EQ(t.d->fs.stats.inflight, VFS_JOBS - VFS_HIPRIO_JOBS);
+	popped = t.d->fs.transport.queues[0].last_avail_idx;
+	for (unsigned int i = 0; i < VFS_HIPRIO_JOBS; i++)
+		put_req(&t.d->hq, FUSE_FORGET, 0, &fi, sizeof(fi), NULL);
+	virtio_mmio_queue_notify(&t.d->fs.transport, 0);
+	CHECK_EQ((uint16_t)(t.d->fs.transport.queues[0].last_avail_idx - popped), VFS_HIPRIO_JOBS);
+	CHECK_EQ(t.d->fs.stats.inflight, VFS_JOBS);
+	hang_end(&hang);
+	while (used < VFS_JOBS + 8 && fs_rig_wait(t.d, fs_rig_has_used, &t.d->rq))
+		while (vdrv_get_used(&t.d->rq, &id, &len))
+			used++;
+	CHECK_EQ(used, VFS_JOBS + 8);
+	CHECK(fs_rig_wait(t.d, none_in_flight, NULL));
+	while (vdrv_get_used(&t.d->hq, &id, &len))
+		forgets += len == 0;
+	CHECK_EQ(forgets, VFS_HIPRIO_JOBS);
+	CHECK_ERR(fc_getattr(&t.c, FUSE_ROOT_ID, NULL), 0);
+	drig_fini(&t);
+}
+
+/* READ and WRITE went to the loop's ring: each of fuse_cases.h's reads
+ * and writes above ran this way too; here, that they did, and that a busy
+ * server does not hold them up. */
+TEST(test_wk_ring_io)
+{
+	struct fuse_entry_out e;
+	struct hang hang;
+	struct drig t;
+	uint64_t fh = 0;
+	uint64_t ring;
+
+	drig_init(&t);
+	CHECK_ERR(fc_init_session(&t.c), 0);
+	CHECK_ERR(fc_create(&t.c, FUSE_ROOT_ID, "f", O_RDWR, 0644, &e, &fh), 0);
+	ring = t.d->fs.stats.ring_io;
+	hang_start(&hang, &t.d->fs); /* metadata waits; data does not */
+	CHECK_ERR(fc_write(&t.c, e.nodeid, fh, 0, "payload", 7), 7);
+	CHECK_ERR(fc_read(&t.c, FUSE_READ, e.nodeid, fh, 0, 64), 7);
+	CHECK(memcmp(fc_payload(&t.c), "payload", 7) == 0);
+	hang_end(&hang);
+	CHECK_EQ(t.d->fs.stats.ring_io, ring + 2);
+	CHECK_EQ(t.d->fs.stats.sync_io, 0);
+	CHECK_ERR(fc_release(&t.c, FUSE_RELEASE, e.nodeid, fh), 0);
+	CHECK_ERR(fc_name_op(&t.c, FUSE_UNLINK, FUSE_ROOT_ID, "f"), 0);
 	drig_fini(&t);
 }
 
@@ -412,5 +478,6 @@ TEST(test_wk_destroy_pending)
 	CHECK_EQ(count_fds(), before);
 }
 
-CHECK_MAIN(FUSE_CASES, CASE(test_wk_async), CASE(test_wk_many), CASE(test_wk_reset_in_flight),
-           CASE(test_wk_reset_race), CASE(test_wk_destroy_pending))
+CHECK_MAIN(FUSE_CASES, CASE(test_wk_async), CASE(test_wk_many), CASE(test_wk_hiprio_reserved),
+           CASE(test_wk_ring_io), CASE(test_wk_reset_in_flight), CASE(test_wk_reset_race),
+           CASE(test_wk_destroy_pending))
