@@ -244,6 +244,7 @@ int vfs_init(struct vfs *fs, const struct vfs_params *p, struct loop *loop, cons
 	struct fuse_srv_params sp = {
 		.root = p->path,
 		.read_only = p->read_only,
+		.cache = p->cache,
 		.owner = p->owner,
 		.max_inodes = p->max_inodes,
 		.max_handles = p->max_handles,

@@ -129,6 +129,7 @@ struct vfs_params {
 	const char *path; /* the shared host directory */
 	const char *tag;  /* 1..VFS_TAG_MAX bytes */
 	bool read_only;
+	enum fuse_cache cache;      /* 0: FUSE_CACHE_AUTO */
 	enum fuse_owner_mode owner; /* 0: FUSE_OWNER_AUTO */
 	uint32_t max_inodes;        /* 0: FUSE_SRV_MAX_INODES */
 	uint32_t max_handles;       /* 0: FUSE_SRV_MAX_HANDLES */

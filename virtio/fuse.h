@@ -49,9 +49,27 @@ enum fuse_owner_mode {
 	FUSE_OWNER_XATTR,       /* user.containers.override_stat */
 };
 
+/*
+ * How long the guest may trust what it cached (virtiofsd's cache= option):
+ *  - AUTO: names and attributes for FUSE_TTL_AUTO_S, file data until the
+ *    next open (close-to-open): a change made on the host shows within a
+ *    second, or at the next open. For folders both sides write.
+ *  - ALWAYS: names and attributes for FUSE_TTL_ALWAYS_S, file data kept
+ *    across opens (FOPEN_KEEP_CACHE): for folders only the guest changes
+ *    (a root file system, build inputs), where it saves a round trip per
+ *    lookup, stat and open; a host change may stay unseen for that long.
+ */
+enum fuse_cache {
+	FUSE_CACHE_AUTO = 0,
+	FUSE_CACHE_ALWAYS,
+};
+#define FUSE_TTL_AUTO_S   1u
+#define FUSE_TTL_ALWAYS_S 86400u
+
 struct fuse_srv_params {
 	const char *root; /* the shared directory (a host path: trusted) */
 	bool read_only;
+	enum fuse_cache cache;
 	enum fuse_owner_mode owner;
 	uint32_t max_inodes;  /* 0: FUSE_SRV_MAX_INODES; at least 2 */
 	uint32_t max_handles; /* 0: FUSE_SRV_MAX_HANDLES */

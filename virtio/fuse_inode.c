@@ -365,8 +365,8 @@ void fuse_fill_entry(struct fuse_srv *s, struct fuse_inode *ino, const struct st
 	memset(e, 0, sizeof(*e));
 	e->nodeid = fuse_nodeid(s, ino);
 	e->generation = ino->gen;
-	e->entry_valid = FUSE_TIMEOUT_S;
-	e->attr_valid = FUSE_TIMEOUT_S;
+	e->entry_valid = s->ttl;
+	e->attr_valid = s->ttl;
 	fuse_fill_attr(st, &e->attr);
 }
 

@@ -38,9 +38,6 @@
 #define FUSE_REPLY_MAX (128u << 10)
 /* The most iovecs one data transfer uses (IOV_MAX). */
 #define FUSE_IOV_MAX 1024u
-/* Entry and attribute validity we report, seconds: host changes show up
- * in the guest within this time. */
-#define FUSE_TIMEOUT_S 1
 
 /* Handler results beside -errno and a reply length. */
 #define FUSE_NO_REPLY 0
@@ -82,6 +79,8 @@ struct fuse_srv {
 	int root_dir_fd;  /* the root, O_RDONLY: SYNCFS */
 	mode_t umask;     /* the process umask at create: undone after creates */
 	bool no_xattrat;  /* the host kernel lacks getxattrat & co (< 6.13) */
+	uint32_t ttl;     /* entry and attribute validity, s (p.cache) */
+	uint32_t fopen;   /* FOPEN_* flags of OPEN and CREATE replies */
 
 	struct fuse_inode *inodes; /* [p.max_inodes]; 0 is the root */
 	uint32_t *buckets;         /* (dev, ino) hash -> index + 1, 0 empty */

@@ -61,6 +61,7 @@ int fuse_op_open(struct fuse_req *r)
 	fd = fuse_inode_reopen(r->s, ino, flags);
 	if (fd < 0)
 		return fd;
+	o.open_flags = r->s->fopen;
 	err = fuse_handle_new(r->s, fd, false, (flags & O_ACCMODE) != O_RDONLY, &o.fh);
 	return err ? err : fuse_reply(r, &o, sizeof(o));
 }
@@ -151,6 +152,7 @@ int fuse_op_create(struct fuse_req *r)
 	}
 	if (fd < 0)
 		return -errno;
+	out.o.open_flags = r->s->fopen;
 	err = fuse_handle_new(r->s, fd, false, (flags & O_ACCMODE) != O_RDONLY, &out.o.fh);
 	if (err)
 		return err;

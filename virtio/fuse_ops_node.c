@@ -59,7 +59,7 @@ int fuse_op_batch_forget(struct fuse_req *r)
 
 static int fuse_reply_attr(struct fuse_req *r, struct fuse_inode *ino)
 {
-	struct fuse_attr_out o = { .attr_valid = FUSE_TIMEOUT_S };
+	struct fuse_attr_out o = { .attr_valid = r->s->ttl };
 	int err = fuse_inode_attr(r->s, ino, &o.attr);
 
 	return err ? err : fuse_reply(r, &o, sizeof(o));

@@ -402,10 +402,12 @@ int fuse_srv_create(struct fuse_srv **out, const struct fuse_srv_params *p)
 		s->p.max_handles = FUSE_SRV_MAX_HANDLES;
 	s->proc_fd = s->root_dir_fd = -1;
 	err = -EINVAL;
-	if (!p->root || s->p.max_inodes < 2 || s->p.max_inodes > (1u << 24) ||
-	    s->p.max_handles > (1u << 24))
+	if (!p->root || (unsigned int)p->cache > FUSE_CACHE_ALWAYS || s->p.max_inodes < 2 ||
+	    s->p.max_inodes > (1u << 24) || s->p.max_handles > (1u << 24))
 		goto fail;
 	s->xattr_owner = p->owner == FUSE_OWNER_XATTR || (p->owner == FUSE_OWNER_AUTO && geteuid());
+	s->ttl = p->cache == FUSE_CACHE_ALWAYS ? FUSE_TTL_ALWAYS_S : FUSE_TTL_AUTO_S;
+	s->fopen = p->cache == FUSE_CACHE_ALWAYS ? FOPEN_KEEP_CACHE : 0;
 	/* The umask is process-wide: read it once, here, at setup (set and
 	 * put back), so that creates can undo it (fuse_owner_created). */
 	m = umask(0);

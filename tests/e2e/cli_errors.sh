@@ -53,5 +53,11 @@ expect "cpus 1000" 2 "--cpus" run --kernel "$k" --cpus 1000
 expect "cpus negative" 2 "--cpus" run --kernel "$k" --cpus -1
 KVMBOX_KERNEL_DIR= KVMBOX_KERNEL= expect "no kernel" 2 "--kernel" run
 expect "unknown option" 2 "unrecognized|invalid" run --kernel "$k" --frobnicate
+expect "volume without a guest path" 2 "HOSTDIR:GUESTPATH" run --kernel "$k" --volume "$work"
+expect "volume, relative guest path" 2 "absolute" run --kernel "$k" --volume "$work:data"
+expect "volume, unknown option" 2 "unknown option bogus" run --kernel "$k" --volume "$work:/d:ro,bogus"
+expect "volume, unknown cache" 2 "unknown option cache=sometimes" run --kernel "$k" \
+	--volume "$work:/d:cache=sometimes"
+expect "rootfs-dir, unknown option" 2 "unknown option rw2" run --kernel "$k" --rootfs-dir "$work,rw2"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

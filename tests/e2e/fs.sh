@@ -12,7 +12,7 @@
 # agent's initramfs is the one the build puts beside KVMBOX)
 #
 # Boots 1: the root read-write, the volumes, every check; 2: the same root
-# read-only (--rootfs-dir DIR,ro).
+# read-only, cached by the guest (--rootfs-dir DIR,ro,cache=always).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -167,10 +167,16 @@ host "escapes: nothing outside the shares changed" "$outside_before" outside_sta
 host "escapes: the host's / and /etc are as they were" "755 755" sh -c 'stat -c %a / /etc | xargs'
 stop rw
 
-boot ro "$work/root,ro"
+echo one >"$work/root/cached"
+boot ro "$work/root,ro,cache=always"
 run "read-only root: / is virtiofs, read-only" "rootfs virtiofs ro" sh -c "$root_mount"
 run "read-only root: writing / fails, /tmp works" "EROFS tmp" sh -c \
 	'{ touch /x 2>/dev/null && echo written || echo EROFS; echo tmp >/tmp/t && cat /tmp/t; } | xargs'
 run "read-only root: the volumes are still there" "read-only greeting" cat /ro/greeting
+# cache=always: the guest keeps what it read across opens, even when the
+# host changes the file behind it (the policy took effect).
+run "cache=always: the guest reads a file" "one" cat /cached
+echo two >"$work/root/cached"
+run "cache=always: the guest keeps its cached copy" "one" cat /cached
 stop ro
 e2e_summary

@@ -247,5 +247,51 @@ TEST(test_io_declined)
 	rig_fini(&ro);
 }
 
-CHECK_MAIN(FUSE_CASES, CASE(test_io_taken), CASE(test_io_release_in_flight),
-           CASE(test_io_reset_in_flight), CASE(test_io_declined))
+/* The cache policy (fuse.h, enum fuse_cache): what entries, attributes
+ * and opens tell the guest it may keep. */
+TEST(test_cache_policy)
+{
+	for (int always = 0; always < 2; always++) {
+		struct fuse_srv_params p = { .owner = FUSE_OWNER_PASSTHROUGH,
+			                     .cache =
+			                         always ? FUSE_CACHE_ALWAYS : FUSE_CACHE_AUTO };
+		uint32_t ttl = always ? FUSE_TTL_ALWAYS_S : FUSE_TTL_AUTO_S;
+		struct fuse_entry_out e;
+		struct fuse_getattr_in ga = { 0 };
+		struct fuse_open_in oi = { .flags = O_RDONLY };
+		struct fuse_open_out oo;
+		struct rig r;
+
+		rig_init(&r);
+		fuse_srv_destroy(r.s);
+		p.root = r.share;
+		CHECK_ERR(fuse_srv_create(&r.s, &p), 0);
+		CHECK_ERR(fc_init_session(&r.c), 0);
+		put_file(r.dfd, "f", "x");
+		CHECK_ERR(fc_lookup(&r.c, FUSE_ROOT_ID, "f", &e), 0);
+		CHECK_EQ(e.entry_valid, ttl);
+		CHECK_EQ(e.attr_valid, ttl);
+		fc_start(&r.c, FUSE_GETATTR, e.nodeid);
+		fc_add(&r.c, &ga, sizeof(ga));
+		CHECK_ERR(fc_send(&r.c), 0);
+		CHECK_EQ(((struct fuse_attr_out *)fc_payload(&r.c))->attr_valid, ttl);
+		fc_start(&r.c, FUSE_OPEN, e.nodeid);
+		fc_add(&r.c, &oi, sizeof(oi));
+		CHECK_ERR(fc_send(&r.c), 0);
+		memcpy(&oo, fc_payload(&r.c), sizeof(oo));
+		CHECK_EQ(oo.open_flags & FOPEN_KEEP_CACHE, always ? FOPEN_KEEP_CACHE : 0);
+		CHECK_EQ(oo.open_flags & FOPEN_DIRECT_IO, 0);
+		CHECK_ERR(fc_release(&r.c, FUSE_RELEASE, e.nodeid, oo.fh), 0);
+		rig_fini(&r);
+	}
+	/* Anything else is refused at create. */
+	{
+		struct fuse_srv_params p = { .root = "/", .cache = (enum fuse_cache)7 };
+		struct fuse_srv *s = NULL;
+
+		CHECK_ERR(fuse_srv_create(&s, &p), -EINVAL);
+	}
+}
+
+CHECK_MAIN(FUSE_CASES, CASE(test_cache_policy), CASE(test_io_taken),
+           CASE(test_io_release_in_flight), CASE(test_io_reset_in_flight), CASE(test_io_declined))

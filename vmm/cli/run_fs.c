@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * run_fs: `kvmbox run`'s shared host folders, each a virtio-fs device
- * (virtio/fs.h): `--volume HOSTDIR:GUESTPATH[:ro]`, mounted by the agent
- * at GUESTPATH before the command runs, and `--rootfs-dir DIR[,ro]`, the
- * root file system as a host folder instead of an ext4 image. The agent
+ * (virtio/fs.h): `--volume HOSTDIR:GUESTPATH[:OPTIONS]`, mounted by the
+ * agent at GUESTPATH before the command runs, and `--rootfs-dir
+ * DIR[,OPTIONS]`, the root file system as a host folder instead of an ext4
+ * image. OPTIONS: ro or rw, cache=auto or cache=always. The agent
  * learns of them from the kernel command line (guest-agent/volumes.h and
  * init.h), which has no quoting it can rely on: guest paths with a space,
  * a comma or a colon are refused here, with the reason.
@@ -51,9 +52,40 @@ static bool run_fs_guest_path_ok(const char *p, const char **why)
 	return true;
 }
 
+/*
+ * run_fs_opts: a share's options, comma-separated: "ro", "rw",
+ * "cache=auto" or "cache=always" (virtio/fuse.h says what each keeps).
+ * -EINVAL for an option it does not know, after one message unless quiet.
+ * opts is left as it was.
+ */
+static int run_fs_opts(const char *opt, const char *arg, const char *opts, bool quiet, bool *ro,
+                       enum fuse_cache *cache)
+{
+	for (const char *o = opts; *o;) {
+		size_t n = strcspn(o, ",");
+
+		if ((n == 2 && !strncmp(o, "ro", 2)) || (n == 2 && !strncmp(o, "rw", 2))) {
+			*ro = o[1] == 'o';
+		} else if (n == 10 && !strncmp(o, "cache=auto", n)) {
+			*cache = FUSE_CACHE_AUTO;
+		} else if (n == 12 && !strncmp(o, "cache=always", n)) {
+			*cache = FUSE_CACHE_ALWAYS;
+		} else if (n) {
+			if (!quiet)
+				fprintf(stderr,
+				        "kvmbox: %s %s: unknown option %.*s (ro, rw, cache=auto, "
+				        "cache=always)\n",
+				        opt, arg, (int)n, o);
+			return -EINVAL;
+		}
+		o += n + (o[n] == ',');
+	}
+	return 0;
+}
+
 /* run_fs_add: the next share; -EINVAL after one message when all are taken. */
 static int run_fs_add(struct run_opts *o, const char *opt, const char *dir, bool ro,
-                      const char *tag, const char *guest)
+                      enum fuse_cache cache, const char *tag, const char *guest)
 {
 	struct vm_config *cfg = &o->cfg;
 
@@ -70,6 +102,7 @@ static int run_fs_add(struct run_opts *o, const char *opt, const char *dir, bool
 		.path = dir,
 		.tag = tag,
 		.read_only = ro,
+		.cache = cache,
 	};
 	return 0;
 }
@@ -84,19 +117,32 @@ static unsigned int run_fs_nr_volumes(const struct run_opts *o)
 	return n;
 }
 
+/*
+ * run_fs_parse_volume: HOSTDIR:GUESTPATH[:OPTIONS]. A guest path starts
+ * with '/', options never do: so a last field that does not is the
+ * options, and the colon before the guest path is the last one left (a
+ * host folder may hold colons, a guest path not).
+ */
 int run_fs_parse_volume(struct run_opts *o, char *arg)
 {
-	size_t len = strlen(arg);
-	bool ro = len > 3 && strcmp(arg + len - 3, ":ro") == 0;
-	char *colon, *guest;
+	enum fuse_cache cache = FUSE_CACHE_AUTO;
+	char *colon = strrchr(arg, ':'), *guest;
+	bool ro = false;
 	const char *why;
 
-	if (ro)
-		arg[len - 3] = '\0';
-	/* The last colon splits: a host folder may hold one, a guest path not. */
-	colon = strrchr(arg, ':');
+	if (colon && colon[1] != '/') {
+		/* Options, unless there is no other colon: then it was meant as
+		 * the guest path, and that is what the message should be about. */
+		*colon = '\0';
+		if (!strrchr(arg, ':') &&
+		    run_fs_opts("--volume", arg, colon + 1, true, &ro, &cache))
+			*colon = ':';
+		else if (run_fs_opts("--volume", arg, colon + 1, false, &ro, &cache))
+			return -EINVAL;
+		colon = strrchr(arg, ':');
+	}
 	if (!colon) {
-		fprintf(stderr, "kvmbox: --volume %s: expected HOSTDIR:GUESTPATH[:ro]\n", arg);
+		fprintf(stderr, "kvmbox: --volume %s: expected HOSTDIR:GUESTPATH[:OPTIONS]\n", arg);
 		return -EINVAL;
 	}
 	*colon = '\0';
@@ -111,11 +157,13 @@ int run_fs_parse_volume(struct run_opts *o, char *arg)
 			return -EINVAL;
 		}
 	}
-	return run_fs_add(o, "--volume", arg, ro, run_fs_tags[run_fs_nr_volumes(o)], guest);
+	return run_fs_add(o, "--volume", arg, ro, cache, run_fs_tags[run_fs_nr_volumes(o)], guest);
 }
 
+/* run_fs_parse_rootfs_dir: DIR[,OPTIONS]. */
 int run_fs_parse_rootfs_dir(struct run_opts *o, char *arg)
 {
+	enum fuse_cache cache = FUSE_CACHE_AUTO;
 	char *comma = strchr(arg, ',');
 	bool ro = false;
 
@@ -125,14 +173,10 @@ int run_fs_parse_rootfs_dir(struct run_opts *o, char *arg)
 	}
 	if (comma) {
 		*comma = '\0';
-		if (strcmp(comma + 1, "ro") != 0) {
-			fprintf(stderr, "kvmbox: --rootfs-dir %s: unknown option %s (ro)\n", arg,
-			        comma + 1);
+		if (run_fs_opts("--rootfs-dir", arg, comma + 1, false, &ro, &cache))
 			return -EINVAL;
-		}
-		ro = true;
 	}
-	if (run_fs_add(o, "--rootfs-dir", arg, ro, RUN_FS_ROOT_TAG, NULL))
+	if (run_fs_add(o, "--rootfs-dir", arg, ro, cache, RUN_FS_ROOT_TAG, NULL))
 		return -EINVAL;
 	o->root_on_fs = true;
 	o->root_fs_ro = ro;
