@@ -18,13 +18,10 @@
 static uint32_t rig_send(struct fc *c, uint8_t *in, uint32_t in_len, uint8_t *out, uint32_t room)
 {
 	struct rig *r = c->opaque;
-	uint32_t a = in_len < 7 ? in_len : 7, b = in_len < 45 ? in_len : 45;
-	uint32_t x = room < 10 ? room : 10, y = room < 1000 ? room : 1000;
-	struct iovec iv[3] = { { in, a }, { in + a, b - a }, { in + b, in_len - b } };
-	struct iovec ov[3] = { { out, x }, { out + x, y - x }, { out + y, room - y } };
-	struct iovec data[3];
+	struct iovec iv[3], ov[3], data[3];
 	struct fuse_io io = { .iov = data, .iov_max = 3 };
 
+	rig_cut3(in, in_len, out, room, iv, ov);
 	if (fuse_srv_io_prep(r->s, iv, 3, ov, 3, &io))
 		return fuse_srv_io_done(r->s, &io, fuse_srv_io_sync(&io));
 	return fuse_srv_handle(r->s, iv, 3, ov, 3);
