@@ -414,6 +414,21 @@ static void vm_on_stdin(void *opaque, int res, bool more)
 }
 
 /*
+ * vm_on_lost_poll: the loop gave up on a poll that failed each time it was
+ * re-armed (loop.report). Whatever fd it was (the signalfd, the stop
+ * eventfd, a device queue's ioeventfd), the VM can no longer be served
+ * as it should: say which, and stop rather than hang without a word.
+ */
+static void vm_on_lost_poll(void *opaque, const struct loop_op *op, int err)
+{
+	struct vm *vm = opaque;
+
+	fprintf(stderr, "kvmbox: event loop: polling fd %d keeps failing (%s); stopping the VM\n",
+	        op->fd, strerror(-err));
+	vm_request_stop(vm, VM_EXIT_ERROR);
+}
+
+/*
  * vm_wait: the main thread's event loop until a stop: SIGINT/SIGTERM, a stop
  * request from a vCPU, and console input. Returns 0 or -errno.
  */
@@ -424,6 +439,8 @@ static int vm_wait(struct vm *vm)
 	vm->op_signal = (struct loop_op){ .cb = vm_on_signal, .opaque = vm };
 	vm->op_stop = (struct loop_op){ .cb = vm_on_stop, .opaque = vm };
 	vm->op_stdin = (struct loop_op){ .cb = vm_on_stdin, .opaque = vm };
+	vm->loop.report = vm_on_lost_poll;
+	vm->loop.report_opaque = vm;
 	err = loop_poll(&vm->loop, vm->signal_fd, POLLIN, &vm->op_signal);
 	if (!err)
 		err = loop_poll(&vm->loop, vm->stop_fd, POLLIN, &vm->op_stop);
