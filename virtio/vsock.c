@@ -251,13 +251,31 @@ bool vsock_live(const struct vsock *v)
 	       VIRTIO_CONFIG_S_DRIVER_OK;
 }
 
-/* vsock_tx_process: every packet on the tx queue, then what it made us owe. */
+void vsock_defer(struct vsock *v)
+{
+	v->stats.deferred++;
+	if (v->resume_armed)
+		return;
+	v->resume_wanted = loop_defer(v->loop, &v->resume_op) < 0;
+	v->resume_armed = !v->resume_wanted;
+}
+
+/*
+ * vsock_tx_process: up to VSOCK_BUDGET packets of the tx queue (the rest
+ * on a later pass), then what they made us owe.
+ */
 static void vsock_tx_process(struct vsock *v)
 {
 	struct virtq *q = virtio_mmio_queue(&v->transport, VSOCK_TXQ);
 
-	while (vsock_live(v)) {
-		int err = virtq_pop(q, &v->chain);
+	for (unsigned int n = 0; vsock_live(v); n++) {
+		int err;
+
+		if (n == VSOCK_BUDGET) {
+			vsock_defer(v);
+			break;
+		}
+		err = virtq_pop(q, &v->chain);
 
 		if (err) {
 			if (err != -ENOENT)
@@ -281,6 +299,19 @@ static void vsock_queue_notify(void *dev, unsigned int q)
 	else if (q == VSOCK_RXQ)
 		vsock_rx_process(v); /* new rx buffers */
 	                             /* The event queue: buffers stay there, unused (vsock.h). */
+}
+
+/* vsock_resume: the later pass vsock_defer asked for: tx, then rx. */
+static void vsock_resume(void *opaque, int res, bool more)
+{
+	struct vsock *v = opaque;
+
+	(void)res;
+	(void)more;
+	virtio_mmio_lock(&v->transport);
+	v->resume_armed = false;
+	vsock_tx_process(v);
+	virtio_mmio_unlock(&v->transport);
 }
 
 /* vsock_reap: free dead connections whose polls are gone (main thread, lock held). */
@@ -311,6 +342,10 @@ static void vsock_idle(void *opaque)
 	struct vsock *v = opaque;
 
 	virtio_mmio_lock(&v->transport);
+	if (v->resume_wanted && !v->resume_armed) {
+		v->resume_wanted = loop_defer(v->loop, &v->resume_op) < 0;
+		v->resume_armed = !v->resume_wanted;
+	}
 	for (unsigned int q = 0; q < 2; q++) {
 		if (v->notify_pending[q]) {
 			v->notify_pending[q] = false;
@@ -382,6 +417,7 @@ int vsock_init(struct vsock *v, const struct vsock_params *p, struct loop *loop,
 	if (p->guest_cid < 3 || p->guest_cid >= UINT32_MAX || !p->uds_path)
 		return -EINVAL;
 	v->loop = loop;
+	v->resume_op = (struct loop_op){ .cb = vsock_resume, .opaque = v };
 	v->guest_cid = p->guest_cid;
 	v->next_port = VSOCK_FIRST_PORT;
 	v->uds_path = strdup(p->uds_path);

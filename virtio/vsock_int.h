@@ -70,8 +70,11 @@ struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state stat
 void vsock_conn_close(struct vsock_conn *c, bool rst);
 void vsock_queue_rst(struct vsock *v, uint32_t local_port, uint32_t peer_port, bool reply);
 uint32_t vsock_alloc_port(struct vsock *v);
-/* vsock_rx_process: deliver what is owed to the guest into rx buffers (vsock_rx.c). */
+/* vsock_rx_process: deliver what is owed to the guest into rx buffers, at
+ * most VSOCK_BUDGET (vsock_rx.c). */
 void vsock_rx_process(struct vsock *v);
+/* vsock_defer: a queue stopped at VSOCK_BUDGET: look at both again on a later pass. */
+void vsock_defer(struct vsock *v);
 /* Queue indices (§5.10.2) and the size of a packet header (§5.10.6). */
 #define VSOCK_RXQ  0u
 #define VSOCK_TXQ  1u
