@@ -115,7 +115,9 @@ static void vsock_guest_connect(struct vsock *v, const struct virtio_vsock_hdr *
 	struct vsock_conn *c;
 	int fd;
 
-	if (v->nr_conns >= VSOCK_MAX_CONNS) {
+	/* Checked before the connect: a guest over its share costs no fd. */
+	if (!vsock_conn_room(v, false)) {
+		v->stats.conns_refused++;
 		vsock_reject(v, h);
 		return;
 	}
@@ -124,7 +126,7 @@ static void vsock_guest_connect(struct vsock *v, const struct virtio_vsock_hdr *
 		vsock_reject(v, h);
 		return;
 	}
-	c = vsock_conn_new(v, fd, VSOCK_S_OPEN);
+	c = vsock_conn_new(v, fd, VSOCK_S_OPEN, false);
 	if (!c) {
 		close(fd);
 		vsock_reject(v, h);
@@ -330,6 +332,7 @@ static void vsock_reap(struct vsock *v)
 			continue;
 		}
 		v->conns[i] = v->conns[--v->nr_conns];
+		v->nr_local -= c->local;
 		free(c);
 	}
 	if (v->rr >= v->nr_conns)
@@ -420,6 +423,10 @@ int vsock_init(struct vsock *v, const struct vsock_params *p, struct loop *loop,
 	v->resume_op = (struct loop_op){ .cb = vsock_resume, .opaque = v };
 	v->guest_cid = p->guest_cid;
 	v->next_port = VSOCK_FIRST_PORT;
+	v->max_conns = VSOCK_MAX_CONNS - VSOCK_LOCAL_RESERVE;
+	if (p->max_conns && p->max_conns < v->max_conns)
+		v->max_conns = p->max_conns;
+	vsock_timer_init(v);
 	v->uds_path = strdup(p->uds_path);
 	if (!v->uds_path)
 		return -ENOMEM;
@@ -452,6 +459,7 @@ void vsock_destroy(struct vsock *v)
 		free(v->conns[i]);
 	}
 	v->nr_conns = 0;
+	v->nr_local = 0;
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
 		unlink(v->uds_path);

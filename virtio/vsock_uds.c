@@ -316,25 +316,51 @@ static void vsock_wr_cb(void *opaque, int res, bool more)
 	virtio_mmio_unlock(&v->transport);
 }
 
-struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state)
+bool vsock_conn_room(const struct vsock *v, bool local)
+{
+	if (local)
+		return v->nr_conns < VSOCK_MAX_CONNS;
+	return v->nr_conns - v->nr_local < v->max_conns && v->nr_conns < VSOCK_MAX_CONNS;
+}
+
+struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state, bool local)
 {
 	struct vsock_conn *c;
 
-	if (v->nr_conns >= VSOCK_MAX_CONNS)
+	if (!vsock_conn_room(v, local)) {
+		v->stats.conns_refused++;
 		return NULL;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->v = v;
 	c->fd = fd;
 	c->state = state;
+	c->local = local;
+	v->nr_local += local;
 	c->rd_op = (struct loop_op){ .cb = vsock_rd_cb, .opaque = c, .fd = -1 };
 	c->wr_op = (struct loop_op){ .cb = vsock_wr_cb, .opaque = c, .fd = -1 };
 	v->conns[v->nr_conns++] = c;
 	return c;
 }
 
-/* vsock_accept_cb: host clients are connecting: take them all, each reads its line. */
+int vsock_uds_listen_arm(struct vsock *v)
+{
+	if (v->listen_fd < 0 || v->listen_armed)
+		return 0;
+	if (vsock_poll_arm(v, &v->listen_op, v->listen_fd, POLLIN) < 0)
+		return -EBUSY;
+	v->listen_armed = true;
+	return 0;
+}
+
+/*
+ * vsock_accept_cb: host clients are connecting: take up to VSOCK_BUDGET
+ * (the poll fires again for the rest), each reads its line. Out of
+ * descriptors, the listener rests instead of polling a backlog that
+ * would wake it again at once (vsock_accept_backoff).
+ */
 static void vsock_accept_cb(void *opaque, int res, bool more)
 {
 	struct vsock *v = opaque;
@@ -343,13 +369,20 @@ static void vsock_accept_cb(void *opaque, int res, bool more)
 	(void)more;
 	virtio_mmio_lock(&v->transport);
 	v->listen_armed = false;
-	for (;;) {
+	for (unsigned int n = 0; n < VSOCK_BUDGET; n++) {
 		struct vsock_conn *c;
 		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (fd < 0 &&
+		    (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+			vsock_accept_backoff(v, errno);
+			virtio_mmio_unlock(&v->transport);
+			return;
+		}
 		if (fd < 0)
 			break; /* EAGAIN, or an error the next poll reports again */
-		c = vsock_conn_new(v, fd, VSOCK_S_LINE);
+		v->accept_warned = false;
+		c = vsock_conn_new(v, fd, VSOCK_S_LINE, false);
 		if (!c) {
 			close(fd); /* too many connections */
 			continue;
@@ -357,8 +390,7 @@ static void vsock_accept_cb(void *opaque, int res, bool more)
 		c->readable = true;
 		vsock_uds_line(c);
 	}
-	if (v->listen_fd >= 0 && vsock_poll_arm(v, &v->listen_op, v->listen_fd, POLLIN) == 0)
-		v->listen_armed = true;
+	(void)vsock_uds_listen_arm(v);
 	virtio_mmio_unlock(&v->transport);
 }
 
@@ -429,7 +461,7 @@ int vsock_connect_local(struct vsock *v, uint32_t port, int fd)
 	struct vsock_conn *c;
 
 	virtio_mmio_lock(&v->transport);
-	c = vsock_conn_new(v, fd, VSOCK_S_REQUEST);
+	c = vsock_conn_new(v, fd, VSOCK_S_REQUEST, true);
 	if (c) {
 		c->peer_port = port;
 		vsock_uds_request(c);

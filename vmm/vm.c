@@ -250,41 +250,65 @@ int vm_load(struct vm *vm)
 	return 0;
 }
 
-/* Descriptors kept for everything but the shared folders: the process's
- * own, 2 per vCPU, the vsock device's connections, the control clients'
- * 3 each, the devices' eventfds, and slack. */
-#define VM_FD_RESERVE(vm)                                                                          \
-	(64u + 2u * (vm)->cfg.nr_cpus + VSOCK_MAX_CONNS + 3u * CONTROL_MAX_CONNS +                 \
-	 4u * VM_MAX_VIRTIO)
+/* Descriptors kept for the VMM itself: the process's own, 2 per vCPU, the
+ * control clients' 3 each (the vsock end of their agent stream included:
+ * VSOCK_LOCAL_RESERVE), the devices' eventfds, and slack. */
+#define VM_FD_BASE(vm) (64u + 2u * (vm)->cfg.nr_cpus + 3u * CONTROL_MAX_CONNS + 4u * VM_MAX_VIRTIO)
+/* The least each shared folder's server is given. */
+#define VM_FD_MIN_SHARE 64u
+/* The least vsock connections worth offering the guest and host clients. */
+#define VM_FD_MIN_VSOCK 16u
+
+_Static_assert(VSOCK_LOCAL_RESERVE >= CONTROL_MAX_CONNS,
+               "every control client needs a vsock slot of its own");
 
 /*
- * vm_size_fds: raise the soft RLIMIT_NOFILE to the hard one, then give each
- * shared folder's FUSE server its part of what is left, so that a guest
- * that never forgets an inode fills its own tables (ENFILE in the guest)
- * and never the descriptors the vsock device, the control socket and the
- * other shares need. A folder whose server was given limits keeps them.
+ * vm_size_fds: raise the soft RLIMIT_NOFILE to the hard one, then share it
+ * out: first what the VMM needs for itself (VM_FD_BASE), then the vsock
+ * device's guest and host-client connections (its max_conns, lowered to
+ * what fits, so that a guest that opens connections without end gets RSTs
+ * and never takes the control socket's descriptors), then each shared
+ * folder's FUSE server its part of what is left, so that a guest that
+ * never forgets an inode fills its own tables (ENFILE in the guest). A
+ * device that was given limits keeps them.
  */
-static void vm_size_fds(struct vm *vm)
+void vm_size_fds(struct vm *vm)
 {
 	struct rlimit rl;
-	uint64_t left, each;
+	uint64_t left, each, conns = 0, floor;
 
-	if (!vm->cfg.nr_shares || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
 			return;
 	}
-	left = rl.rlim_cur > VM_FD_RESERVE(vm) ? rl.rlim_cur - VM_FD_RESERVE(vm) : 0;
+	left = rl.rlim_cur > VM_FD_BASE(vm) ? rl.rlim_cur - VM_FD_BASE(vm) : 0;
+	if (vm->cfg.vsock.uds_path) {
+		conns = vm->cfg.vsock.max_conns ? vm->cfg.vsock.max_conns
+		                                : VSOCK_MAX_CONNS - VSOCK_LOCAL_RESERVE;
+		floor = (uint64_t)VM_FD_MIN_SHARE * vm->cfg.nr_shares;
+		if (conns + floor > left) {
+			conns = left > floor + VM_FD_MIN_VSOCK ? left - floor : VM_FD_MIN_VSOCK;
+			fprintf(stderr,
+			        "kvmbox: RLIMIT_NOFILE %llu: at most %llu vsock connections "
+			        "from the guest and host clients\n",
+			        (unsigned long long)rl.rlim_cur, (unsigned long long)conns);
+		}
+		vm->cfg.vsock.max_conns = (unsigned int)conns;
+	}
+	if (!vm->cfg.nr_shares)
+		return;
+	left = left > conns ? left - conns : 0;
 	each = left / vm->cfg.nr_shares;
 	if (each < 256)
 		fprintf(stderr,
 		        "kvmbox: only %llu file descriptors for each shared folder "
 		        "(RLIMIT_NOFILE %llu): the guest will see ENFILE early\n",
 		        (unsigned long long)each, (unsigned long long)rl.rlim_cur);
-	if (each < 64)
-		each = 64;
+	if (each < VM_FD_MIN_SHARE)
+		each = VM_FD_MIN_SHARE;
 	for (unsigned int i = 0; i < vm->cfg.nr_shares; i++) {
 		struct vfs_params *sh = &vm->cfg.shares[i];
 		uint64_t handles =

@@ -8,6 +8,9 @@
 #include "check.h"
 #include "test_vsock.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+
 /* bad_hdr: a packet for no connection (an RW): the device answers with an RST. */
 static struct virtio_vsock_hdr bad_hdr(uint32_t gport)
 {
@@ -79,4 +82,99 @@ TEST(rx_budget_per_pass)
 	rig_fini(&r);
 }
 
-CHECK_MAIN(CASE(tx_budget_per_pass), CASE(rx_budget_per_pass))
+/*
+ * Out of descriptors, the listener rests instead of spinning: one failed
+ * accept per VSOCK_ACCEPT_BACKOFF_MS, not one per pass of the loop; the
+ * client waits in the backlog and is served once descriptors are back.
+ */
+TEST(accept_emfile_backs_off)
+{
+	enum { MAX_FILL = 4096 };
+	struct rig r;
+	struct rlimit old, low;
+	struct pkt p;
+	int *fill = calloc(MAX_FILL, sizeof(int)), nfill = 0, fd;
+
+	CHECK(fill != NULL);
+	rig_init(&r);
+	post_rx(&r, 8, RXBUF);
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 256;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (nfill < MAX_FILL && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		fill[nfill++] = fd;
+	CHECK(nfill > 1 && nfill < MAX_FILL);
+	/* One descriptor for the client; none left for the VMM's accept. */
+	close(fill[--nfill]);
+	fd = host_connect(&r, "CONNECT 5000\n");
+	for (int i = 0; i < 10; i++)
+		pump(&r);
+	CHECK_EQ(r.v->stats.accept_errors, 1);
+	CHECK(r.v->accept_warned);
+	CHECK(r.v->backoff_armed);
+	CHECK_EQ(r.v->nr_conns, 0);
+	/* Descriptors come back: after the rest, the client is served. */
+	while (nfill)
+		close(fill[--nfill]);
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	usleep(2 * VSOCK_ACCEPT_BACKOFF_MS * 1000);
+	pump(&r);
+	pump(&r);
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	CHECK_EQ(p.h.dst_port, 5000);
+	CHECK(!r.v->accept_warned);
+	CHECK_EQ(r.v->stats.accept_errors, 1);
+	close(fd);
+	free(fill);
+	rig_fini(&r);
+}
+
+/*
+ * Guest connections stop at max_conns; the control path's local
+ * connections still find their reserved slots.
+ */
+TEST(guest_conns_capped_local_reserved)
+{
+	enum { CAP = 4, LOCAL = 6 };
+	struct rig r;
+	struct pkt p;
+	unsigned int responses = 0, rsts = 0;
+	int lfd, sv[LOCAL][2];
+
+	rig_init(&r);
+	CHECK_EQ(r.v->max_conns, VSOCK_MAX_CONNS - VSOCK_LOCAL_RESERVE);
+	r.v->max_conns = CAP;
+	post_rx(&r, 64, RXBUF);
+	lfd = svc_listen(&r, 6000);
+	for (unsigned int i = 0; i < CAP + 2; i++)
+		send_pkt(&r, VIRTIO_VSOCK_OP_REQUEST, 7000 + i, 6000, 0, 4096, 0, NULL, 0);
+	pump(&r);
+	while (get_rx(&r, &p)) {
+		responses += p.h.op == VIRTIO_VSOCK_OP_RESPONSE;
+		rsts += p.h.op == VIRTIO_VSOCK_OP_RST;
+	}
+	CHECK_EQ(responses, CAP);
+	CHECK_EQ(rsts, 2);
+	CHECK_EQ(r.v->stats.conns_refused, 2);
+	/* A host client of the unix socket is over the cap too. */
+	close(host_connect(&r, "CONNECT 5000\n"));
+	pump(&r);
+	CHECK_EQ(r.v->nr_conns, CAP);
+	/* The control path is not. */
+	for (int i = 0; i < LOCAL; i++) {
+		CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv[i]),
+		         0);
+		CHECK_EQ(vsock_connect_local(r.v, 1024, sv[i][1]), 0);
+	}
+	CHECK_EQ(r.v->nr_conns, CAP + LOCAL);
+	CHECK_EQ(r.v->nr_local, LOCAL);
+	for (int i = 0; i < LOCAL; i++)
+		close(sv[i][0]);
+	close(lfd);
+	rig_fini(&r);
+}
+
+CHECK_MAIN(CASE(tx_budget_per_pass), CASE(rx_budget_per_pass), CASE(accept_emfile_backs_off),
+           CASE(guest_conns_capped_local_reserved))
