@@ -423,6 +423,7 @@ int vsock_init(struct vsock *v, const struct vsock_params *p, struct loop *loop,
 	v->resume_op = (struct loop_op){ .cb = vsock_resume, .opaque = v };
 	v->guest_cid = p->guest_cid;
 	v->next_port = VSOCK_FIRST_PORT;
+	v->connect_timeout_ms = VSOCK_CONNECT_TIMEOUT_MS;
 	v->max_conns = VSOCK_MAX_CONNS - VSOCK_LOCAL_RESERVE;
 	if (p->max_conns && p->max_conns < v->max_conns)
 		v->max_conns = p->max_conns;

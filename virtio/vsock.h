@@ -62,6 +62,14 @@
  * the agent.
  */
 #define VSOCK_LOCAL_RESERVE 64u
+/*
+ * A host client has this long to write its CONNECT line, and the guest
+ * this long to answer the REQUEST (RESPONSE or RST); then the connection
+ * is reset and the client sees end-of-file. The guest may still be
+ * booting when the client connects: 60 s, as the control socket waits
+ * for the agent (docs/protocol.md).
+ */
+#define VSOCK_CONNECT_TIMEOUT_MS 60000u
 /* After EMFILE (or ENFILE, ENOBUFS, ENOMEM) from accept, the listener
  * rests this long instead of polling a backlog it cannot take. */
 #define VSOCK_ACCEPT_BACKOFF_MS 100
@@ -95,6 +103,8 @@ struct vsock_stats {
 	uint64_t host_conns, guest_conns;
 	uint64_t conns_refused; /* over max_conns (or the local reserve) */
 	uint64_t accept_errors; /* accept4 out of descriptors or memory */
+	uint64_t timeouts;      /* connections reset at their connect deadline */
+	uint64_t abandoned;     /* clients that left while the guest was asked */
 	uint64_t deferred;      /* passes that stopped at VSOCK_BUDGET */
 };
 
@@ -109,13 +119,17 @@ struct vsock {
 	struct loop_op backoff_op; /* the listener's rest after EMFILE */
 	struct __kernel_timespec backoff_ts;
 	bool backoff_armed;
-	bool accept_warned;       /* said once that accept runs short */
-	unsigned int max_conns;   /* connections not from vsock_connect_local */
-	unsigned int nr_local;    /* connections from vsock_connect_local */
-	bool notify_pending[2];   /* rx, tx: used entries to signal at idle */
-	struct loop_op resume_op; /* loop_defer: the rest after VSOCK_BUDGET */
-	bool resume_armed;        /* resume_op is in the ring */
-	bool resume_wanted;       /* loop_defer found the ring full: the idle hook retries */
+	bool accept_warned;         /* said once that accept runs short */
+	struct loop_op deadline_op; /* the earliest connect deadline */
+	struct __kernel_timespec deadline_ts;
+	bool deadline_armed;
+	uint32_t connect_timeout_ms; /* VSOCK_CONNECT_TIMEOUT_MS; tests shorten it */
+	unsigned int max_conns;      /* connections not from vsock_connect_local */
+	unsigned int nr_local;       /* connections from vsock_connect_local */
+	bool notify_pending[2];      /* rx, tx: used entries to signal at idle */
+	struct loop_op resume_op;    /* loop_defer: the rest after VSOCK_BUDGET */
+	bool resume_armed;           /* resume_op is in the ring */
+	bool resume_wanted;          /* loop_defer found the ring full: the idle hook retries */
 	uint32_t next_port;
 	unsigned int nr_conns;
 	unsigned int rr; /* round robin start for rx delivery */

@@ -61,8 +61,9 @@ struct vsock_conn {
 
 	struct loop_op rd_op, wr_op; /* one-shot polls: POLLIN, POLLOUT */
 	bool rd_armed, wr_armed;
-	bool cancelled; /* poll removal submitted (dead connections) */
-	bool local;     /* from vsock_connect_local: may use VSOCK_LOCAL_RESERVE */
+	bool cancelled;       /* poll removal submitted (dead connections) */
+	bool local;           /* from vsock_connect_local: may use VSOCK_LOCAL_RESERVE */
+	uint64_t deadline_ns; /* LINE, REQUEST: reset then (CLOCK_MONOTONIC) */
 };
 
 /* All of these: main thread, transport lock held, unless said otherwise. */
@@ -96,6 +97,9 @@ int vsock_uds_listen_arm(struct vsock *v);
 /* vsock_accept_backoff: accept failed with err (out of fds or memory):
  * rest the listener for VSOCK_ACCEPT_BACKOFF_MS, say so once. */
 void vsock_accept_backoff(struct vsock *v, int err);
+/* vsock_deadline_start: c (LINE or REQUEST) must move on within the
+ * connect timeout, or be reset. */
+void vsock_deadline_start(struct vsock_conn *c);
 /* vsock_timer_init: the timers' ops (vsock_init). */
 void vsock_timer_init(struct vsock *v);
 /* vsock_uds_connect: a connected nonblocking socket to "<uds_path>_<port>", or -errno. */

@@ -58,6 +58,19 @@ void vsock_uds_arm(struct vsock_conn *c)
 
 	if (c->state == VSOCK_S_DEAD || c->fd < 0)
 		return;
+	/*
+	 * While the guest is asked, nothing is read from the client, but a
+	 * client that leaves must free its connection: watch for a hang-up
+	 * only (a half-close is no hang-up: the client may still read).
+	 */
+	if (c->state == VSOCK_S_REQUEST && !c->rd_armed) {
+		if (vsock_poll_arm(c->v, &c->rd_op, c->fd, POLLHUP | POLLERR) < 0) {
+			vsock_conn_close(c, true);
+			return;
+		}
+		c->rd_armed = true;
+		return;
+	}
 	/* A failed arm (ring full even after a submit) leaves the socket
 	 * unwatched: reset the connection rather than let it hang. */
 	if (want_rd && !c->readable && !c->rd_armed) {
@@ -120,6 +133,8 @@ static void vsock_uds_request(struct vsock_conn *c)
 	c->state = VSOCK_S_REQUEST;
 	c->pending |= VSOCK_P_REQUEST;
 	c->v->stats.host_conns++;
+	vsock_deadline_start(c);
+	vsock_uds_arm(c);
 	vsock_rx_process(c->v);
 }
 
@@ -256,6 +271,7 @@ int vsock_uds_write(struct vsock_conn *c, const struct iovec *iov, int iovcnt, u
 
 int vsock_uds_open(struct vsock_conn *c)
 {
+	struct io_uring_sqe *sqe;
 	char ok[24];
 	int n = snprintf(ok, sizeof(ok), "OK %u\n", c->local_port);
 
@@ -264,6 +280,10 @@ int vsock_uds_open(struct vsock_conn *c)
 		return -EPIPE;
 	c->state = VSOCK_S_OPEN;
 	c->readable = false;
+	/* The hang-up watch of the REQUEST state gives way to a POLLIN one:
+	 * its completion (-ECANCELED) finds c open and looks at the socket. */
+	if (c->rd_armed && (sqe = loop_sqe(c->v->loop, NULL)))
+		io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&c->rd_op);
 	vsock_uds_arm(c);
 	return 0;
 }
@@ -284,11 +304,19 @@ static void vsock_rd_cb(void *opaque, int res, bool more)
 	struct vsock_conn *c = opaque;
 	struct vsock *v = c->v;
 
-	(void)res;
 	(void)more;
 	virtio_mmio_lock(&v->transport);
 	c->rd_armed = false;
-	if (c->state != VSOCK_S_DEAD) {
+	if (c->state == VSOCK_S_REQUEST) {
+		if (res < 0 || (res & (POLLHUP | POLLERR))) {
+			/* The client left before the guest answered. */
+			v->stats.abandoned++;
+			vsock_conn_close(c, !(c->pending & VSOCK_P_REQUEST));
+			vsock_rx_process(v);
+		} else {
+			vsock_uds_arm(c);
+		}
+	} else if (c->state != VSOCK_S_DEAD) {
 		c->readable = true;
 		if (c->state == VSOCK_S_LINE)
 			vsock_uds_line(c);
@@ -388,6 +416,7 @@ static void vsock_accept_cb(void *opaque, int res, bool more)
 			continue;
 		}
 		c->readable = true;
+		vsock_deadline_start(c);
 		vsock_uds_line(c);
 	}
 	(void)vsock_uds_listen_arm(v);

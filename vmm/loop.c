@@ -28,8 +28,12 @@ void loop_destroy(struct loop *l)
 
 struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+	struct io_uring_sqe *sqe;
 
+	/* Teardown: devices and the control socket go after the ring. */
+	if (!l->ready)
+		return NULL;
+	sqe = io_uring_get_sqe(&l->ring);
 	if (!sqe) {
 		/* Full: push the batch to the kernel to make room. */
 		if (loop_submit(l) < 0)

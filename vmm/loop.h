@@ -84,8 +84,9 @@ __attribute__((warn_unused_result)) int loop_poll(struct loop *l, int fd, unsign
 
 /*
  * loop_sqe: an SQE whose completion goes to op, or NULL when the ring is
- * full even after submitting what was pending. Prepared SQEs are submitted
- * together by the next loop_run_once (one io_uring_enter per batch).
+ * full even after submitting what was pending, or the loop is destroyed.
+ * Prepared SQEs are submitted together by the next loop_run_once (one
+ * io_uring_enter per batch).
  */
 struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op);
 

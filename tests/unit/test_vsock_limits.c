@@ -176,5 +176,83 @@ TEST(guest_conns_capped_local_reserved)
 	rig_fini(&r);
 }
 
+/* Clients that leave while the guest is asked are freed, with an RST if it was told. */
+TEST(abandoned_requests_are_freed)
+{
+	enum { N = 20, TOLD = 10 };
+	struct rig r;
+	struct pkt p;
+	int fds[N];
+	unsigned int rsts = 0;
+
+	rig_init(&r);
+	post_rx(&r, TOLD, RXBUF);
+	for (int i = 0; i < N; i++)
+		fds[i] = host_connect(&r, "CONNECT 5000\n");
+	pump(&r);
+	CHECK_EQ(r.v->nr_conns, N);
+	for (int i = 0; i < TOLD; i++) {
+		CHECK(get_rx(&r, &p));
+		CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	}
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	pump(&r);
+	pump(&r);
+	CHECK_EQ(r.v->nr_conns, 0);
+	CHECK_EQ(r.v->stats.abandoned, N);
+	post_rx(&r, 2 * N, RXBUF);
+	pump(&r);
+	while (get_rx(&r, &p))
+		rsts += p.h.op == VIRTIO_VSOCK_OP_RST;
+	CHECK_EQ(rsts, TOLD);
+	rig_fini(&r);
+}
+
+/*
+ * A REQUEST the guest never answers, and a client that never writes its
+ * line, are reset at the deadline; an answered one is not.
+ */
+TEST(connect_deadline)
+{
+	struct rig r;
+	struct pkt p;
+	char buf[16];
+	uint32_t hport;
+	int asked, silent, open;
+
+	rig_init(&r);
+	r.v->connect_timeout_ms = 50;
+	post_rx(&r, 16, RXBUF);
+	open = open_host(&r, failed, 5001, &hport);
+	asked = host_connect(&r, "CONNECT 5000\n");
+	silent = host_connect(&r, NULL);
+	pump(&r);
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	CHECK_EQ(r.v->nr_conns, 3);
+	usleep(100 * 1000);
+	pump(&r);
+	CHECK_EQ(host_read(&r, asked, buf, sizeof(buf)), -1);
+	CHECK_EQ(host_read(&r, silent, buf, sizeof(buf)), -1);
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_RST);
+	CHECK_EQ(p.h.dst_port, 5000);
+	CHECK_EQ(r.v->stats.timeouts, 2);
+	pump(&r);
+	CHECK_EQ(r.v->nr_conns, 1);
+	/* The open one still relays. */
+	CHECK_EQ(write(open, "hi", 2), 2);
+	pump(&r);
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_RW);
+	CHECK_EQ(p.h.len, 2);
+	close(open);
+	close(asked);
+	close(silent);
+	rig_fini(&r);
+}
+
 CHECK_MAIN(CASE(tx_budget_per_pass), CASE(rx_budget_per_pass), CASE(accept_emfile_backs_off),
-           CASE(guest_conns_capped_local_reserved))
+           CASE(guest_conns_capped_local_reserved), CASE(abandoned_requests_are_freed),
+           CASE(connect_deadline))
