@@ -186,6 +186,14 @@ int vm_load(struct vm *vm)
 	int err;
 
 	err = gmem_init(&vm->mem, ram, vm->cfg.hugepages);
+	if (err == -ENOMEM && vm->cfg.hugepages) {
+		fprintf(stderr,
+		        "kvmbox: --hugepages: fewer than %llu free 2 MiB huge pages for %llu MiB "
+		        "of guest memory (see HugePages_Free in /proc/meminfo, "
+		        "/proc/sys/vm/nr_hugepages)\n",
+		        (unsigned long long)(ram >> 21), (unsigned long long)vm->cfg.mem_mib);
+		return err;
+	}
 	if (err) {
 		fprintf(stderr, "kvmbox: cannot allocate %llu MiB of guest memory%s: %s\n",
 		        (unsigned long long)vm->cfg.mem_mib,
