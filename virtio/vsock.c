@@ -417,6 +417,7 @@ int vsock_init(struct vsock *v, const struct vsock_params *p, struct loop *loop,
 
 	memset(v, 0, sizeof(*v));
 	v->listen_fd = -1;
+	v->dir_fd = -1;
 	if (p->guest_cid < 3 || p->guest_cid >= UINT32_MAX || !p->uds_path)
 		return -EINVAL;
 	v->loop = loop;
@@ -446,6 +447,9 @@ fail_listen:
 	unlink(v->uds_path);
 	v->listen_fd = -1;
 fail_mmio:
+	if (v->dir_fd >= 0)
+		close(v->dir_fd);
+	v->dir_fd = -1;
 	virtio_mmio_destroy(&v->transport);
 fail_path:
 	free(v->uds_path);
@@ -466,6 +470,9 @@ void vsock_destroy(struct vsock *v)
 		unlink(v->uds_path);
 	}
 	v->listen_fd = -1;
+	if (v->dir_fd >= 0)
+		close(v->dir_fd);
+	v->dir_fd = -1;
 	virtio_mmio_destroy(&v->transport);
 	free(v->uds_path);
 	v->uds_path = NULL;

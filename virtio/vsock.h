@@ -113,6 +113,8 @@ struct vsock {
 	struct loop *loop;
 	uint64_t guest_cid;
 	char *uds_path;
+	int dir_fd;           /* uds_path's folder (O_PATH): guest connects go beneath it */
+	const char *uds_base; /* uds_path's last component, within uds_path */
 	int listen_fd;
 	struct loop_op listen_op;
 	bool listen_armed;

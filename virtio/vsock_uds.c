@@ -19,6 +19,7 @@
 #include "virtio/vsock_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,26 +424,77 @@ static void vsock_accept_cb(void *opaque, int res, bool more)
 	virtio_mmio_unlock(&v->transport);
 }
 
+/*
+ * vsock_uds_connect: the guest asks for host port P: connect to the socket
+ * "<base>_<P>" in the folder of uds_path, never through a symlink.
+ *
+ * The folder is the one opened at start (v->dir_fd): renaming it or a
+ * folder above it afterwards redirects nothing. The name is opened
+ * beneath it with O_PATH | O_NOFOLLOW, which pins the very inode looked
+ * at (a symlink is opened as itself, and refused: it is not a socket);
+ * connecting through /proc/self/fd/N then reaches that inode, so nothing
+ * can be swapped in between the check and the connect. What remains:
+ * anyone who may create files in that folder can bind a socket of their
+ * own under a port's name and serve the guest; keep the folder private
+ * (0700), as the VMM's runtime folder is. Needs /proc.
+ */
 int vsock_uds_connect(struct vsock *v, uint32_t port)
 {
-	struct sockaddr_un sa;
-	char suffix[16];
-	int fd, err;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char name[sizeof(sa.sun_path)];
+	struct stat st;
+	int fd, node, n, err;
 
-	snprintf(suffix, sizeof(suffix), "_%u", port);
-	err = vsock_uds_addr(v, suffix, &sa);
-	if (err)
-		return err;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	n = snprintf(name, sizeof(name), "%s_%u", v->uds_base, port);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return -ENAMETOOLONG;
+	node = openat(v->dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (node < 0)
 		return -errno;
-	/* A unix connect never waits: it is done, or EAGAIN (backlog full). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (fstat(node, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		err = S_ISLNK(st.st_mode) ? -ELOOP : -ECONNREFUSED;
+		close(node);
+		return err;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", node);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
 		err = -errno;
+		close(node);
+		return err;
+	}
+	/* A unix connect never waits: it is done, or EAGAIN (backlog full). */
+	err = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	close(node);
+	if (err) {
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+/*
+ * vsock_uds_dir: open the folder of uds_path (O_PATH: no right to list it
+ * is needed) and keep the last component, for vsock_uds_connect.
+ */
+static int vsock_uds_dir(struct vsock *v)
+{
+	char *slash = strrchr(v->uds_path, '/');
+	char *dir;
+
+	if (!slash) {
+		dir = strdup(".");
+		v->uds_base = v->uds_path;
+	} else {
+		dir = slash == v->uds_path ? strdup("/")
+		                           : strndup(v->uds_path, (size_t)(slash - v->uds_path));
+		v->uds_base = slash + 1;
+	}
+	if (!dir)
+		return -ENOMEM;
+	v->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	return v->dir_fd < 0 ? -errno : 0;
 }
 
 int vsock_uds_listen(struct vsock *v)
@@ -457,6 +509,9 @@ int vsock_uds_listen(struct vsock *v)
 	err = vsock_uds_addr(v, "", &sa);
 	if (err)
 		return -EINVAL;
+	err = vsock_uds_dir(v);
+	if (err)
+		return err;
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (v->listen_fd < 0)
 		return -errno;

@@ -253,6 +253,56 @@ TEST(connect_deadline)
 	rig_fini(&r);
 }
 
+/* guest_connect: the guest asks for host port hport; the op of the answer. */
+static uint16_t guest_connect(struct rig *r, uint32_t gport, uint32_t hport)
+{
+	struct pkt p;
+
+	send_pkt(r, VIRTIO_VSOCK_OP_REQUEST, gport, hport, 0, 4096, 0, NULL, 0);
+	pump(r);
+	return get_rx(r, &p) ? p.h.op : 0;
+}
+
+/*
+ * "<path>_<port>" planted as a symlink to another socket (a local user
+ * pointing it at a daemon's socket) is refused, and so is a file that is
+ * not a socket; a real socket there still works.
+ */
+TEST(guest_connect_refuses_symlinks)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char link[128], plain[128];
+	struct rig r;
+	int target, real, fd;
+
+	rig_init(&r);
+	post_rx(&r, 16, RXBUF);
+	/* The daemon's socket, elsewhere in the folder. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/daemon.sock", r.dir);
+	target = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	CHECK(target >= 0);
+	CHECK_EQ(bind(target, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CHECK_EQ(listen(target, 8), 0);
+	snprintf(link, sizeof(link), "%s_6001", r.path);
+	CHECK_EQ(symlink(sa.sun_path, link), 0);
+	CHECK_EQ(guest_connect(&r, 7001, 6001), VIRTIO_VSOCK_OP_RST);
+	/* Nothing reached the daemon. */
+	CHECK(accept(target, NULL, NULL) < 0 && errno == EAGAIN);
+	/* A plain file under a port's name. */
+	snprintf(plain, sizeof(plain), "%s_6002", r.path);
+	fd = open(plain, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_EQ(guest_connect(&r, 7002, 6002), VIRTIO_VSOCK_OP_RST);
+	/* A real socket. */
+	real = svc_listen(&r, 6003);
+	CHECK_EQ(guest_connect(&r, 7003, 6003), VIRTIO_VSOCK_OP_RESPONSE);
+	close(real);
+	close(target);
+	unlink(sa.sun_path);
+	rig_fini(&r);
+}
+
 CHECK_MAIN(CASE(tx_budget_per_pass), CASE(rx_budget_per_pass), CASE(accept_emfile_backs_off),
            CASE(guest_conns_capped_local_reserved), CASE(abandoned_requests_are_freed),
-           CASE(connect_deadline))
+           CASE(connect_deadline), CASE(guest_connect_refuses_symlinks))
