@@ -355,6 +355,7 @@ static void vsock_idle(void *opaque)
 			virtio_mmio_notify_used(&v->transport, q);
 		}
 	}
+	vsock_timer_idle(v);
 	vsock_reap(v);
 	virtio_mmio_unlock(&v->transport);
 }

@@ -124,7 +124,7 @@ struct vsock {
 	bool accept_warned;         /* said once that accept runs short */
 	struct loop_op deadline_op; /* the earliest connect deadline */
 	struct __kernel_timespec deadline_ts;
-	bool deadline_armed;
+	bool deadline_armed, deadline_wanted;
 	uint32_t connect_timeout_ms; /* VSOCK_CONNECT_TIMEOUT_MS; tests shorten it */
 	unsigned int max_conns;      /* connections not from vsock_connect_local */
 	unsigned int nr_local;       /* connections from vsock_connect_local */

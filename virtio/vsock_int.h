@@ -100,6 +100,8 @@ void vsock_accept_backoff(struct vsock *v, int err);
 /* vsock_deadline_start: c (LINE or REQUEST) must move on within the
  * connect timeout, or be reset. */
 void vsock_deadline_start(struct vsock_conn *c);
+/* vsock_timer_idle: after a batch: arm a deadline timer that found no room. */
+void vsock_timer_idle(struct vsock *v);
 /* vsock_timer_init: the timers' ops (vsock_init). */
 void vsock_timer_init(struct vsock *v);
 /* vsock_uds_connect: a connected nonblocking socket to "<uds_path>_<port>", or -errno. */

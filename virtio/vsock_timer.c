@@ -51,10 +51,17 @@ static void vsock_deadline_arm(struct vsock *v)
 	v->deadline_ts = (struct __kernel_timespec){ .tv_sec = (long long)(wait / 1000000000u),
 		                                     .tv_nsec = (long long)(wait % 1000000000u) };
 	sqe = loop_sqe(v->loop, &v->deadline_op);
+	v->deadline_wanted = !sqe; /* the ring is full: vsock_timer_idle tries again */
 	if (!sqe)
-		return; /* the next deadline_start or idle pass tries again */
+		return;
 	io_uring_prep_timeout(sqe, &v->deadline_ts, 0, 0);
 	v->deadline_armed = true;
+}
+
+void vsock_timer_idle(struct vsock *v)
+{
+	if (v->deadline_wanted)
+		vsock_deadline_arm(v);
 }
 
 void vsock_deadline_start(struct vsock_conn *c)
