@@ -451,8 +451,11 @@ int vsock_uds_connect(struct vsock *v, uint32_t port)
 	node = openat(v->dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (node < 0)
 		return -errno;
-	if (fstat(node, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		err = S_ISLNK(st.st_mode) ? -ELOOP : -ECONNREFUSED;
+	err = fstat(node, &st) < 0    ? -errno
+	      : S_ISLNK(st.st_mode)   ? -ELOOP
+	      : !S_ISSOCK(st.st_mode) ? -ECONNREFUSED
+	                              : 0;
+	if (err) {
 		close(node);
 		return err;
 	}
