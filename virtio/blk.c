@@ -228,19 +228,35 @@ static int blk_start(struct blk *b, struct blk_req *r)
 	}
 }
 
+/* blk_defer: come back for the rest of the ring on a later pass of the loop. */
+static void blk_defer(struct blk *b)
+{
+	b->stats.deferred++;
+	if (b->resume_armed)
+		return;
+	b->resume_wanted = loop_defer(b->loop, &b->resume_op) < 0;
+	b->resume_armed = !b->resume_wanted;
+}
+
 /*
- * blk_process: pop and start every available request (main thread, lock
- * held). Stops when the ring is empty, when no blk_req is free (the rest
- * waits for a completion), or on a queue violation (device reset needed).
+ * blk_process: pop and start up to BLK_BUDGET available requests (main
+ * thread, lock held). Stops when the ring is empty, when no blk_req is
+ * free (the rest waits for a completion), on a queue violation (device
+ * reset needed), or at the budget (the rest on a later pass: blk_defer).
  */
 static void blk_process(struct blk *b)
 {
 	struct virtq *q = virtio_mmio_queue(&b->transport, 0);
 
-	for (;;) {
-		struct blk_req *r = blk_req_get(b);
+	for (unsigned int n = 0;; n++) {
+		struct blk_req *r;
 		int err, status;
 
+		if (n == BLK_BUDGET) {
+			blk_defer(b);
+			return;
+		}
+		r = blk_req_get(b);
 		if (!r) {
 			b->starved = true;
 			return;
@@ -278,12 +294,30 @@ static void blk_queue_notify(void *dev, unsigned int q)
 	blk_process(dev);
 }
 
+/* blk_resume: the later pass blk_defer asked for (main thread). */
+static void blk_resume(void *opaque, int res, bool more)
+{
+	struct blk *b = opaque;
+
+	(void)res;
+	(void)more;
+	virtio_mmio_lock(&b->transport);
+	b->resume_armed = false;
+	/* After a reset the queue is not ready: the pop finds nothing. */
+	blk_process(b);
+	virtio_mmio_unlock(&b->transport);
+}
+
 /* blk_idle: after a batch of completions, one interrupt for all of them. */
 static void blk_idle(void *opaque)
 {
 	struct blk *b = opaque;
 
 	virtio_mmio_lock(&b->transport);
+	if (b->resume_wanted && !b->resume_armed) {
+		b->resume_wanted = loop_defer(b->loop, &b->resume_op) < 0;
+		b->resume_armed = !b->resume_wanted;
+	}
 	if (b->notify_pending) {
 		b->notify_pending = false;
 		b->stats.batches++;
@@ -385,6 +419,7 @@ int blk_init(struct blk *b, const struct blk_params *bp, struct loop *loop, cons
 	memset(b, 0, sizeof(*b));
 	b->loop = loop;
 	b->read_only = bp->read_only;
+	b->resume_op = (struct loop_op){ .cb = blk_resume, .opaque = b };
 	err = blk_open(b, bp);
 	if (err)
 		goto fail;

@@ -40,6 +40,13 @@
 #define BLK_SECTOR_SHIFT 9
 /* One discard or write-zeroes request covers at most this many sectors. */
 #define BLK_MAX_RANGE_SECTORS (1u << 22) /* 2 GiB */
+/*
+ * Chains popped per pass of the main loop: past it, blk_process comes back
+ * through the loop (loop_defer), so that a guest which re-posts requests
+ * that complete at once cannot keep the main thread to itself (STYLE.md
+ * item 14). A quarter of the ring: a full ring costs four passes.
+ */
+#define BLK_BUDGET 64u
 
 struct blk;
 
@@ -61,7 +68,8 @@ struct blk_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
 	uint64_t bytes_read, bytes_written;
 	uint64_t io_errors, unsupported;
-	uint64_t batches; /* completion batches that ended with used entries */
+	uint64_t batches;  /* completion batches that ended with used entries */
+	uint64_t deferred; /* passes that stopped at BLK_BUDGET */
 };
 
 struct blk {
@@ -75,6 +83,9 @@ struct blk {
 	bool notify_pending;
 	bool starved;             /* the blk_req pool ran out: look at the ring again
 	                           * when one is freed */
+	struct loop_op resume_op; /* loop_defer: the rest after BLK_BUDGET */
+	bool resume_armed;        /* resume_op is in the ring */
+	bool resume_wanted;       /* loop_defer found the ring full: the idle hook retries */
 	struct virtq_chain chain; /* scratch for virtq_pop (main thread) */
 	struct blk_stats stats;
 	struct blk_req reqs[BLK_QUEUE_SIZE];

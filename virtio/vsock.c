@@ -115,7 +115,9 @@ static void vsock_guest_connect(struct vsock *v, const struct virtio_vsock_hdr *
 	struct vsock_conn *c;
 	int fd;
 
-	if (v->nr_conns >= VSOCK_MAX_CONNS) {
+	/* Checked before the connect: a guest over its share costs no fd. */
+	if (!vsock_conn_room(v, false)) {
+		v->stats.conns_refused++;
 		vsock_reject(v, h);
 		return;
 	}
@@ -124,7 +126,7 @@ static void vsock_guest_connect(struct vsock *v, const struct virtio_vsock_hdr *
 		vsock_reject(v, h);
 		return;
 	}
-	c = vsock_conn_new(v, fd, VSOCK_S_OPEN);
+	c = vsock_conn_new(v, fd, VSOCK_S_OPEN, false);
 	if (!c) {
 		close(fd);
 		vsock_reject(v, h);
@@ -251,13 +253,31 @@ bool vsock_live(const struct vsock *v)
 	       VIRTIO_CONFIG_S_DRIVER_OK;
 }
 
-/* vsock_tx_process: every packet on the tx queue, then what it made us owe. */
+void vsock_defer(struct vsock *v)
+{
+	v->stats.deferred++;
+	if (v->resume_armed)
+		return;
+	v->resume_wanted = loop_defer(v->loop, &v->resume_op) < 0;
+	v->resume_armed = !v->resume_wanted;
+}
+
+/*
+ * vsock_tx_process: up to VSOCK_BUDGET packets of the tx queue (the rest
+ * on a later pass), then what they made us owe.
+ */
 static void vsock_tx_process(struct vsock *v)
 {
 	struct virtq *q = virtio_mmio_queue(&v->transport, VSOCK_TXQ);
 
-	while (vsock_live(v)) {
-		int err = virtq_pop(q, &v->chain);
+	for (unsigned int n = 0; vsock_live(v); n++) {
+		int err;
+
+		if (n == VSOCK_BUDGET) {
+			vsock_defer(v);
+			break;
+		}
+		err = virtq_pop(q, &v->chain);
 
 		if (err) {
 			if (err != -ENOENT)
@@ -283,6 +303,19 @@ static void vsock_queue_notify(void *dev, unsigned int q)
 	                             /* The event queue: buffers stay there, unused (vsock.h). */
 }
 
+/* vsock_resume: the later pass vsock_defer asked for: tx, then rx. */
+static void vsock_resume(void *opaque, int res, bool more)
+{
+	struct vsock *v = opaque;
+
+	(void)res;
+	(void)more;
+	virtio_mmio_lock(&v->transport);
+	v->resume_armed = false;
+	vsock_tx_process(v);
+	virtio_mmio_unlock(&v->transport);
+}
+
 /* vsock_reap: free dead connections whose polls are gone (main thread, lock held). */
 static void vsock_reap(struct vsock *v)
 {
@@ -299,6 +332,7 @@ static void vsock_reap(struct vsock *v)
 			continue;
 		}
 		v->conns[i] = v->conns[--v->nr_conns];
+		v->nr_local -= c->local;
 		free(c);
 	}
 	if (v->rr >= v->nr_conns)
@@ -311,12 +345,17 @@ static void vsock_idle(void *opaque)
 	struct vsock *v = opaque;
 
 	virtio_mmio_lock(&v->transport);
+	if (v->resume_wanted && !v->resume_armed) {
+		v->resume_wanted = loop_defer(v->loop, &v->resume_op) < 0;
+		v->resume_armed = !v->resume_wanted;
+	}
 	for (unsigned int q = 0; q < 2; q++) {
 		if (v->notify_pending[q]) {
 			v->notify_pending[q] = false;
 			virtio_mmio_notify_used(&v->transport, q);
 		}
 	}
+	vsock_timer_idle(v);
 	vsock_reap(v);
 	virtio_mmio_unlock(&v->transport);
 }
@@ -379,11 +418,18 @@ int vsock_init(struct vsock *v, const struct vsock_params *p, struct loop *loop,
 
 	memset(v, 0, sizeof(*v));
 	v->listen_fd = -1;
+	v->dir_fd = -1;
 	if (p->guest_cid < 3 || p->guest_cid >= UINT32_MAX || !p->uds_path)
 		return -EINVAL;
 	v->loop = loop;
+	v->resume_op = (struct loop_op){ .cb = vsock_resume, .opaque = v };
 	v->guest_cid = p->guest_cid;
 	v->next_port = VSOCK_FIRST_PORT;
+	v->connect_timeout_ms = VSOCK_CONNECT_TIMEOUT_MS;
+	v->max_conns = VSOCK_MAX_CONNS - VSOCK_LOCAL_RESERVE;
+	if (p->max_conns && p->max_conns < v->max_conns)
+		v->max_conns = p->max_conns;
+	vsock_timer_init(v);
 	v->uds_path = strdup(p->uds_path);
 	if (!v->uds_path)
 		return -ENOMEM;
@@ -402,6 +448,9 @@ fail_listen:
 	unlink(v->uds_path);
 	v->listen_fd = -1;
 fail_mmio:
+	if (v->dir_fd >= 0)
+		close(v->dir_fd);
+	v->dir_fd = -1;
 	virtio_mmio_destroy(&v->transport);
 fail_path:
 	free(v->uds_path);
@@ -416,11 +465,15 @@ void vsock_destroy(struct vsock *v)
 		free(v->conns[i]);
 	}
 	v->nr_conns = 0;
+	v->nr_local = 0;
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
 		unlink(v->uds_path);
 	}
 	v->listen_fd = -1;
+	if (v->dir_fd >= 0)
+		close(v->dir_fd);
+	v->dir_fd = -1;
 	virtio_mmio_destroy(&v->transport);
 	free(v->uds_path);
 	v->uds_path = NULL;

@@ -44,6 +44,7 @@
 #ifndef KVMBOX_VIRTIO_VSOCK_H
 #define KVMBOX_VIRTIO_VSOCK_H
 
+#include <linux/time_types.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -54,11 +55,36 @@
 #define VSOCK_QUEUE_SIZE 256
 #define VSOCK_HOST_CID   2u /* §5.10.4: the host's well-known CID */
 #define VSOCK_MAX_CONNS  1024u
-#define VSOCK_BUF_ALLOC  (64u * 1024) /* our buf_alloc: also the cap of buffered bytes */
-#define VSOCK_MAX_PKT    (64u * 1024) /* the largest payload accepted or sent */
-#define VSOCK_LINE_MAX   32u          /* "CONNECT <port>\n" with its newline */
-#define VSOCK_FIRST_PORT 1024u        /* host ports for host-initiated connections */
-#define VSOCK_MAX_RSTS   1024u        /* RSTs waiting for rx buffers */
+/*
+ * Of VSOCK_MAX_CONNS, slots only vsock_connect_local may take: one per
+ * control client (CONTROL_MAX_CONNS), so that guest connections and host
+ * clients of the unix socket can never lock the control socket out of
+ * the agent.
+ */
+#define VSOCK_LOCAL_RESERVE 64u
+/*
+ * A host client has this long to write its CONNECT line, and the guest
+ * this long to answer the REQUEST (RESPONSE or RST); then the connection
+ * is reset and the client sees end-of-file. The guest may still be
+ * booting when the client connects: 60 s, as the control socket waits
+ * for the agent (docs/protocol.md).
+ */
+#define VSOCK_CONNECT_TIMEOUT_MS 60000u
+/* After EMFILE (or ENFILE, ENOBUFS, ENOMEM) from accept, the listener
+ * rests this long instead of polling a backlog it cannot take. */
+#define VSOCK_ACCEPT_BACKOFF_MS 100
+#define VSOCK_BUF_ALLOC         (64u * 1024) /* our buf_alloc: also the cap of buffered bytes */
+#define VSOCK_MAX_PKT           (64u * 1024) /* the largest payload accepted or sent */
+#define VSOCK_LINE_MAX          32u          /* "CONNECT <port>\n" with its newline */
+#define VSOCK_FIRST_PORT        1024u        /* host ports for host-initiated connections */
+#define VSOCK_MAX_RSTS          1024u        /* RSTs waiting for rx buffers */
+/*
+ * Chains per queue per pass of the main loop: past it, tx and rx come back
+ * through the loop (loop_defer), so that a guest which keeps a queue busy
+ * (re-posted packets, rx buffers eaten by credit updates) cannot keep the
+ * main thread to itself (STYLE.md item 14). A quarter of the ring.
+ */
+#define VSOCK_BUDGET 64u
 /* Tell the guest about freed buffer space once this much was forwarded. */
 #define VSOCK_CREDIT_THRESHOLD (VSOCK_BUF_ALLOC / 4)
 
@@ -75,6 +101,11 @@ struct vsock_stats {
 	uint64_t rsts_sent; /* includes replies to bad packets */
 	uint64_t rsts_lost; /* RST ring full */
 	uint64_t host_conns, guest_conns;
+	uint64_t conns_refused; /* over max_conns (or the local reserve) */
+	uint64_t accept_errors; /* accept4 out of descriptors or memory */
+	uint64_t timeouts;      /* connections reset at their connect deadline */
+	uint64_t abandoned;     /* clients that left while the guest was asked */
+	uint64_t deferred;      /* passes that stopped at VSOCK_BUDGET */
 };
 
 struct vsock {
@@ -82,10 +113,25 @@ struct vsock {
 	struct loop *loop;
 	uint64_t guest_cid;
 	char *uds_path;
+	int dir_fd;           /* uds_path's folder (O_PATH): guest connects go beneath it */
+	const char *uds_base; /* uds_path's last component, within uds_path */
 	int listen_fd;
 	struct loop_op listen_op;
 	bool listen_armed;
-	bool notify_pending[2]; /* rx, tx: used entries to signal at idle */
+	struct loop_op backoff_op; /* the listener's rest after EMFILE */
+	struct __kernel_timespec backoff_ts;
+	bool backoff_armed;
+	bool accept_warned;         /* said once that accept runs short */
+	struct loop_op deadline_op; /* the earliest connect deadline */
+	struct __kernel_timespec deadline_ts;
+	bool deadline_armed, deadline_wanted;
+	uint32_t connect_timeout_ms; /* VSOCK_CONNECT_TIMEOUT_MS; tests shorten it */
+	unsigned int max_conns;      /* connections not from vsock_connect_local */
+	unsigned int nr_local;       /* connections from vsock_connect_local */
+	bool notify_pending[2];      /* rx, tx: used entries to signal at idle */
+	struct loop_op resume_op;    /* loop_defer: the rest after VSOCK_BUDGET */
+	bool resume_armed;           /* resume_op is in the ring */
+	bool resume_wanted;          /* loop_defer found the ring full: the idle hook retries */
 	uint32_t next_port;
 	unsigned int nr_conns;
 	unsigned int rr; /* round robin start for rx delivery */
@@ -100,6 +146,10 @@ struct vsock {
 struct vsock_params {
 	uint64_t guest_cid;   /* >= 3 (§5.10.4: 0-2 are reserved) */
 	const char *uds_path; /* the listening socket; "<uds_path>_<port>" for guest connects */
+	/* Guest-initiated connections and unix-socket clients together, at
+	 * most (0: and above, VSOCK_MAX_CONNS - VSOCK_LOCAL_RESERVE); the VMM
+	 * lowers it to fit RLIMIT_NOFILE (vm_size_fds). */
+	unsigned int max_conns;
 };
 
 /*

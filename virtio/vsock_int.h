@@ -61,17 +61,26 @@ struct vsock_conn {
 
 	struct loop_op rd_op, wr_op; /* one-shot polls: POLLIN, POLLOUT */
 	bool rd_armed, wr_armed;
-	bool cancelled; /* poll removal submitted (dead connections) */
+	bool cancelled;       /* poll removal submitted (dead connections) */
+	bool local;           /* from vsock_connect_local: may use VSOCK_LOCAL_RESERVE */
+	uint64_t deadline_ns; /* LINE, REQUEST: reset then (CLOCK_MONOTONIC) */
 };
 
 /* All of these: main thread, transport lock held, unless said otherwise. */
-struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state);
+/* vsock_conn_new: a connection on fd, or NULL when no slot is left for its
+ * kind (local: vsock_connect_local's) or memory is short. */
+struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state, bool local);
+/* vsock_conn_room: whether a connection of that kind may be added now. */
+bool vsock_conn_room(const struct vsock *v, bool local);
 /* vsock_conn_close: close the host socket; rst: owe the guest an RST. */
 void vsock_conn_close(struct vsock_conn *c, bool rst);
 void vsock_queue_rst(struct vsock *v, uint32_t local_port, uint32_t peer_port, bool reply);
 uint32_t vsock_alloc_port(struct vsock *v);
-/* vsock_rx_process: deliver what is owed to the guest into rx buffers (vsock_rx.c). */
+/* vsock_rx_process: deliver what is owed to the guest into rx buffers, at
+ * most VSOCK_BUDGET (vsock_rx.c). */
 void vsock_rx_process(struct vsock *v);
+/* vsock_defer: a queue stopped at VSOCK_BUDGET: look at both again on a later pass. */
+void vsock_defer(struct vsock *v);
 /* Queue indices (§5.10.2) and the size of a packet header (§5.10.6). */
 #define VSOCK_RXQ  0u
 #define VSOCK_TXQ  1u
@@ -81,6 +90,20 @@ void vsock_rx_process(struct vsock *v);
 int vsock_chain_iov(struct vsock *v, bool writable, uint32_t off, uint32_t len);
 
 __attribute__((warn_unused_result)) int vsock_uds_listen(struct vsock *v);
+/* vsock_uds_listen_arm: poll the listening socket again; 0 or -EBUSY. */
+int vsock_uds_listen_arm(struct vsock *v);
+
+/* vsock_timer.c: the device's timers. */
+/* vsock_accept_backoff: accept failed with err (out of fds or memory):
+ * rest the listener for VSOCK_ACCEPT_BACKOFF_MS, say so once. */
+void vsock_accept_backoff(struct vsock *v, int err);
+/* vsock_deadline_start: c (LINE or REQUEST) must move on within the
+ * connect timeout, or be reset. */
+void vsock_deadline_start(struct vsock_conn *c);
+/* vsock_timer_idle: after a batch: arm a deadline timer that found no room. */
+void vsock_timer_idle(struct vsock *v);
+/* vsock_timer_init: the timers' ops (vsock_init). */
+void vsock_timer_init(struct vsock *v);
 /* vsock_uds_connect: a connected nonblocking socket to "<uds_path>_<port>", or -errno. */
 int vsock_uds_connect(struct vsock *v, uint32_t port);
 void vsock_uds_arm(struct vsock_conn *c);

@@ -170,15 +170,24 @@ static struct vsock_conn *vsock_rx_pick(struct vsock *v, uint16_t *op)
 	return NULL;
 }
 
+/*
+ * vsock_rx_process: fill rx buffers with what is owed, round robin over the
+ * connections, at most VSOCK_BUDGET per call (the rest on a later pass:
+ * each packet may be a credit update the guest's own packets made us owe).
+ */
 void vsock_rx_process(struct vsock *v)
 {
 	struct virtq *q = virtio_mmio_queue(&v->transport, VSOCK_RXQ);
 
-	while (vsock_live(v)) {
+	for (unsigned int n = 0; vsock_live(v); n++) {
 		struct vsock_conn *c = NULL;
 		uint16_t op = 0;
 		int err;
 
+		if (n == VSOCK_BUDGET) {
+			vsock_defer(v);
+			return;
+		}
 		if (!v->nr_rsts)
 			c = vsock_rx_pick(v, &op);
 		/* Picking may have closed a connection and queued its RST. */

@@ -19,6 +19,7 @@
 #include "virtio/vsock_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,19 @@ void vsock_uds_arm(struct vsock_conn *c)
 
 	if (c->state == VSOCK_S_DEAD || c->fd < 0)
 		return;
+	/*
+	 * While the guest is asked, nothing is read from the client, but a
+	 * client that leaves must free its connection: watch for a hang-up
+	 * only (a half-close is no hang-up: the client may still read).
+	 */
+	if (c->state == VSOCK_S_REQUEST && !c->rd_armed) {
+		if (vsock_poll_arm(c->v, &c->rd_op, c->fd, POLLHUP | POLLERR) < 0) {
+			vsock_conn_close(c, true);
+			return;
+		}
+		c->rd_armed = true;
+		return;
+	}
 	/* A failed arm (ring full even after a submit) leaves the socket
 	 * unwatched: reset the connection rather than let it hang. */
 	if (want_rd && !c->readable && !c->rd_armed) {
@@ -120,6 +134,8 @@ static void vsock_uds_request(struct vsock_conn *c)
 	c->state = VSOCK_S_REQUEST;
 	c->pending |= VSOCK_P_REQUEST;
 	c->v->stats.host_conns++;
+	vsock_deadline_start(c);
+	vsock_uds_arm(c);
 	vsock_rx_process(c->v);
 }
 
@@ -256,6 +272,7 @@ int vsock_uds_write(struct vsock_conn *c, const struct iovec *iov, int iovcnt, u
 
 int vsock_uds_open(struct vsock_conn *c)
 {
+	struct io_uring_sqe *sqe;
 	char ok[24];
 	int n = snprintf(ok, sizeof(ok), "OK %u\n", c->local_port);
 
@@ -264,6 +281,10 @@ int vsock_uds_open(struct vsock_conn *c)
 		return -EPIPE;
 	c->state = VSOCK_S_OPEN;
 	c->readable = false;
+	/* The hang-up watch of the REQUEST state gives way to a POLLIN one:
+	 * its completion (-ECANCELED) finds c open and looks at the socket. */
+	if (c->rd_armed && (sqe = loop_sqe(c->v->loop, NULL)))
+		io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&c->rd_op);
 	vsock_uds_arm(c);
 	return 0;
 }
@@ -284,11 +305,19 @@ static void vsock_rd_cb(void *opaque, int res, bool more)
 	struct vsock_conn *c = opaque;
 	struct vsock *v = c->v;
 
-	(void)res;
 	(void)more;
 	virtio_mmio_lock(&v->transport);
 	c->rd_armed = false;
-	if (c->state != VSOCK_S_DEAD) {
+	if (c->state == VSOCK_S_REQUEST) {
+		if (res < 0 || (res & (POLLHUP | POLLERR))) {
+			/* The client left before the guest answered. */
+			v->stats.abandoned++;
+			vsock_conn_close(c, !(c->pending & VSOCK_P_REQUEST));
+			vsock_rx_process(v);
+		} else {
+			vsock_uds_arm(c);
+		}
+	} else if (c->state != VSOCK_S_DEAD) {
 		c->readable = true;
 		if (c->state == VSOCK_S_LINE)
 			vsock_uds_line(c);
@@ -316,25 +345,51 @@ static void vsock_wr_cb(void *opaque, int res, bool more)
 	virtio_mmio_unlock(&v->transport);
 }
 
-struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state)
+bool vsock_conn_room(const struct vsock *v, bool local)
+{
+	if (local)
+		return v->nr_conns < VSOCK_MAX_CONNS;
+	return v->nr_conns - v->nr_local < v->max_conns && v->nr_conns < VSOCK_MAX_CONNS;
+}
+
+struct vsock_conn *vsock_conn_new(struct vsock *v, int fd, enum vsock_state state, bool local)
 {
 	struct vsock_conn *c;
 
-	if (v->nr_conns >= VSOCK_MAX_CONNS)
+	if (!vsock_conn_room(v, local)) {
+		v->stats.conns_refused++;
 		return NULL;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->v = v;
 	c->fd = fd;
 	c->state = state;
+	c->local = local;
+	v->nr_local += local;
 	c->rd_op = (struct loop_op){ .cb = vsock_rd_cb, .opaque = c, .fd = -1 };
 	c->wr_op = (struct loop_op){ .cb = vsock_wr_cb, .opaque = c, .fd = -1 };
 	v->conns[v->nr_conns++] = c;
 	return c;
 }
 
-/* vsock_accept_cb: host clients are connecting: take them all, each reads its line. */
+int vsock_uds_listen_arm(struct vsock *v)
+{
+	if (v->listen_fd < 0 || v->listen_armed)
+		return 0;
+	if (vsock_poll_arm(v, &v->listen_op, v->listen_fd, POLLIN) < 0)
+		return -EBUSY;
+	v->listen_armed = true;
+	return 0;
+}
+
+/*
+ * vsock_accept_cb: host clients are connecting: take up to VSOCK_BUDGET
+ * (the poll fires again for the rest), each reads its line. Out of
+ * descriptors, the listener rests instead of polling a backlog that
+ * would wake it again at once (vsock_accept_backoff).
+ */
 static void vsock_accept_cb(void *opaque, int res, bool more)
 {
 	struct vsock *v = opaque;
@@ -343,45 +398,106 @@ static void vsock_accept_cb(void *opaque, int res, bool more)
 	(void)more;
 	virtio_mmio_lock(&v->transport);
 	v->listen_armed = false;
-	for (;;) {
+	for (unsigned int n = 0; n < VSOCK_BUDGET; n++) {
 		struct vsock_conn *c;
 		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (fd < 0 &&
+		    (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+			vsock_accept_backoff(v, errno);
+			virtio_mmio_unlock(&v->transport);
+			return;
+		}
 		if (fd < 0)
 			break; /* EAGAIN, or an error the next poll reports again */
-		c = vsock_conn_new(v, fd, VSOCK_S_LINE);
+		v->accept_warned = false;
+		c = vsock_conn_new(v, fd, VSOCK_S_LINE, false);
 		if (!c) {
 			close(fd); /* too many connections */
 			continue;
 		}
 		c->readable = true;
+		vsock_deadline_start(c);
 		vsock_uds_line(c);
 	}
-	if (v->listen_fd >= 0 && vsock_poll_arm(v, &v->listen_op, v->listen_fd, POLLIN) == 0)
-		v->listen_armed = true;
+	(void)vsock_uds_listen_arm(v);
 	virtio_mmio_unlock(&v->transport);
 }
 
+/*
+ * vsock_uds_connect: the guest asks for host port P: connect to the socket
+ * "<base>_<P>" in the folder of uds_path, never through a symlink.
+ *
+ * The folder is the one opened at start (v->dir_fd): renaming it or a
+ * folder above it afterwards redirects nothing. The name is opened
+ * beneath it with O_PATH | O_NOFOLLOW, which pins the very inode looked
+ * at (a symlink is opened as itself, and refused: it is not a socket);
+ * connecting through /proc/self/fd/N then reaches that inode, so nothing
+ * can be swapped in between the check and the connect. What remains:
+ * anyone who may create files in that folder can bind a socket of their
+ * own under a port's name and serve the guest; keep the folder private
+ * (0700), as the VMM's runtime folder is. Needs /proc.
+ */
 int vsock_uds_connect(struct vsock *v, uint32_t port)
 {
-	struct sockaddr_un sa;
-	char suffix[16];
-	int fd, err;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char name[sizeof(sa.sun_path)];
+	struct stat st;
+	int fd, node, n, err;
 
-	snprintf(suffix, sizeof(suffix), "_%u", port);
-	err = vsock_uds_addr(v, suffix, &sa);
-	if (err)
-		return err;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	n = snprintf(name, sizeof(name), "%s_%u", v->uds_base, port);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return -ENAMETOOLONG;
+	node = openat(v->dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (node < 0)
 		return -errno;
-	/* A unix connect never waits: it is done, or EAGAIN (backlog full). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	err = fstat(node, &st) < 0    ? -errno
+	      : S_ISLNK(st.st_mode)   ? -ELOOP
+	      : !S_ISSOCK(st.st_mode) ? -ECONNREFUSED
+	                              : 0;
+	if (err) {
+		close(node);
+		return err;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", node);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
 		err = -errno;
+		close(node);
+		return err;
+	}
+	/* A unix connect never waits: it is done, or EAGAIN (backlog full). */
+	err = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	close(node);
+	if (err) {
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+/*
+ * vsock_uds_dir: open the folder of uds_path (O_PATH: no right to list it
+ * is needed) and keep the last component, for vsock_uds_connect.
+ */
+static int vsock_uds_dir(struct vsock *v)
+{
+	char *slash = strrchr(v->uds_path, '/');
+	char *dir;
+
+	if (!slash) {
+		dir = strdup(".");
+		v->uds_base = v->uds_path;
+	} else {
+		dir = slash == v->uds_path ? strdup("/")
+		                           : strndup(v->uds_path, (size_t)(slash - v->uds_path));
+		v->uds_base = slash + 1;
+	}
+	if (!dir)
+		return -ENOMEM;
+	v->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	return v->dir_fd < 0 ? -errno : 0;
 }
 
 int vsock_uds_listen(struct vsock *v)
@@ -396,6 +512,9 @@ int vsock_uds_listen(struct vsock *v)
 	err = vsock_uds_addr(v, "", &sa);
 	if (err)
 		return -EINVAL;
+	err = vsock_uds_dir(v);
+	if (err)
+		return err;
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (v->listen_fd < 0)
 		return -errno;
@@ -429,7 +548,7 @@ int vsock_connect_local(struct vsock *v, uint32_t port, int fd)
 	struct vsock_conn *c;
 
 	virtio_mmio_lock(&v->transport);
-	c = vsock_conn_new(v, fd, VSOCK_S_REQUEST);
+	c = vsock_conn_new(v, fd, VSOCK_S_REQUEST, true);
 	if (c) {
 		c->peer_port = port;
 		vsock_uds_request(c);

@@ -59,13 +59,28 @@ int gmem_init(struct gmem *m, uint64_t ram_size, bool hugepages)
 		close(fd);
 		return err;
 	}
-	/* MAP_NORESERVE: RAM the guest never touches costs the host nothing. */
-	map = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	/*
+	 * MAP_NORESERVE: RAM the guest never touches costs the host nothing.
+	 * Not for huge pages: those come from a fixed pool, and a mapping
+	 * without a reservation gets SIGBUS on the first fault the pool cannot
+	 * serve, the VMM's own first write included. Mapped with a
+	 * reservation, the whole size is set aside now (still not
+	 * allocated), or mmap fails with ENOMEM and the VMM says why
+	 * (Documentation/admin-guide/mm/hugetlbpage.rst).
+	 */
+	map = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+	           MAP_SHARED | (hugepages ? 0 : MAP_NORESERVE), fd, 0);
 	if (map == MAP_FAILED) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
+	/*
+	 * Guest RAM stays out of the VMM's core dumps: it is the guest's data
+	 * (secrets included), and gigabytes of it would bury the VMM's state.
+	 * Advice only: a kernel that refuses it costs a larger core file.
+	 */
+	(void)madvise(map, ram_size, MADV_DONTDUMP);
 	m->memfd = fd;
 	m->map = map;
 	m->map_size = ram_size;

@@ -40,9 +40,11 @@ struct gmem {
 
 /*
  * gmem_init: create ram_size bytes of guest RAM as a memfd (2 MiB hugepages
- * when hugepages is set) and lay it out around the MMIO gap.
- * Returns 0 or -errno (-EINVAL for a size of 0 or not a multiple of the
- * page size in use).
+ * when hugepages is set) and lay it out around the MMIO gap; the mapping is
+ * left out of core dumps (MADV_DONTDUMP). Returns 0 or -errno (-EINVAL for
+ * a size of 0 or not a multiple of the page size in use; -ENOMEM with
+ * hugepages when the pool has fewer free huge pages than ram_size needs:
+ * they are reserved at once, never found missing later).
  */
 __attribute__((warn_unused_result)) int gmem_init(struct gmem *m, uint64_t ram_size,
                                                   bool hugepages);

@@ -28,8 +28,12 @@ void loop_destroy(struct loop *l)
 
 struct io_uring_sqe *loop_sqe(struct loop *l, struct loop_op *op)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+	struct io_uring_sqe *sqe;
 
+	/* Teardown: devices and the control socket go after the ring. */
+	if (!l->ready)
+		return NULL;
+	sqe = io_uring_get_sqe(&l->ring);
 	if (!sqe) {
 		/* Full: push the batch to the kernel to make room. */
 		if (loop_submit(l) < 0)
@@ -83,7 +87,80 @@ int loop_poll(struct loop *l, int fd, unsigned int mask, struct loop_op *op)
 	op->fd = fd;
 	op->mask = mask;
 	op->multishot = true;
+	op->errors = 0;
+	op->rearm_queued = false;
 	return loop_arm(l, op);
+}
+
+int loop_defer(struct loop *l, struct loop_op *op)
+{
+	struct io_uring_sqe *sqe = loop_sqe(l, op);
+
+	if (!sqe)
+		return -EBUSY;
+	op->mask = 0; /* not a poll: nothing to re-arm */
+	io_uring_prep_nop(sqe);
+	return 0;
+}
+
+/*
+ * loop_rearm: arm op's poll again; when the ring has no room even after a
+ * submit, keep op on l->rearm for the next loop_run_once rather than let
+ * its fd go unwatched without a word.
+ */
+static void loop_rearm(struct loop *l, struct loop_op *op)
+{
+	if (loop_arm(l, op) == 0 || op->rearm_queued)
+		return;
+	op->rearm_queued = true;
+	op->rearm_next = l->rearm;
+	l->rearm = op;
+}
+
+/* loop_rearm_queued: the re-arms that found the ring full, while it has room. */
+static void loop_rearm_queued(struct loop *l)
+{
+	while (l->rearm) {
+		struct loop_op *op = l->rearm;
+
+		if (loop_arm(l, op) < 0)
+			return; /* still full: next pass */
+		l->rearm = op->rearm_next;
+		op->rearm_queued = false;
+	}
+}
+
+/*
+ * loop_poll_ended: the kernel ended one of loop_poll's polls with res.
+ * Returns true when the callback is to hear of res (an event, or an error
+ * the loop gave up on), false when a re-arm covers it.
+ */
+static bool loop_poll_ended(struct loop *l, struct loop_op *op, int res)
+{
+	/* No multishot polls in this kernel (before 5.13): one-shot ones. */
+	if (res == -EINVAL && op->multishot) {
+		op->multishot = false;
+		loop_rearm(l, op);
+		return false;
+	}
+	if (res >= 0) {
+		op->errors = 0;
+		loop_rearm(l, op);
+		return true;
+	}
+	/*
+	 * An error ended it (the kernel cancelled it, ran short of memory,
+	 * or the fd went bad). Re-arm: a queue, the signalfd or the stop
+	 * eventfd must not go quiet. An fd that fails every time is given up
+	 * after LOOP_POLL_RETRIES and reported, rather than spun on.
+	 */
+	if (++op->errors <= LOOP_POLL_RETRIES) {
+		loop_rearm(l, op);
+		return false;
+	}
+	if (l->report)
+		l->report(l->report_opaque, op, res);
+	return true;
 }
 
 /* loop_complete: hand one CQE to its op; re-arm a poll the kernel ended. */
@@ -96,19 +173,11 @@ static void loop_complete(struct loop *l, struct io_uring_cqe *cqe)
 	if (!op)
 		return;
 	if (op->mask && !more) {
-		/*
-		 * A poll ended: a one-shot poll fired, or the kernel ended a
-		 * multishot one (overflow, or -EINVAL where it has no multishot
-		 * polls; fall back to one-shot polls then).
-		 */
-		if (res == -EINVAL && op->multishot) {
-			op->multishot = false;
-			loop_arm(l, op);
+		if (!loop_poll_ended(l, op, res))
 			return;
-		}
-		if (res >= 0)
-			loop_arm(l, op);
 		more = res >= 0;
+	} else if (op->mask && res >= 0) {
+		op->errors = 0;
 	}
 	op->cb(op->opaque, res, more);
 }
@@ -119,12 +188,23 @@ int loop_run_once(struct loop *l)
 	unsigned int head, n = 0;
 	int err;
 
+	loop_rearm_queued(l);
 	l->pending = 0;
 	err = io_uring_submit_and_wait(&l->ring, 1);
-	/* -EBUSY: completions overflowed the CQ ring and the kernel holds
-	 * them back until we reap; reaping below is the cure, not an error. */
-	if (err < 0 && err != -EBUSY)
+	/*
+	 * -EINTR: a signal; the caller looks at its stop condition.
+	 * -EBUSY: completions overflowed the CQ ring and the kernel holds
+	 * them back until we reap; reaping below is the cure. -EAGAIN and
+	 * -ENOMEM (no memory for a request now), -ETIME: shortages that pass;
+	 * what was not submitted stays in the SQ ring for the next enter.
+	 * Anything else is a broken ring: the caller reports it and stops.
+	 */
+	if (err == -EINTR)
 		return err;
+	if (err < 0 && !loop_transient(err))
+		return err;
+	if (err < 0 && err != -EBUSY)
+		l->enter_retries++;
 	/* Callbacks may prepare new SQEs; they go out with the next batch. */
 	io_uring_for_each_cqe(&l->ring, head, cqe)
 	{

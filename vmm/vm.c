@@ -186,6 +186,14 @@ int vm_load(struct vm *vm)
 	int err;
 
 	err = gmem_init(&vm->mem, ram, vm->cfg.hugepages);
+	if (err == -ENOMEM && vm->cfg.hugepages) {
+		fprintf(stderr,
+		        "kvmbox: --hugepages: fewer than %llu free 2 MiB huge pages for %llu MiB "
+		        "of guest memory (see HugePages_Free in /proc/meminfo, "
+		        "/proc/sys/vm/nr_hugepages)\n",
+		        (unsigned long long)(ram >> 21), (unsigned long long)vm->cfg.mem_mib);
+		return err;
+	}
 	if (err) {
 		fprintf(stderr, "kvmbox: cannot allocate %llu MiB of guest memory%s: %s\n",
 		        (unsigned long long)vm->cfg.mem_mib,
@@ -250,41 +258,65 @@ int vm_load(struct vm *vm)
 	return 0;
 }
 
-/* Descriptors kept for everything but the shared folders: the process's
- * own, 2 per vCPU, the vsock device's connections, the control clients'
- * 3 each, the devices' eventfds, and slack. */
-#define VM_FD_RESERVE(vm)                                                                          \
-	(64u + 2u * (vm)->cfg.nr_cpus + VSOCK_MAX_CONNS + 3u * CONTROL_MAX_CONNS +                 \
-	 4u * VM_MAX_VIRTIO)
+/* Descriptors kept for the VMM itself: the process's own, 2 per vCPU, the
+ * control clients' 3 each (the vsock end of their agent stream included:
+ * VSOCK_LOCAL_RESERVE), the devices' eventfds, and slack. */
+#define VM_FD_BASE(vm) (64u + 2u * (vm)->cfg.nr_cpus + 3u * CONTROL_MAX_CONNS + 4u * VM_MAX_VIRTIO)
+/* The least each shared folder's server is given. */
+#define VM_FD_MIN_SHARE 64u
+/* The least vsock connections worth offering the guest and host clients. */
+#define VM_FD_MIN_VSOCK 16u
+
+_Static_assert(VSOCK_LOCAL_RESERVE >= CONTROL_MAX_CONNS,
+               "every control client needs a vsock slot of its own");
 
 /*
- * vm_size_fds: raise the soft RLIMIT_NOFILE to the hard one, then give each
- * shared folder's FUSE server its part of what is left, so that a guest
- * that never forgets an inode fills its own tables (ENFILE in the guest)
- * and never the descriptors the vsock device, the control socket and the
- * other shares need. A folder whose server was given limits keeps them.
+ * vm_size_fds: raise the soft RLIMIT_NOFILE to the hard one, then share it
+ * out: first what the VMM needs for itself (VM_FD_BASE), then the vsock
+ * device's guest and host-client connections (its max_conns, lowered to
+ * what fits, so that a guest that opens connections without end gets RSTs
+ * and never takes the control socket's descriptors), then each shared
+ * folder's FUSE server its part of what is left, so that a guest that
+ * never forgets an inode fills its own tables (ENFILE in the guest). A
+ * device that was given limits keeps them.
  */
-static void vm_size_fds(struct vm *vm)
+void vm_size_fds(struct vm *vm)
 {
 	struct rlimit rl;
-	uint64_t left, each;
+	uint64_t left, each, conns = 0, floor;
 
-	if (!vm->cfg.nr_shares || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
 			return;
 	}
-	left = rl.rlim_cur > VM_FD_RESERVE(vm) ? rl.rlim_cur - VM_FD_RESERVE(vm) : 0;
+	left = rl.rlim_cur > VM_FD_BASE(vm) ? rl.rlim_cur - VM_FD_BASE(vm) : 0;
+	if (vm->cfg.vsock.uds_path) {
+		conns = vm->cfg.vsock.max_conns ? vm->cfg.vsock.max_conns
+		                                : VSOCK_MAX_CONNS - VSOCK_LOCAL_RESERVE;
+		floor = (uint64_t)VM_FD_MIN_SHARE * vm->cfg.nr_shares;
+		if (conns + floor > left) {
+			conns = left > floor + VM_FD_MIN_VSOCK ? left - floor : VM_FD_MIN_VSOCK;
+			fprintf(stderr,
+			        "kvmbox: RLIMIT_NOFILE %llu: at most %llu vsock connections "
+			        "from the guest and host clients\n",
+			        (unsigned long long)rl.rlim_cur, (unsigned long long)conns);
+		}
+		vm->cfg.vsock.max_conns = (unsigned int)conns;
+	}
+	if (!vm->cfg.nr_shares)
+		return;
+	left = left > conns ? left - conns : 0;
 	each = left / vm->cfg.nr_shares;
 	if (each < 256)
 		fprintf(stderr,
 		        "kvmbox: only %llu file descriptors for each shared folder "
 		        "(RLIMIT_NOFILE %llu): the guest will see ENFILE early\n",
 		        (unsigned long long)each, (unsigned long long)rl.rlim_cur);
-	if (each < 64)
-		each = 64;
+	if (each < VM_FD_MIN_SHARE)
+		each = VM_FD_MIN_SHARE;
 	for (unsigned int i = 0; i < vm->cfg.nr_shares; i++) {
 		struct vfs_params *sh = &vm->cfg.shares[i];
 		uint64_t handles =
@@ -414,6 +446,21 @@ static void vm_on_stdin(void *opaque, int res, bool more)
 }
 
 /*
+ * vm_on_lost_poll: the loop gave up on a poll that failed each time it was
+ * re-armed (loop.report). Whatever fd it was (the signalfd, the stop
+ * eventfd, a device queue's ioeventfd), the VM can no longer be served
+ * as it should: say which, and stop rather than hang without a word.
+ */
+static void vm_on_lost_poll(void *opaque, const struct loop_op *op, int err)
+{
+	struct vm *vm = opaque;
+
+	fprintf(stderr, "kvmbox: event loop: polling fd %d keeps failing (%s); stopping the VM\n",
+	        op->fd, strerror(-err));
+	vm_request_stop(vm, VM_EXIT_ERROR);
+}
+
+/*
  * vm_wait: the main thread's event loop until a stop: SIGINT/SIGTERM, a stop
  * request from a vCPU, and console input. Returns 0 or -errno.
  */
@@ -424,6 +471,8 @@ static int vm_wait(struct vm *vm)
 	vm->op_signal = (struct loop_op){ .cb = vm_on_signal, .opaque = vm };
 	vm->op_stop = (struct loop_op){ .cb = vm_on_stop, .opaque = vm };
 	vm->op_stdin = (struct loop_op){ .cb = vm_on_stdin, .opaque = vm };
+	vm->loop.report = vm_on_lost_poll;
+	vm->loop.report_opaque = vm;
 	err = loop_poll(&vm->loop, vm->signal_fd, POLLIN, &vm->op_signal);
 	if (!err)
 		err = loop_poll(&vm->loop, vm->stop_fd, POLLIN, &vm->op_stop);

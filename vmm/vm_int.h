@@ -18,6 +18,10 @@ void vm_devices_destroy(struct vm *vm);
 /* vm_devices_cmdline: the virtio_mmio.device= parameters; 0 or -ENOSPC. */
 int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size);
 
+/* vm.c */
+/* vm_size_fds: RLIMIT_NOFILE raised and shared out among the devices (vm_create). */
+void vm_size_fds(struct vm *vm);
+
 /* vcpu.c */
 __attribute__((warn_unused_result)) int vcpu_create(struct vm *vm, unsigned int index);
 __attribute__((warn_unused_result)) int vcpu_start(struct vcpu *vcpu);

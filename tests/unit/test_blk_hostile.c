@@ -8,6 +8,9 @@
 #include "check.h"
 #include "test_blk.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 TEST(bad_requests)
 {
 	struct rig r;
@@ -265,7 +268,9 @@ TEST(reset_in_flight)
 		b[2] = (struct vdrv_buf){ wst[i], 1, true };
 		vdrv_add_indirect(&r.d, b, 3);
 	}
-	kick(&r);
+	/* One notification takes BLK_BUDGET of them; more notifications the rest. */
+	for (unsigned int k = 0; k * BLK_BUDGET < N; k++)
+		kick(&r);
 	/* Every blk_req is taken, none has completed. */
 	CHECK_EQ(vdrv_used_idx(&r.d), 0);
 	for (unsigned int i = 0; i < BLK_QUEUE_SIZE; i++)
@@ -362,5 +367,117 @@ TEST(init_errors)
 	free(b);
 }
 
+/*
+ * unknown_chain: a request of an unknown type, answered at once without
+ * I/O (UNSUPP): the cheapest way for a guest to keep the ring busy.
+ * Returns its head; the chain is published once.
+ */
+static uint16_t unknown_chain(struct rig *r)
+{
+	struct vdrv_buf b[2] = {
+		{ hdr(r, 0xdead, 0), 16, false },
+		{ buf(r, 1, ST_UNSET), 1, true },
+	};
+
+	return vdrv_add_chain(&r->d, b, 2);
+}
+
+/* One notification handles at most BLK_BUDGET chains; the rest follow on later passes. */
+TEST(budget_per_pass)
+{
+	struct rig r;
+	uint16_t head;
+
+	rig_init(&r, false, NULL);
+	CHECK_EQ(rig_up(&r, F_ALL, 256), 0);
+	/* The same head re-posted to fill the ring (the device does not
+	 * track heads; the driver would be buggy, not the device). */
+	head = unknown_chain(&r);
+	for (unsigned int i = 1; i < 256; i++)
+		vdrv_publish(&r.d, head);
+	kick(&r);
+	CHECK_EQ(vdrv_used_idx(&r.d), BLK_BUDGET);
+	CHECK_EQ(r.blk->stats.unsupported, BLK_BUDGET);
+	/* Each later pass of the loop takes the next BLK_BUDGET. */
+	test_rig_pump(&r.t, 1);
+	CHECK_EQ(vdrv_used_idx(&r.d), 2 * BLK_BUDGET);
+	test_rig_pump(&r.t, 8);
+	CHECK_EQ(vdrv_used_idx(&r.d), 256);
+	CHECK_EQ(r.blk->stats.unsupported, 256);
+	CHECK(!needs_reset(&r));
+	rig_fini(&r);
+}
+
+/* The guest of issue 14: re-posts the head as soon as it comes back, for ever. */
+struct reposter {
+	struct vdrv *d;
+	uint16_t head;
+	atomic_bool stop;
+	unsigned int posted;
+};
+
+static void *repost_loop(void *opaque)
+{
+	struct reposter *g = opaque;
+
+	/* Keep the ring full: one new entry for each used one. */
+	while (!atomic_load(&g->stop) && g->posted < 1000000) {
+		uint16_t used = vdrv_used_idx(g->d);
+
+		while ((uint16_t)(g->d->avail_idx - used) < g->d->size) {
+			vdrv_publish(g->d, g->head);
+			g->posted++;
+		}
+	}
+	return NULL;
+}
+
+/* ring_full: wait (boundedly) until the re-posting guest filled the ring again. */
+static bool ring_full(struct reposter *g)
+{
+	for (long i = 0; i < 100000000; i++)
+		if ((uint16_t)(vdrv_load16(g->d, g->d->avail + 2) - vdrv_used_idx(g->d)) ==
+		    g->d->size)
+			return true;
+	return false;
+}
+
+/*
+ * Each notification returns after BLK_BUDGET chains although the guest
+ * keeps the ring full (before the fix, one call ran until the guest
+ * stopped), and the device goes on serving it over later passes.
+ */
+TEST(reposting_guest_does_not_hold_the_loop)
+{
+	struct rig r;
+	struct reposter g = { 0 };
+	pthread_t t;
+	uint16_t before, end;
+
+	rig_init(&r, false, NULL);
+	CHECK_EQ(rig_up(&r, F_ALL, 256), 0);
+	g.d = &r.d;
+	g.head = unknown_chain(&r);
+	g.posted = 1;
+	CHECK_EQ(pthread_create(&t, NULL, repost_loop, &g), 0);
+	for (int i = 0; i < 8; i++) {
+		CHECK(ring_full(&g));
+		before = vdrv_used_idx(&r.d);
+		kick(&r);
+		CHECK((uint16_t)(vdrv_used_idx(&r.d) - before) <= BLK_BUDGET);
+		test_rig_pump(&r.t, 1);
+	}
+	CHECK(g.posted < 1000000);
+	atomic_store(&g.stop, true);
+	pthread_join(t, NULL);
+	/* What the guest left in the ring is served on later passes. */
+	end = r.d.avail_idx;
+	test_rig_pump(&r.t, 8);
+	CHECK_EQ(vdrv_used_idx(&r.d), end);
+	CHECK(!needs_reset(&r));
+	rig_fini(&r);
+}
+
 CHECK_MAIN(CASE(bad_requests), CASE(broken_chains_need_reset), CASE(host_io_error), CASE(batching),
-           CASE(many_requests), CASE(reset_in_flight), CASE(reset_and_reuse), CASE(init_errors))
+           CASE(many_requests), CASE(reset_in_flight), CASE(reset_and_reuse), CASE(init_errors),
+           CASE(budget_per_pass), CASE(reposting_guest_does_not_hold_the_loop))

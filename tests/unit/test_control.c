@@ -324,7 +324,47 @@ TEST(waiting_requests_are_bounded)
 	free(all);
 }
 
+/*
+ * A guest that takes the agent stream's REQUEST and never answers: the
+ * waiting request fails with "unavailable" at the link's deadline instead
+ * of waiting for ever (before the fix, only a refusal looked at it).
+ */
+TEST(silent_guest_times_out)
+{
+	static uint8_t ram[1 << 16] __attribute__((aligned(4096)));
+	struct virtio_mmio_params mp = { .base = 0xd0000000, .gsi = 5, .irq = no_irq };
+	char dir[] = "/tmp/test_control.XXXXXX", path[64];
+	struct vsock_params vp = { .guest_cid = 3, .uds_path = path };
+	struct rig r;
+	json_t *m;
+
+	alarm(20); /* a hang is a failure, not a stuck test run */
+	CHECK_EQ(rig_init(&r), 0);
+	CHECK_EQ(r.vm->control.link_timeout_ms, CONTROL_LINK_TIMEOUT_MS);
+	r.vm->control.link_timeout_ms = 100;
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/v.sock", dir);
+	r.vm->vsock = calloc(1, sizeof(*r.vm->vsock));
+	CHECK_EQ(gmem_init_buffer(&r.vm->mem, ram, sizeof(ram)), 0);
+	CHECK_EQ(vsock_init(r.vm->vsock, &vp, &r.vm->loop, &r.vm->mem, &mp), 0);
+	CHECK_EQ(rig_send(&r,
+	                  "{\"id\": 7, \"type\": \"request\", \"op\": \"exec\", "
+	                  "\"argv\": [\"true\"]}",
+	                  NULL, 0),
+	         0);
+	m = rig_recv(&r);
+	CHECK(!strcmp(error_code(m, 7), "unavailable"));
+	json_decref(m);
+	/* The stream the guest never answered is gone from the device too. */
+	for (int i = 0; i < 10 && r.vm->vsock->nr_conns; i++)
+		CHECK_EQ(loop_run_once(&r.vm->loop), 0);
+	CHECK_EQ(r.vm->vsock->nr_conns, 0);
+	rig_destroy(&r);
+	rmdir(dir);
+	alarm(0);
+}
+
 CHECK_MAIN(CASE(status_reply), CASE(bad_envelopes_keep_the_connection),
            CASE(agent_ops_without_vsock_are_unavailable), CASE(forced_stop),
            CASE(framing_errors_close), CASE(client_leaving_frees_its_connection),
-           CASE(waiting_requests_are_bounded))
+           CASE(waiting_requests_are_bounded), CASE(silent_guest_times_out))

@@ -74,6 +74,7 @@ void control_kill(struct control_conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	control_link_disarm(c);
 	/* shutdown completes any poll armed on the sockets. */
 	if (c->fd >= 0) {
 		shutdown(c->fd, SHUT_RDWR);
@@ -272,6 +273,7 @@ static struct control_conn *control_conn_new(struct control *ctl, int fd)
 	c->link_rd_op = (struct loop_op){ .cb = control_link_rd_cb, .opaque = c, .fd = -1 };
 	c->link_wr_op = (struct loop_op){ .cb = control_link_wr_cb, .opaque = c, .fd = -1 };
 	c->timer_op = (struct loop_op){ .cb = control_timer_cb, .opaque = c, .fd = -1 };
+	c->deadline_op = (struct loop_op){ .cb = control_deadline_cb, .opaque = c, .fd = -1 };
 	ctl->conns[ctl->nr_conns++] = c;
 	control_pump(c);
 	return c;
@@ -304,7 +306,7 @@ static void control_idle(void *opaque)
 		struct control_conn *c = ctl->conns[i];
 
 		if (c->dead && !c->rd_armed && !c->wr_armed && !c->link_rd_armed &&
-		    !c->link_wr_armed && !c->timer_armed) {
+		    !c->link_wr_armed && !c->timer_armed && !c->deadline_armed) {
 			ctl->conns[i] = ctl->conns[--ctl->nr_conns];
 			free(c);
 			continue;
@@ -344,7 +346,9 @@ int control_init(struct control *ctl, const struct control_host *host, const cha
 {
 	int err;
 
-	*ctl = (struct control){ .host = *host, .listen_fd = -1 };
+	*ctl = (struct control){ .host = *host,
+		                 .listen_fd = -1,
+		                 .link_timeout_ms = CONTROL_LINK_TIMEOUT_MS };
 	err = loop_add_idle(host->loop, control_idle, ctl);
 	if (err)
 		return err;

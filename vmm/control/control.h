@@ -80,6 +80,9 @@ struct control {
 	struct loop_op listen_op;
 	struct control_conn *conns[CONTROL_MAX_CONNS];
 	unsigned int nr_conns;
+	/* How long the agent link may take to open: CONTROL_LINK_TIMEOUT_MS
+	 * (docs/protocol.md's 60 s); tests shorten it. */
+	uint32_t link_timeout_ms;
 	bool ready; /* control_init succeeded */
 };
 

@@ -45,6 +45,11 @@ struct control_conn {
 	struct loop_op rd_op, wr_op, link_rd_op, link_wr_op, timer_op;
 	bool rd_armed, wr_armed, link_rd_armed, link_wr_armed, timer_armed;
 	struct __kernel_timespec timer_ts;
+	/* The link's deadline: armed with the first try, so that a guest that
+	 * never answers (OPENING for ever) fails the requests that wait. */
+	struct loop_op deadline_op;
+	bool deadline_armed, deadline_cancelled;
+	struct __kernel_timespec deadline_ts;
 };
 
 /* Chunks read per wake-up, so that one busy stream cannot starve the loop. */
@@ -70,6 +75,9 @@ bool control_want_link(const struct control_conn *c);
 void control_link_start(struct control_conn *c);
 void control_link_fail(struct control_conn *c, const char *why);
 void control_timer_cb(void *opaque, int res, bool more);
+void control_deadline_cb(void *opaque, int res, bool more);
+/* control_link_disarm: cancel the link's deadline (opened, failed, or c died). */
+void control_link_disarm(struct control_conn *c);
 void control_read_link(struct control_conn *c);
 /* control_forward: a frame from the client that the agent answers. */
 void control_forward(struct control_conn *c, const struct proto_frame *f,

@@ -35,12 +35,62 @@ static void control_link_close(struct control_conn *c)
  */
 void control_link_fail(struct control_conn *c, const char *why)
 {
+	control_link_disarm(c);
 	control_link_close(c);
 	c->link = CONTROL_LINK_FAILED;
 	for (unsigned int i = 0; i < c->nr_waiting && !c->dead; i++)
 		control_error(c, c->waiting[i], -EHOSTUNREACH, "%s", why);
 	c->nr_waiting = 0;
 	proto_buf_consume(&c->to_agent, c->to_agent.len);
+}
+
+/*
+ * control_link_arm: the deadline of the whole opening (tries and retries),
+ * from the first try. Without it a guest that takes the REQUEST and never
+ * answers would leave the client waiting for ever.
+ */
+static void control_link_arm(struct control_conn *c)
+{
+	uint32_t ms = c->ctl->link_timeout_ms;
+	struct io_uring_sqe *sqe;
+
+	c->link_deadline_ns = timeline_now_ns() + (uint64_t)ms * 1000000u;
+	c->deadline_ts = (struct __kernel_timespec){ .tv_sec = ms / 1000,
+		                                     .tv_nsec = (long long)(ms % 1000) * 1000000 };
+	sqe = loop_sqe(c->ctl->host.loop, &c->deadline_op);
+	if (!sqe)
+		return; /* refusals still see the deadline (control_link_refused) */
+	io_uring_prep_timeout(sqe, &c->deadline_ts, 0, 0);
+	c->deadline_armed = true;
+}
+
+void control_link_disarm(struct control_conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!c->deadline_armed || c->deadline_cancelled)
+		return;
+	/* Its completion (-ECANCELED) clears deadline_armed; until then c stays. */
+	sqe = loop_sqe(c->ctl->host.loop, NULL);
+	if (!sqe)
+		return;
+	io_uring_prep_timeout_remove(sqe, (uint64_t)(uintptr_t)&c->deadline_op, 0);
+	c->deadline_cancelled = true;
+}
+
+/* control_deadline_cb: the link did not open in time, or the timer was cancelled. */
+void control_deadline_cb(void *opaque, int res, bool more)
+{
+	struct control_conn *c = opaque;
+
+	(void)more;
+	c->deadline_armed = false;
+	if (res == -ECANCELED || c->dead)
+		return;
+	if (c->link != CONTROL_LINK_OPENING && c->link != CONTROL_LINK_RETRY)
+		return;
+	control_link_fail(c, "the guest agent did not answer on vsock port 1024 in time");
+	control_pump(c);
 }
 
 /* control_link_start: ask the guest for a stream to the agent's port. */
@@ -50,8 +100,7 @@ void control_link_start(struct control_conn *c)
 	int sv[2], err;
 
 	if (!c->link_deadline_ns)
-		c->link_deadline_ns =
-		    timeline_now_ns() + (uint64_t)CONTROL_LINK_TIMEOUT_MS * 1000000u;
+		control_link_arm(c);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
 		control_link_fail(c, "cannot make a socket pair for the agent stream");
 		return;
@@ -161,6 +210,7 @@ static void control_read_line(struct control_conn *c)
 		return;
 	}
 	c->link = CONTROL_LINK_OPEN;
+	control_link_disarm(c);
 	c->nr_waiting = 0; /* the agent answers them now */
 	c->ctl->host.ops->agent_linked(c->ctl->host.opaque);
 }
