@@ -158,7 +158,11 @@ static int vm_check_shares(const struct vm *vm)
 	return 0;
 }
 
-/* vm_full_cmdline: the configured command line and the devices' parameters. */
+/*
+ * vm_full_cmdline: the configured command line with the devices'
+ * parameters among the kernel's own, before any "--" of the user's, which
+ * would make them init's arguments and hide the devices from the kernel.
+ */
 static int vm_full_cmdline(const struct vm *vm, char **out)
 {
 	char devs[1024];
@@ -166,9 +170,7 @@ static int vm_full_cmdline(const struct vm *vm, char **out)
 
 	if (err)
 		return err;
-	if (asprintf(out, "%s%s%s", vm->cfg.cmdline, devs[0] ? " " : "", devs) < 0)
-		return -ENOMEM;
-	return 0;
+	return boot_cmdline_insert(vm->cfg.cmdline, devs, out);
 }
 
 /*
@@ -218,8 +220,16 @@ int vm_load(struct vm *vm)
 		err = vm_check_shares(vm);
 	if (!err)
 		err = vm_full_cmdline(vm, &cmdline);
+	if (!err && strlen(cmdline) > boot_cmdline_limit(&vm->image)) {
+		fprintf(stderr,
+		        "kvmbox: the kernel command line is too long: %zu bytes, this kernel "
+		        "takes at most %llu (--cmdline, --append and kvmbox's own parameters)\n",
+		        strlen(cmdline), (unsigned long long)boot_cmdline_limit(&vm->image));
+		err = -E2BIG;
+	}
 	if (err) {
 		free(initrd);
+		free(cmdline);
 		return err;
 	}
 	err = boot_params_setup(&vm->mem, &vm->image, cmdline, initrd, initrd_size, &info);
@@ -227,16 +237,16 @@ int vm_load(struct vm *vm)
 	vm->zero_page = info.zero_page_gpa;
 	free(initrd);
 	if (err) {
-		if (err == -E2BIG && vm->cfg.initrd_path)
+		/* The command line's length was checked above: E2BIG is the
+		 * initrd's (over the 32-bit ramdisk_size). */
+		if ((err == -E2BIG || err == -ENOSPC) && vm->cfg.initrd_path)
 			fprintf(stderr,
-			        "kvmbox: the command line or initrd %s is too large for "
-			        "the kernel or for %llu MiB of memory\n",
+			        "kvmbox: the initrd %s is too large for the kernel or for "
+			        "%llu MiB of memory\n",
 			        vm->cfg.initrd_path, (unsigned long long)vm->cfg.mem_mib);
 		else
 			fprintf(stderr, "kvmbox: cannot build the boot parameters: %s\n",
-			        err == -ENOSPC  ? "the initrd does not fit in guest memory"
-			        : err == -E2BIG ? "the command line is too long for this kernel"
-			                        : strerror(-err));
+			        strerror(-err));
 		return err;
 	}
 	err = boot_cpu_write_tables(&vm->mem);
@@ -338,7 +348,9 @@ int vm_create(struct vm *vm)
 	err = vm_control_init(vm, vm->cfg.control_path);
 	if (err) {
 		fprintf(stderr, "kvmbox: --control %s: %s\n", vm->cfg.control_path,
-		        err == -EADDRINUSE ? "a file exists there already" : strerror(-err));
+		        err == -EADDRINUSE ? "another program listens there already"
+		        : err == -EEXIST   ? "a file that is not a socket is there already"
+		                           : strerror(-err));
 		return err;
 	}
 	vm->nr_vcpus = vm->cfg.nr_cpus;

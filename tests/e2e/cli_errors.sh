@@ -9,7 +9,8 @@ set -uo pipefail
 kvmbox=$1
 kdir=${KVMBOX_KERNEL_DIR:?set KVMBOX_KERNEL_DIR}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+mute_pid=
+trap '[ -z "$mute_pid" ] || kill "$mute_pid"; rm -rf "$work"' EXIT
 passed=0 failed=0
 
 head -c 100000 "$kdir/bzImage" >"$work/truncated-bzImage"
@@ -53,5 +54,30 @@ expect "cpus 1000" 2 "--cpus" run --kernel "$k" --cpus 1000
 expect "cpus negative" 2 "--cpus" run --kernel "$k" --cpus -1
 KVMBOX_KERNEL_DIR= KVMBOX_KERNEL= expect "no kernel" 2 "--kernel" run
 expect "unknown option" 2 "unrecognized|invalid" run --kernel "$k" --frobnicate
+
+# Issue 14, item 16: an over-long command line says so, and its limit.
+long=$(printf 'x%.0s' $(seq 3000))
+expect "append too long" 1 "command line is too long: [0-9]+ bytes.*at most [0-9]+" \
+	run --kernel "$k" --append "$long"
+
+# Issue 14, item 8: a socket that accepts and never answers. Every client
+# wait has a deadline (--wait) and says what it waited for.
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$work/mute.sock" &
+mute_pid=$!
+for _ in $(seq 50); do [ -S "$work/mute.sock" ] && break; sleep 0.1; done
+expect "status on a mute socket" 1 "no answer from .* within 1 s" status --wait 1 "$work/mute.sock"
+expect "stop on a mute socket" 1 "no answer from .* within 1 s" stop --wait 1 "$work/mute.sock"
+expect "exec on a mute socket" 125 "no answer from the agent within 1 s" \
+	exec --wait 1 "$work/mute.sock" -- true
+expect "status --wait not a number" 2 "--wait" status --wait soon "$work/mute.sock"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

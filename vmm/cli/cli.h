@@ -106,6 +106,9 @@ int ctl_cmd_stop(int argc, char **argv);
  * and every `kvmbox run -- CMD` exercises the control socket's path.
  */
 
+/* How long the agent may take to start the command: the VMM retries the
+ * agent's port for 60 s while the guest boots (docs/protocol.md). */
+#define RUN_CMD_START_WAIT_MS 90000
 /* How long the guest may take to power off after the agent said it would. */
 #define RUN_CMD_STOP_GRACE_MS 10000
 

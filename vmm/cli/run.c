@@ -193,16 +193,23 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 /*
  * run_cmdline: the default or given command line, with the root disk or
  * folder and the volumes for the agent (guest-agent/init.h, volumes.h) and
- * then --append, which can override them.
+ * then --append, which can override them. Ours stay among the kernel's
+ * parameters, in front of a "--" in either part (what follows it is
+ * init's), and the arguments for init after one "--" keep their order.
  */
 static char *run_cmdline(const struct run_opts *o, const char *base)
 {
+	const char *app = o->append ? o->append : "";
+	size_t b_rest, a_rest, b = boot_cmdline_dashes(base, &b_rest),
+	                       a = boot_cmdline_dashes(app, &a_rest);
+	bool dashes = b < b_rest || a < a_rest;
 	char *s, *fs;
 
 	if (run_fs_cmdline(o, &fs))
 		return NULL;
-	if (asprintf(&s, "%s%s%s%s%s", base, o->root_on_vda ? " kvmbox.root=/dev/vda" : "", fs,
-	             o->append ? " " : "", o->append ? o->append : "") < 0)
+	if (asprintf(&s, "%.*s%s%s %.*s%s%s%s", (int)b, base,
+	             o->root_on_vda ? " kvmbox.root=/dev/vda" : "", fs, (int)a, app,
+	             dashes ? " --" : "", base + b_rest, app + a_rest) < 0)
 		s = NULL;
 	free(fs);
 	return s;
