@@ -22,13 +22,14 @@
 #define AGENT_EXEC_MAX_ENV     4096
 #define AGENT_EXEC_MAX_TIMEOUT (7ull * 24 * 3600 * 1000) /* a week, in ms */
 
-/* The default environment when a request gives none. */
+/* The default environment, which a request's env adds to. */
 #define AGENT_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* A parsed exec request. The strings are borrowed from the request object. */
 struct agent_exec_req {
 	const char **argv; /* malloc'd, NULL-terminated, at least one entry */
-	const char **env;  /* malloc'd, NULL-terminated; NULL: the default */
+	const char **env;  /* malloc'd, NULL-terminated, added to the default; NULL: none */
+	bool env_clear;    /* env is the whole environment, without the default */
 	const char *cwd;   /* NULL: "/" */
 	const char *user;  /* NULL: the agent's own user */
 	bool stdin_pipe;   /* "stdin": "pipe" (else /dev/null) */

@@ -98,7 +98,8 @@ __attribute__((warn_unused_result)) int proto_client_next(struct proto_client *c
 struct proto_exec_opts {
 	uint64_t timeout_ms; /* 0: none */
 	int stdin_fd;        /* forwarded to the command's stdin until EOF; -1: none */
-	/* The whole environment, NULL-terminated "K=V"s; NULL: the agent's default. */
+	/* NULL-terminated "K=V"s added to the agent's default environment
+	 * (PATH, HOME, TERM; a name set here replaces the default's); NULL: none. */
 	const char *const *env;
 	const char *cwd;         /* working directory; NULL: "/" */
 	const char *user;        /* "uid:gid" or a user name; NULL: the agent's */

@@ -378,7 +378,7 @@ void vm_request_stop(struct vm *vm, int status)
 		vcpu_kick(&vm->vcpus[i]);
 }
 
-/* vm_on_signal: SIGINT or SIGTERM arrived on the signalfd. */
+/* vm_on_signal: SIGINT, SIGTERM or SIGHUP arrived on the signalfd. */
 static void vm_on_signal(void *opaque, int res, bool more)
 {
 	struct vm *vm = opaque;
@@ -426,7 +426,7 @@ static void vm_on_stdin(void *opaque, int res, bool more)
 }
 
 /*
- * vm_wait: the main thread's event loop until a stop: SIGINT/SIGTERM, a stop
+ * vm_wait: the main thread's event loop until a stop: SIGINT/SIGTERM/SIGHUP, a stop
  * request from a vCPU, and console input. Returns 0 or -errno.
  */
 static int vm_wait(struct vm *vm)
@@ -454,9 +454,12 @@ int vm_run(struct vm *vm)
 	sigset_t stop;
 	int err;
 
+	/* SIGHUP too: a closed terminal must not end us without the clean-up
+	 * (the control socket, the private folder) that a stop does. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
 	vm->signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->signal_fd < 0) {
 		fprintf(stderr, "kvmbox: signalfd: %s\n", strerror(errno));

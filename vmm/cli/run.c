@@ -370,6 +370,23 @@ static int run_defaults(struct run_opts *o)
 	return 0;
 }
 
+/*
+ * run_private_forget: once the vsock device listens, its private socket
+ * and folder are no longer needed by name (our own command and the control
+ * socket reach the device without them, and nobody else was told the
+ * path): remove both now, so that a kvmbox killed with SIGKILL leaves
+ * nothing behind in /tmp.
+ */
+static void run_private_forget(struct run_opts *o)
+{
+	if (!o->tmpdir)
+		return;
+	unlink(o->uds_buf);
+	rmdir(o->tmpdir);
+	free(o->tmpdir);
+	o->tmpdir = NULL;
+}
+
 static void run_opts_free(struct run_opts *o)
 {
 	if (o->tmpdir)
@@ -410,10 +427,11 @@ int cli_run(int argc, char **argv)
 	}
 	o.cfg.console_input = !o.command && isatty(STDIN_FILENO);
 	/* Signals: the stop signals go to a signalfd, the kick to vCPU threads
-	 * only; block all three before any thread exists so all inherit it. */
+	 * only; block them all before any thread exists so all inherit it. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -437,6 +455,7 @@ int cli_run(int argc, char **argv)
 	vm->cfg.cmdline = cmdline;
 	if (vm_load(vm) || vm_create(vm))
 		goto out;
+	run_private_forget(&o);
 	if (o.command && run_cmd_start(&rc, vm, o.command)) {
 		fprintf(stderr, "kvmbox: cannot start the command thread\n");
 		goto out;
