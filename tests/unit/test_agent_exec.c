@@ -149,7 +149,8 @@ TEST(cwd_and_env)
 	         0);
 	CHECK(r.out &&
 	      strcmp((char *)r.out,
-	             "x:/:vt100:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n") == 0);
+	             "x:/:vt100:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n") ==
+	          0);
 	result_free(&r);
 	/* env_clear: env is the whole environment. */
 	CHECK_EQ(run(&c, 4,
