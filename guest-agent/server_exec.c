@@ -129,6 +129,10 @@ static int exec_start(struct agent_conn *c, uint64_t id, const struct agent_exec
 	struct agent_proc *p;
 	int err;
 
+	if (c->srv->opts.refuse_exec) {
+		proto_why_set(why, "%s", c->srv->opts.refuse_exec);
+		return -EIO;
+	}
 	if (c->srv->opts.exec_filter) {
 		err = c->srv->opts.exec_filter(req->argv, c->srv->opts.opaque);
 		if (err) {

@@ -60,6 +60,10 @@ long=$(printf 'x%.0s' $(seq 3000))
 expect "append too long" 1 "command line is too long: [0-9]+ bytes.*at most [0-9]+" \
 	run --kernel "$k" --append "$long"
 
+# Issue 14, item 13: outputs are checked before the boot.
+expect "timings-json in a missing folder" 1 "--timings-json .*: No such file" \
+	run --kernel "$k" --timings-json "$work/nodir/t.json"
+
 # Issue 14, item 8: a socket that accepts and never answers. Every client
 # wait has a deadline (--wait) and says what it waited for.
 python3 -c '

@@ -404,7 +404,7 @@ int cli_run(int argc, char **argv)
 	struct vm *vm;
 	char *cmdline = NULL;
 	sigset_t block;
-	int status = VM_EXIT_ERROR;
+	int status = VM_EXIT_ERROR, json_fd = -1;
 
 	static struct run_cmd rc;
 
@@ -424,6 +424,17 @@ int cli_run(int argc, char **argv)
 	if (run_defaults(&o)) {
 		run_opts_free(&o);
 		return VM_EXIT_USAGE;
+	}
+	/* Outputs are opened before the boot: a path that cannot be written
+	 * is refused now, not found out after the guest ran. */
+	if (o.timings_json) {
+		json_fd = open(o.timings_json, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (json_fd < 0) {
+			fprintf(stderr, "kvmbox: --timings-json %s: %s\n", o.timings_json,
+			        strerror(errno));
+			run_opts_free(&o);
+			return VM_EXIT_ERROR;
+		}
 	}
 	o.cfg.console_input = !o.command && isatty(STDIN_FILENO);
 	/* Signals: the stop signals go to a signalfd, the kick to vCPU threads
@@ -469,12 +480,26 @@ int cli_run(int argc, char **argv)
 	}
 	if (o.timings)
 		timeline_print(&vm->tl, stderr);
-	if (o.timings_json && timeline_write_json(&vm->tl, o.timings_json))
-		fprintf(stderr, "kvmbox: cannot write %s\n", o.timings_json);
+	if (json_fd >= 0) {
+		int err = timeline_write_json(&vm->tl, json_fd);
+
+		if (!err && close(json_fd) < 0)
+			err = -errno;
+		json_fd = -1;
+		if (err) {
+			/* The run's output is incomplete: not a success. */
+			fprintf(stderr, "kvmbox: --timings-json %s: %s\n", o.timings_json,
+			        strerror(-err));
+			if (!status)
+				status = VM_EXIT_ERROR;
+		}
+	}
 out:
 	vm_destroy(vm);
 	free(vm);
 	free(cmdline);
 	run_opts_free(&o);
+	if (json_fd >= 0)
+		close(json_fd);
 	return status;
 }
