@@ -5,11 +5,11 @@
 #include "vmm/timeline.h"
 
 #include <errno.h>
-#include <unistd.h>
 #include <jansson.h>
 #include <linux/kvm.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const timeline_phase_names[TL_NR_PHASES] = {
 	[TL_START] = "start",
@@ -260,8 +260,7 @@ int timeline_write_json(const struct timeline *tl, int fd)
 	if (!root)
 		return -ENOMEM;
 	errno = 0;
-	if (json_dumpfd(root, fd, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
-	    write(fd, "\n", 1) != 1)
+	if (json_dumpfd(root, fd, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || write(fd, "\n", 1) != 1)
 		err = errno ? -errno : -EIO;
 	json_decref(root);
 	return err;
