@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -277,6 +278,8 @@ static __attribute__((noreturn)) void child_run(const struct spawn_ctx *c)
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) || setsid() < 0)
 		child_fail(c, STEP_SETUP);
+	/* Orphans of the command stay in its tree, for agent_kill_tree. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (c->slave >= 0 && ioctl(c->slave, TIOCSCTTY, 0) < 0)
 		child_fail(c, STEP_SETUP);
 	for (int i = 0; i < 3; i++) {

@@ -85,6 +85,13 @@ __attribute__((warn_unused_result)) int agent_exec_spawn(const struct agent_exec
 /* agent_exec_resize: set the window size of the pty whose master is fd. */
 __attribute__((warn_unused_result)) int agent_exec_resize(int fd, uint16_t rows, uint16_t cols);
 
+/*
+ * agent_kill_tree (kill_tree.c): SIGKILL root (a command agent_exec_spawn
+ * started, not yet reaped), its process group, and every descendant that
+ * left the group (setsid), found by parent links in /proc.
+ */
+void agent_kill_tree(pid_t root);
+
 /* agent_errno_name: "ENOENT" and so on, or "E?" for one it does not know. */
 const char *agent_errno_name(int err);
 

@@ -114,11 +114,14 @@ void agent_proc_write_stdin(struct agent_proc *p)
 		agent_watch_close(p->conn->srv, &p->in);
 }
 
-/* agent_proc_kill: SIGKILL the process group of a process that has not ended. */
+/*
+ * agent_proc_kill: SIGKILL a process that has not ended, its group and its
+ * descendants, setsid() ones included (a timeout, a closed connection).
+ */
 void agent_proc_kill(struct agent_proc *p)
 {
 	if (!p->reaped)
-		kill(-p->pid, SIGKILL);
+		agent_kill_tree(p->pid);
 }
 
 /* exec_start: spawn req for request id on c and answer {"pid"}. */

@@ -42,6 +42,8 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 		vm->cfg.cmdline = vm_default_cmdline;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = -1;
 	vm->mem.memfd = -1;
+	for (unsigned int i = 0; i < VM_MAX_DISKS; i++)
+		vm->disk_lock_fds[i] = -1;
 	for (unsigned int i = 0; i < VM_MAX_CPUS; i++) {
 		vm->vcpus[i].fd = -1;
 		vm->vcpus[i].stats_fd = -1;
@@ -110,28 +112,44 @@ static int vm_read_file(const char *what, const char *path, uint64_t max, uint8_
 
 /*
  * vm_check_disks: every --disk opens as asked, before /dev/kvm is touched,
- * so a bad path is one clear line. The devices open them again later.
+ * so a bad path is one clear line, and is locked (vm_disk_lock.c) for as
+ * long as the VM lives: the descriptors stay in vm->disk_lock_fds. The
+ * devices open the images again later.
  */
-static int vm_check_disks(const struct vm *vm)
+static int vm_check_disks(struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->cfg.nr_disks; i++) {
 		const struct blk_params *d = &vm->cfg.disks[i];
 		struct stat st;
-		int fd = open(d->path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		char who[128];
+		int fd = open(d->path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC), err;
 
 		if (fd < 0) {
 			fprintf(stderr, "kvmbox: --disk %s: %s\n", d->path, strerror(errno));
 			return -errno;
 		}
+		vm->disk_lock_fds[i] = fd;
 		if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
 		    (S_ISREG(st.st_mode) && st.st_size < 512)) {
 			fprintf(stderr,
 			        "kvmbox: --disk %s: not a disk image of at least 512 bytes\n",
 			        d->path);
-			close(fd);
 			return -EINVAL;
 		}
-		close(fd);
+		err = vm_disk_lock(fd, d->read_only, who, sizeof(who));
+		if (err == -EAGAIN) {
+			fprintf(stderr,
+			        "kvmbox: --disk %s: in use by %s: it cannot be %s (give ro to "
+			        "every user of it to share it read-only)\n",
+			        d->path, who,
+			        d->read_only ? "read while it is written" : "written while in use");
+			return -EBUSY;
+		}
+		if (err) {
+			fprintf(stderr, "kvmbox: --disk %s: cannot lock it: %s\n", d->path,
+			        strerror(-err));
+			return err;
+		}
 	}
 	return 0;
 }
@@ -505,6 +523,12 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
+	for (unsigned int i = 0; i < VM_MAX_DISKS; i++) {
+		/* Closing the descriptor releases its image's lock. */
+		if (vm->disk_lock_fds[i] >= 0)
+			close(vm->disk_lock_fds[i]);
+		vm->disk_lock_fds[i] = -1;
+	}
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
 	vm->vm_fd = vm->kvm_fd = vm->stop_fd = vm->signal_fd = -1;

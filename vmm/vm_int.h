@@ -9,6 +9,7 @@
 
 #include "vmm/vm.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,14 @@ __attribute__((warn_unused_result)) int vm_devices_add(struct vm *vm);
 void vm_devices_destroy(struct vm *vm);
 /* vm_devices_cmdline: the virtio_mmio.device= parameters; 0 or -ENOSPC. */
 int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size);
+
+/* vm_disk_lock.c */
+/*
+ * vm_disk_lock: lock the disk image open on fd for the life of fd: shared
+ * when read_only, exclusive otherwise. 0; -EAGAIN when a conflicting lock
+ * is held, with the holder in who (cap bytes); or -errno.
+ */
+__attribute__((warn_unused_result)) int vm_disk_lock(int fd, bool read_only, char *who, size_t cap);
 
 /* vcpu.c */
 __attribute__((warn_unused_result)) int vcpu_create(struct vm *vm, unsigned int index);

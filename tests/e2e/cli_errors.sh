@@ -60,6 +60,26 @@ long=$(printf 'x%.0s' $(seq 3000))
 expect "append too long" 1 "command line is too long: [0-9]+ bytes.*at most [0-9]+" \
 	run --kernel "$k" --append "$long"
 
+# Issue 14, item 9: disk images are locked as QEMU locks them, and a
+# refusal names the holder.
+truncate -s 1M "$work/disk.img"
+expect "one image twice read-write" 1 "in use by this kvmbox" \
+	run --kernel "$k" --disk "$work/disk.img" --disk "$work/disk.img"
+expect "one image read-write and read-only" 1 "in use by this kvmbox" \
+	run --kernel "$k" --disk "$work/disk.img" --disk "$work/disk.img,ro"
+python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "r+b")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+' "$work/disk.img" "$work/locked" &
+holder=$!
+for _ in $(seq 50); do [ -e "$work/locked" ] && break; sleep 0.1; done
+expect "an image another program writes" 1 "in use by pid $holder \\(python3" \
+	run --kernel "$k" --disk "$work/disk.img,ro"
+kill "$holder"
+
 # Issue 14, item 13: outputs are checked before the boot.
 expect "timings-json in a missing folder" 1 "--timings-json .*: No such file" \
 	run --kernel "$k" --timings-json "$work/nodir/t.json"

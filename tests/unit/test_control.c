@@ -358,6 +358,36 @@ TEST(client_over_the_limit_is_told)
 	rig_destroy(&r);
 }
 
+/* Issue 14, item 7: an agent frame that outgrows the limit once
+ * re-encoded becomes an error for the client, not a dropped connection. */
+TEST(agent_frame_over_limit_after_reencoding)
+{
+	struct rig r;
+	struct control_conn *c;
+	char *json = malloc(PROTO_MAX_JSON);
+	size_t n = 0;
+	uint8_t hdr[PROTO_HDR_SIZE];
+	json_t *m;
+
+	CHECK_EQ(rig_init(&r), 0);
+	c = r.vm->control.conns[0];
+	/* Under the limit as sent; 1e-7 grows to 22 bytes when re-encoded. */
+	n += (size_t)sprintf(json, "{\"id\":7,\"type\":\"event\",\"event\":\"x\",\"v\":[1e-7");
+	while (n + 16 < PROTO_MAX_JSON)
+		n += (size_t)sprintf(json + n, ",1e-7");
+	n += (size_t)sprintf(json + n, "]}");
+	CHECK_EQ(proto_frame_header(hdr, (uint32_t)n, 0), 0);
+	CHECK_EQ(control_feed(c, &c->from_agent, hdr, sizeof(hdr), false), 0);
+	CHECK_EQ(control_feed(c, &c->from_agent, (uint8_t *)json, n, false), 0);
+	control_pump(c);
+	m = rig_recv(&r);
+	CHECK(strcmp(error_code(m, 7), "too_large") == 0);
+	json_decref(m);
+	CHECK(!c->dead);
+	rig_destroy(&r);
+	free(json);
+}
+
 /* Issue 14, item 14: a socket left by a killed VMM is replaced; others are not. */
 TEST(stale_socket_is_replaced)
 {
@@ -398,7 +428,8 @@ TEST(stale_socket_is_replaced)
 	free(vm);
 }
 
-CHECK_MAIN(CASE(client_over_the_limit_is_told), CASE(stale_socket_is_replaced), CASE(status_reply),
+CHECK_MAIN(CASE(agent_frame_over_limit_after_reencoding), CASE(client_over_the_limit_is_told),
+           CASE(stale_socket_is_replaced), CASE(status_reply),
            CASE(bad_envelopes_keep_the_connection), CASE(agent_ops_without_vsock_are_unavailable),
            CASE(forced_stop), CASE(framing_errors_close), CASE(client_leaving_frees_its_connection),
            CASE(waiting_requests_are_bounded))

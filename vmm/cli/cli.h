@@ -40,6 +40,8 @@ struct run_opts {
 	const char *share_guest[VM_MAX_SHARES]; /* a volume's guest path; NULL: the root */
 	const char *append;
 	const char *console_path;
+	uint64_t console_max_mib; /* --console-max */
+	bool console_max_set;
 	const char *timings_json;
 	bool timings;
 	uint64_t cid; /* --cid; 0: not given */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RUN_MAX_MEM_MIB (1ull << 20) /* 1 TiB */
@@ -33,7 +34,11 @@ enum {
 	OPT_ROOTFS,
 	OPT_VOLUME,
 	OPT_ROOTFS_DIR,
+	OPT_CONSOLE_MAX,
 };
+
+/* --console's default limit: enough for any boot log, not a full disk. */
+#define RUN_CONSOLE_MAX_MIB 64
 
 /*
  * run_parse_disk: PATH[,ro][,id=NAME] into the next disk slot. The string
@@ -82,6 +87,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "vsock", required_argument, NULL, OPT_VSOCK },
 		{ "cid", required_argument, NULL, OPT_CID },
@@ -120,6 +126,13 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_CONSOLE:
 			o->console_path = optarg;
+			break;
+		case OPT_CONSOLE_MAX:
+			if (cli_parse_u64("kvmbox", "--console-max", optarg, 0, UINT64_MAX >> 20,
+			                  &v))
+				return -EINVAL;
+			o->console_max_mib = v;
+			o->console_max_set = true;
 			break;
 		case OPT_VSOCK:
 			if (!optarg[0]) {
@@ -387,6 +400,41 @@ static void run_private_forget(struct run_opts *o)
 	o->tmpdir = NULL;
 }
 
+/*
+ * run_open_console: --console PATH for the guest's serial output. Decided:
+ * a symlink is refused (O_NOFOLLOW), so that a link planted in a shared
+ * folder cannot aim our writes at another file; a regular file is
+ * emptied (the log of this run only), but only once it is open and known
+ * to be one, never a device or FIFO; and what it takes is capped
+ * (--console-max MiB, default RUN_CONSOLE_MAX_MIB; 0: no cap) so that a
+ * guest cannot fill the host's disk. -errno after one message.
+ */
+static int run_open_console(struct run_opts *o)
+{
+	struct stat st;
+	int fd =
+	    open(o->console_path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "kvmbox: --console %s: %s\n", o->console_path,
+		        err == -ELOOP ? "a symbolic link (give the file it points to)"
+		                      : strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "kvmbox: --console %s: %s\n", o->console_path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	o->cfg.console_fd = fd;
+	o->cfg.console_max = (o->console_max_set ? o->console_max_mib : RUN_CONSOLE_MAX_MIB) << 20;
+	return 0;
+}
+
 static void run_opts_free(struct run_opts *o)
 {
 	if (o->tmpdir)
@@ -412,15 +460,8 @@ int cli_run(int argc, char **argv)
 	if (status)
 		return status > 0 ? 0 : VM_EXIT_USAGE;
 	status = VM_EXIT_ERROR;
-	if (o.console_path) {
-		o.cfg.console_fd =
-		    open(o.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (o.cfg.console_fd < 0) {
-			fprintf(stderr, "kvmbox: --console %s: %s\n", o.console_path,
-			        strerror(errno));
-			return VM_EXIT_ERROR;
-		}
-	}
+	if (o.console_path && run_open_console(&o))
+		return VM_EXIT_ERROR;
 	if (run_defaults(&o)) {
 		run_opts_free(&o);
 		return VM_EXIT_USAGE;

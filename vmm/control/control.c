@@ -105,6 +105,26 @@ void control_error(struct control_conn *c, uint64_t id, int err, const char *fmt
 }
 
 /*
+ * control_from_agent: one frame from the agent, re-encoded for the client.
+ * The agent's JSON may grow when re-encoded (a real such as 1e-7 comes
+ * out as 9.9999999999999995e-08) past PROTO_MAX_JSON: the client gets a
+ * too_large error with the frame's id instead of it, and the connection
+ * goes on (docs/protocol.md). Any other failure ends the connection.
+ */
+static void control_from_agent(struct control_conn *c, const struct proto_frame *f)
+{
+	int err = control_queue(&c->to_client, json_incref(f->msg), f->body, f->body_len);
+
+	if (err == -EMSGSIZE)
+		control_error(c, proto_msg_peek_id(f->msg), err,
+		              "a frame from the agent is over the JSON size limit of %u bytes "
+		              "once re-encoded; it was dropped",
+		              PROTO_MAX_JSON);
+	else if (err)
+		control_kill(c);
+}
+
+/*
  * control_feed: bytes from one side into dec; each whole frame goes to
  * on_frame (from the client) or is queued for the client (from the agent).
  * Returns 0, or the decoder's error (the stream is unusable).
@@ -125,9 +145,8 @@ int control_feed(struct control_conn *c, struct proto_decoder *dec, const uint8_
 		while (!c->dead && (got = proto_decoder_next(dec, &f)) == 1) {
 			if (from_client)
 				control_client_frame(c, &f);
-			else if (control_queue(&c->to_client, json_incref(f.msg), f.body,
-			                       f.body_len))
-				control_kill(c);
+			else
+				control_from_agent(c, &f);
 			proto_frame_clear(&f);
 		}
 		if (got < 0)
