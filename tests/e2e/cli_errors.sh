@@ -80,6 +80,13 @@ expect "an image another program writes" 1 "in use by pid $holder \\(python3" \
 	run --kernel "$k" --disk "$work/disk.img,ro"
 kill "$holder"
 
+# Issue 14, item 7: --console follows no symlink, and its cap is a number.
+ln -s "$work/text" "$work/console-link"
+expect "console through a symlink" 1 "--console .*: a symbolic link" \
+	run --kernel "$k" --console "$work/console-link"
+check_text=$(head -c 20 "$work/text")
+expect "console-max not a number" 2 "--console-max" run --kernel "$k" --console-max lots
+
 # Issue 14, item 13: outputs are checked before the boot.
 expect "timings-json in a missing folder" 1 "--timings-json .*: No such file" \
 	run --kernel "$k" --timings-json "$work/nodir/t.json"
@@ -103,5 +110,13 @@ expect "exec on a mute socket" 125 "no answer from the agent within 1 s" \
 	exec --wait 1 "$work/mute.sock" -- true
 expect "status --wait not a number" 2 "--wait" status --wait soon "$work/mute.sock"
 
+# The file behind the refused symlink was not touched.
+if [ "$(head -c 20 "$work/text")" = "$check_text" ]; then
+	echo "PASS the symlink's target is untouched"
+	passed=$((passed + 1))
+else
+	echo "FAIL the symlink's target was written or truncated"
+	failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

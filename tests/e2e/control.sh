@@ -214,6 +214,12 @@ check "its command was killed and the agent still serves" run 0 "none" "$sock" -
 check "-e adds to HOME, TERM and PATH" run 0 "x / dumb yes" -e FOO=x "$sock" -- \
 	sh -c 'echo $FOO $HOME $TERM $(case $PATH in */usr/bin*) echo yes;; esac)'
 
+# Issue 14, item 16: an argument over the JSON size limit says so (it is
+# refused before it is sent: exit 125, kvmbox exec's own failure).
+big=$(head -c 100000 /dev/zero | tr '\0' x)
+check "a 100 KB argument: over the JSON size limit" run 125 "" "$sock" -- echo "$big"
+grep -q "JSON size limit" "$work/err" || { echo "  no JSON size limit"; E2E_FAILED=$((E2E_FAILED + 1)); }
+
 # Issue 14, item 16: the client over the limit of 64 is told the limit.
 timeout -k 5 60 python3 - "$sock" >"$work/out" 2>&1 <<'EOF'
 import socket, sys
