@@ -275,7 +275,11 @@ check "SIGKILL leaves a stale control socket" [ -S "$sock2" ]
 	--control "$sock2" --console "$work/console2" >"$work/vmm2.out" 2>&1 </dev/null &
 vmm=$!
 E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console2 E2E_VMM_LOG=$work/vmm2.out E2E_CONTROL=$sock2
-timeout -k 5 60 "$kvmbox" status --wait 30 "$sock2" >"$work/out" 2>"$work/err"
+# Until the new kvmbox replaced it, the stale socket refuses connections.
+for _ in $(seq 1 120); do
+	timeout -k 5 60 "$kvmbox" status --wait 30 "$sock2" >"$work/out" 2>"$work/err" && break
+	sleep 0.5
+done
 check "a stale control socket is replaced at start" grep -q '"state"' "$work/out"
 check "--append -- keeps the devices: the agent answers" run 0 "after dashes" "$sock2" -- \
 	echo after dashes
