@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -99,6 +100,8 @@ int agent_exec_parse(const json_t *msg, struct agent_exec_req *req, struct proto
 	if (!err)
 		err = proto_msg_get_strv(msg, "env", &req->env, NULL, AGENT_EXEC_MAX_ENV,
 		                         PROTO_OPTIONAL, why);
+	if (!err)
+		err = proto_msg_get_bool(msg, "env_clear", &req->env_clear, PROTO_OPTIONAL, why);
 	if (!err)
 		err = proto_msg_get_string(msg, "cwd", &req->cwd, PROTO_OPTIONAL, why);
 	if (!err)
@@ -275,6 +278,8 @@ static __attribute__((noreturn)) void child_run(const struct spawn_ctx *c)
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) || setsid() < 0)
 		child_fail(c, STEP_SETUP);
+	/* Orphans of the command stay in its tree, for agent_kill_tree. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (c->slave >= 0 && ioctl(c->slave, TIOCSCTTY, 0) < 0)
 		child_fail(c, STEP_SETUP);
 	for (int i = 0; i < 3; i++) {
@@ -343,18 +348,44 @@ static int spawn_stdio(const struct agent_exec_req *req, struct spawn_ctx *c,
 	return 0;
 }
 
-/* spawn_env: the request's env, or the default one (HOME from the user). */
-static const char *const *spawn_env(const struct agent_exec_req *req, const char *home,
-                                    const char **buf, char *home_var, size_t cap)
+/* env_has: whether env (NULL-terminated "K=V"s) sets the name of var ("K=..."). */
+static bool env_has(const char *const *env, const char *var)
 {
-	if (req->env)
-		return req->env;
+	size_t n = strcspn(var, "=");
+
+	for (; env && *env; env++)
+		if (strncmp(*env, var, n + 1) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * spawn_env: the default environment (PATH, HOME from the user, TERM) with
+ * the request's env added, a default whose name it sets left out, as
+ * `docker run -e` adds to the image's (docs/protocol.md, exec); with
+ * env_clear, the request's env alone. malloc'd (the strings are borrowed),
+ * or NULL when out of memory.
+ */
+static const char **spawn_env(const struct agent_exec_req *req, const char *home, char *home_var,
+                              size_t cap)
+{
+	const char *defaults[3] = { AGENT_DEFAULT_PATH, home_var,
+		                    req->pty ? "TERM=xterm" : "TERM=dumb" };
+	size_t n = 0, k = 0;
+	const char **out;
+
 	snprintf(home_var, cap, "HOME=%s", home);
-	buf[0] = AGENT_DEFAULT_PATH;
-	buf[1] = home_var;
-	buf[2] = req->pty ? "TERM=xterm" : "TERM=dumb";
-	buf[3] = NULL;
-	return buf;
+	while (req->env && req->env[n])
+		n++;
+	out = calloc(n + 4, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; !req->env_clear && i < 3; i++)
+		if (!env_has(req->env, defaults[i]))
+			out[k++] = defaults[i];
+	for (size_t i = 0; i < n; i++)
+		out[k++] = req->env[i];
+	return out;
 }
 
 /* spawn_wait_report: read the child's outcome; reap it on failure. */
@@ -384,8 +415,8 @@ int agent_exec_spawn(const struct agent_exec_req *req, struct agent_child *child
                      struct proto_why *why)
 {
 	struct spawn_ctx c = { .req = req, .fds = { -1, -1, -1 }, .slave = -1, .report = -1 };
-	const char *envbuf[4];
 	char home[512] = "/", home_var[600];
+	const char **envp;
 	int rep[2] = { -1, -1 }, err;
 	pid_t pid = -1;
 
@@ -400,8 +431,8 @@ int agent_exec_spawn(const struct agent_exec_req *req, struct agent_child *child
 		}
 		c.set_user = true;
 	}
-	c.envp = spawn_env(req, home, envbuf, home_var, sizeof(home_var));
-	err = spawn_stdio(req, &c, child);
+	c.envp = envp = spawn_env(req, home, home_var, sizeof(home_var));
+	err = envp ? spawn_stdio(req, &c, child) : -ENOMEM;
 	if (!err && pipe2(rep, O_CLOEXEC) < 0)
 		err = -errno;
 	c.report = rep[1];
@@ -413,6 +444,7 @@ int agent_exec_spawn(const struct agent_exec_req *req, struct agent_child *child
 			err = -errno;
 	}
 	close_fd(&rep[1]);
+	free(envp); /* the child has its copy, or there is no child */
 	if (c.slave < 0)
 		for (int i = 0; i < 3; i++)
 			close_fd(&c.fds[i]);

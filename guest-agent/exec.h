@@ -22,13 +22,14 @@
 #define AGENT_EXEC_MAX_ENV     4096
 #define AGENT_EXEC_MAX_TIMEOUT (7ull * 24 * 3600 * 1000) /* a week, in ms */
 
-/* The default environment when a request gives none. */
+/* The default environment, which a request's env adds to. */
 #define AGENT_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* A parsed exec request. The strings are borrowed from the request object. */
 struct agent_exec_req {
 	const char **argv; /* malloc'd, NULL-terminated, at least one entry */
-	const char **env;  /* malloc'd, NULL-terminated; NULL: the default */
+	const char **env;  /* malloc'd, NULL-terminated, added to the default; NULL: none */
+	bool env_clear;    /* env is the whole environment, without the default */
 	const char *cwd;   /* NULL: "/" */
 	const char *user;  /* NULL: the agent's own user */
 	bool stdin_pipe;   /* "stdin": "pipe" (else /dev/null) */
@@ -83,6 +84,13 @@ __attribute__((warn_unused_result)) int agent_exec_spawn(const struct agent_exec
 
 /* agent_exec_resize: set the window size of the pty whose master is fd. */
 __attribute__((warn_unused_result)) int agent_exec_resize(int fd, uint16_t rows, uint16_t cols);
+
+/*
+ * agent_kill_tree (kill_tree.c): SIGKILL root (a command agent_exec_spawn
+ * started, not yet reaped), its process group, and every descendant that
+ * left the group (setsid), found by parent links in /proc.
+ */
+void agent_kill_tree(pid_t root);
 
 /* agent_errno_name: "ENOENT" and so on, or "E?" for one it does not know. */
 const char *agent_errno_name(int err);

@@ -117,11 +117,27 @@ static const struct api_mount {
 	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755" },
 	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 	  "newinstance,ptmxmode=0666,mode=0620,gid=5" },
+	/* POSIX shared memory (shm_open) lives here, as under systemd. */
+	{ "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
 	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
 	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
 };
 
 #define N_API_MOUNTS (sizeof(api_mounts) / sizeof(api_mounts[0]))
+
+/* The links in /dev that init systems make (systemd's tmpfiles.d/static-nodes). */
+static const char *const dev_links[][2] = {
+	{ "/dev/fd", "/proc/self/fd" },
+	{ "/dev/stdin", "/proc/self/fd/0" },
+	{ "/dev/stdout", "/proc/self/fd/1" },
+	{ "/dev/stderr", "/proc/self/fd/2" },
+};
+
+/* api_nested: whether m sits under /dev, and so moves with it. */
+static bool api_nested(const struct api_mount *m)
+{
+	return strncmp(m->target, "/dev/", 5) == 0;
+}
 
 int agent_init_mounts(void)
 {
@@ -140,6 +156,11 @@ int agent_init_mounts(void)
 	/* Opening /dev/ptmx must reach the devpts instance on /dev/pts. */
 	if (access("/dev/ptmx", F_OK) < 0 && symlink("pts/ptmx", "/dev/ptmx") < 0)
 		fprintf(stderr, "kvmbox-agent: /dev/ptmx: %s\n", strerror(errno));
+	/* What udev or systemd would make, and devtmpfs does not: bash's
+	 * <(...) needs /dev/fd, scripts write to /dev/stderr. */
+	for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
+		if (symlink(dev_links[i][1], dev_links[i][0]) < 0 && errno != EEXIST)
+			fprintf(stderr, "kvmbox-agent: %s: %s\n", dev_links[i][0], strerror(errno));
 	return first;
 }
 
@@ -166,8 +187,8 @@ int agent_init_hostname(const char *name)
 
 /*
  * move_api_mounts: move the API mounts from under `from` to under `to`
- * (paths with no '/' at the end, "" for the root). /dev/pts moves with
- * /dev. Returns 0 or -errno; on failure the ones already moved go back.
+ * (paths with no '/' at the end, "" for the root). /dev/pts and /dev/shm
+ * move with /dev. Returns 0 or -errno; on failure the ones already moved go back.
  */
 static int move_api_mounts(const char *from, const char *to)
 {
@@ -176,7 +197,7 @@ static int move_api_mounts(const char *from, const char *to)
 	int err = 0;
 
 	for (i = 0; i < N_API_MOUNTS; i++) {
-		if (strcmp(api_mounts[i].target, "/dev/pts") == 0)
+		if (api_nested(&api_mounts[i]))
 			continue;
 		snprintf(src, sizeof(src), "%s%s", from, api_mounts[i].target);
 		snprintf(dst, sizeof(dst), "%s%s", to, api_mounts[i].target);
@@ -190,7 +211,7 @@ static int move_api_mounts(const char *from, const char *to)
 		}
 	}
 	while (err && i-- > 0) {
-		if (strcmp(api_mounts[i].target, "/dev/pts") == 0)
+		if (api_nested(&api_mounts[i]))
 			continue;
 		snprintf(src, sizeof(src), "%s%s", to, api_mounts[i].target);
 		snprintf(dst, sizeof(dst), "%s%s", from, api_mounts[i].target);

@@ -11,6 +11,7 @@
  * or vsock port and exits on "stop": that is how tests drive it.
  */
 #define _GNU_SOURCE
+#include "guest-agent/exec.h"
 #include "guest-agent/init.h"
 #include "guest-agent/server.h"
 #include "guest-agent/volumes.h"
@@ -85,8 +86,12 @@ static void agent_volumes_init(const char *cmdline)
 		agent_init_volumes(vols, (size_t)n);
 }
 
-/* pid1_init: init's work before serving; failures are logged, not fatal. */
-static void pid1_init(void)
+/*
+ * pid1_init: init's work before serving; failures are logged, not fatal.
+ * A root file system that could not be mounted is also said in root_err
+ * (cap bytes), for every exec request to report.
+ */
+static void pid1_init(char *root_err, size_t cap)
 {
 	char cmdline[4096] = "";
 	struct agent_boot boot;
@@ -100,8 +105,15 @@ static void pid1_init(void)
 		fprintf(stderr, "kvmbox-agent: /proc/cmdline: %s\n", strerror(-err));
 	agent_boot_parse(cmdline, &boot);
 	err = agent_init_switch_root(&boot);
-	if (err)
+	if (err) {
 		fprintf(stderr, "kvmbox-agent: root %s: %s\n", boot.root, strerror(-err));
+		/* EINVAL from mount: no file system of that type on the disk. */
+		snprintf(root_err, cap,
+		         "the root file system %s (%s) could not be mounted: %s (%s)%s; no command "
+		         "can run",
+		         boot.root, boot.rootfstype, agent_errno_name(-err), strerror(-err),
+		         err == -EINVAL ? ", is it a file system of that type?" : "");
+	}
 	agent_volumes_init(cmdline);
 	err = agent_init_hostname(boot.hostname);
 	if (err)
@@ -114,11 +126,15 @@ static int usage(void)
 	return 2;
 }
 
-/* serve: listen on fd and run the loop; returns what "stop" asked, or -errno. */
-static int serve(int fd, bool pid1)
+/*
+ * serve: listen on fd and run the loop; returns what "stop" asked, or
+ * -errno. refuse (may be "") is why no command can run.
+ */
+static int serve(int fd, bool pid1, const char *refuse)
 {
+	const struct agent_opts opts = { .refuse_exec = refuse[0] ? refuse : NULL };
 	struct agent_server *srv;
-	int err = fd < 0 ? fd : agent_server_new(&srv, NULL);
+	int err = fd < 0 ? fd : agent_server_new(&srv, &opts);
 
 	if (err) {
 		if (fd >= 0)
@@ -144,6 +160,7 @@ int main(int argc, char **argv)
 {
 	bool pid1 = getpid() == 1;
 	const char *path = NULL;
+	char root_err[512] = "";
 	long port = pid1 ? AGENT_VSOCK_PORT : -1;
 	int ret;
 
@@ -158,8 +175,8 @@ int main(int argc, char **argv)
 	if (!pid1 && !path && (port < 0 || port > 0xffffffffl))
 		return usage();
 	if (pid1)
-		pid1_init();
-	ret = serve(path ? listen_unix(path) : listen_vsock((unsigned int)port), pid1);
+		pid1_init(root_err, sizeof(root_err));
+	ret = serve(path ? listen_unix(path) : listen_vsock((unsigned int)port), pid1, root_err);
 	if (path)
 		unlink(path);
 	if (ret < 0)

@@ -38,6 +38,13 @@ struct agent_opts {
 	 */
 	int (*exec_filter)(const char *const *argv, void *opaque);
 	void *opaque;
+	/*
+	 * refuse_exec: when set, why no command can run here (the root file
+	 * system could not be mounted): every exec is answered with an
+	 * internal error that says so, rather than with what execve says
+	 * about a program missing from the initramfs.
+	 */
+	const char *refuse_exec;
 };
 
 /*

@@ -114,11 +114,14 @@ void agent_proc_write_stdin(struct agent_proc *p)
 		agent_watch_close(p->conn->srv, &p->in);
 }
 
-/* agent_proc_kill: SIGKILL the process group of a process that has not ended. */
+/*
+ * agent_proc_kill: SIGKILL a process that has not ended, its group and its
+ * descendants, setsid() ones included (a timeout, a closed connection).
+ */
 void agent_proc_kill(struct agent_proc *p)
 {
 	if (!p->reaped)
-		kill(-p->pid, SIGKILL);
+		agent_kill_tree(p->pid);
 }
 
 /* exec_start: spawn req for request id on c and answer {"pid"}. */
@@ -129,6 +132,10 @@ static int exec_start(struct agent_conn *c, uint64_t id, const struct agent_exec
 	struct agent_proc *p;
 	int err;
 
+	if (c->srv->opts.refuse_exec) {
+		proto_why_set(why, "%s", c->srv->opts.refuse_exec);
+		return -EIO;
+	}
 	if (c->srv->opts.exec_filter) {
 		err = c->srv->opts.exec_filter(req->argv, c->srv->opts.opaque);
 		if (err) {

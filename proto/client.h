@@ -20,6 +20,12 @@
 
 struct proto_client {
 	int fd;
+	/* How long a wait for an answer may last, in ms; 0: for ever. Set it
+	 * after proto_client_open/connect/adopt. proto_client_next gives up
+	 * with -ETIMEDOUT when no frame came within it; proto_client_exec
+	 * applies it until the command started (the command itself may run
+	 * as long as it likes). */
+	int wait_ms;
 	struct proto_decoder dec;
 	uint64_t next_id;
 	uint8_t buf[65536];
@@ -54,7 +60,10 @@ void proto_client_close(struct proto_client *c);
 __attribute__((warn_unused_result)) int proto_client_send(struct proto_client *c, json_t *msg,
                                                           const void *body, size_t body_len);
 
-/* proto_client_next: the next frame; 0, -EPIPE at end of stream, or -errno. */
+/*
+ * proto_client_next: the next frame; 0, -EPIPE at end of stream,
+ * -ETIMEDOUT when none came within c->wait_ms, or -errno.
+ */
 __attribute__((warn_unused_result)) int proto_client_next(struct proto_client *c,
                                                           struct proto_frame *f);
 
@@ -89,7 +98,8 @@ __attribute__((warn_unused_result)) int proto_client_next(struct proto_client *c
 struct proto_exec_opts {
 	uint64_t timeout_ms; /* 0: none */
 	int stdin_fd;        /* forwarded to the command's stdin until EOF; -1: none */
-	/* The whole environment, NULL-terminated "K=V"s; NULL: the agent's default. */
+	/* NULL-terminated "K=V"s added to the agent's default environment
+	 * (PATH, HOME, TERM; a name set here replaces the default's); NULL: none. */
 	const char *const *env;
 	const char *cwd;         /* working directory; NULL: "/" */
 	const char *user;        /* "uid:gid" or a user name; NULL: the agent's */
@@ -114,8 +124,12 @@ struct proto_exec_opts {
  * -EHOSTUNREACH for unavailable (the VMM cannot reach the agent), -EIO for
  * other error replies (why has the code), -EPIPE
  * when the stream ended, -EINTR when signal N came from signal_fd before
- * the command started (*status is then 128 + N), other -errno for local
- * failures.
+ * the command started (*status is then 128 + N), -ETIMEDOUT when the
+ * agent did not say that the command started within c->wait_ms,
+ * -EMSGSIZE when the request is over the protocol's JSON limit, -ECOMM
+ * when out_fd or err_fd refused the output (why has the errno),
+ * -ECONNABORTED for an error about the connection (id 0; why has it), other
+ * -errno for local failures.
  * Input (stdin_fd) and resizes are sent while output is being read, so
  * neither side can block the other.
  */

@@ -99,6 +99,7 @@ static int vm_add_legacy(struct vm *vm)
 	if (err)
 		return err;
 	vm->serial_ready = true;
+	serial_set_out_max(&vm->serial, vm->cfg.console_max);
 	err = bus_register(&vm->pio, VM_SERIAL_PORT, 8, &serial_bus_ops, &vm->serial, "serial");
 	if (err)
 		return err;

@@ -9,6 +9,7 @@
 #include <linux/kvm.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const timeline_phase_names[TL_NR_PHASES] = {
 	[TL_START] = "start",
@@ -251,14 +252,15 @@ static json_t *timeline_json(const struct timeline *tl)
 	return root;
 }
 
-int timeline_write_json(const struct timeline *tl, const char *path)
+int timeline_write_json(const struct timeline *tl, int fd)
 {
 	json_t *root = timeline_json(tl);
 	int err = 0;
 
 	if (!root)
 		return -ENOMEM;
-	if (json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
+	errno = 0;
+	if (json_dumpfd(root, fd, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || write(fd, "\n", 1) != 1)
 		err = errno ? -errno : -EIO;
 	json_decref(root);
 	return err;

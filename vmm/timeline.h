@@ -79,8 +79,12 @@ void timeline_add_stat(struct timeline *tl, const char *name, uint64_t value);
 /* timeline_print: the human-readable report. */
 void timeline_print(const struct timeline *tl, FILE *f);
 
-/* timeline_write_json: the same as one JSON object; 0 or -errno. */
-int timeline_write_json(const struct timeline *tl, const char *path);
+/*
+ * timeline_write_json: the same as one JSON object, written to fd (opened
+ * by the caller before the boot, so that an unwritable path is found
+ * before the guest runs); 0 or -errno.
+ */
+int timeline_write_json(const struct timeline *tl, int fd);
 
 const char *timeline_phase_name(enum timeline_phase phase);
 

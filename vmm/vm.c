@@ -42,6 +42,8 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 		vm->cfg.cmdline = vm_default_cmdline;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = -1;
 	vm->mem.memfd = -1;
+	for (unsigned int i = 0; i < VM_MAX_DISKS; i++)
+		vm->disk_lock_fds[i] = -1;
 	for (unsigned int i = 0; i < VM_MAX_CPUS; i++) {
 		vm->vcpus[i].fd = -1;
 		vm->vcpus[i].stats_fd = -1;
@@ -110,28 +112,44 @@ static int vm_read_file(const char *what, const char *path, uint64_t max, uint8_
 
 /*
  * vm_check_disks: every --disk opens as asked, before /dev/kvm is touched,
- * so a bad path is one clear line. The devices open them again later.
+ * so a bad path is one clear line, and is locked (vm_disk_lock.c) for as
+ * long as the VM lives: the descriptors stay in vm->disk_lock_fds. The
+ * devices open the images again later.
  */
-static int vm_check_disks(const struct vm *vm)
+static int vm_check_disks(struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->cfg.nr_disks; i++) {
 		const struct blk_params *d = &vm->cfg.disks[i];
 		struct stat st;
-		int fd = open(d->path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		char who[128];
+		int fd = open(d->path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC), err;
 
 		if (fd < 0) {
 			fprintf(stderr, "kvmbox: --disk %s: %s\n", d->path, strerror(errno));
 			return -errno;
 		}
+		vm->disk_lock_fds[i] = fd;
 		if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
 		    (S_ISREG(st.st_mode) && st.st_size < 512)) {
 			fprintf(stderr,
 			        "kvmbox: --disk %s: not a disk image of at least 512 bytes\n",
 			        d->path);
-			close(fd);
 			return -EINVAL;
 		}
-		close(fd);
+		err = vm_disk_lock(fd, d->read_only, who, sizeof(who));
+		if (err == -EAGAIN) {
+			fprintf(stderr,
+			        "kvmbox: --disk %s: in use by %s: it cannot be %s (give ro to "
+			        "every user of it to share it read-only)\n",
+			        d->path, who,
+			        d->read_only ? "read while it is written" : "written while in use");
+			return -EBUSY;
+		}
+		if (err) {
+			fprintf(stderr, "kvmbox: --disk %s: cannot lock it: %s\n", d->path,
+			        strerror(-err));
+			return err;
+		}
 	}
 	return 0;
 }
@@ -158,7 +176,11 @@ static int vm_check_shares(const struct vm *vm)
 	return 0;
 }
 
-/* vm_full_cmdline: the configured command line and the devices' parameters. */
+/*
+ * vm_full_cmdline: the configured command line with the devices'
+ * parameters among the kernel's own, before any "--" of the user's, which
+ * would make them init's arguments and hide the devices from the kernel.
+ */
 static int vm_full_cmdline(const struct vm *vm, char **out)
 {
 	char devs[1024];
@@ -166,9 +188,7 @@ static int vm_full_cmdline(const struct vm *vm, char **out)
 
 	if (err)
 		return err;
-	if (asprintf(out, "%s%s%s", vm->cfg.cmdline, devs[0] ? " " : "", devs) < 0)
-		return -ENOMEM;
-	return 0;
+	return boot_cmdline_insert(vm->cfg.cmdline, devs, out);
 }
 
 /*
@@ -226,8 +246,16 @@ int vm_load(struct vm *vm)
 		err = vm_check_shares(vm);
 	if (!err)
 		err = vm_full_cmdline(vm, &cmdline);
+	if (!err && strlen(cmdline) > boot_cmdline_limit(&vm->image)) {
+		fprintf(stderr,
+		        "kvmbox: the kernel command line is too long: %zu bytes, this kernel "
+		        "takes at most %llu (--cmdline, --append and kvmbox's own parameters)\n",
+		        strlen(cmdline), (unsigned long long)boot_cmdline_limit(&vm->image));
+		err = -E2BIG;
+	}
 	if (err) {
 		free(initrd);
+		free(cmdline);
 		return err;
 	}
 	err = boot_params_setup(&vm->mem, &vm->image, cmdline, initrd, initrd_size, &info);
@@ -235,16 +263,16 @@ int vm_load(struct vm *vm)
 	vm->zero_page = info.zero_page_gpa;
 	free(initrd);
 	if (err) {
-		if (err == -E2BIG && vm->cfg.initrd_path)
+		/* The command line's length was checked above: E2BIG is the
+		 * initrd's (over the 32-bit ramdisk_size). */
+		if ((err == -E2BIG || err == -ENOSPC) && vm->cfg.initrd_path)
 			fprintf(stderr,
-			        "kvmbox: the command line or initrd %s is too large for "
-			        "the kernel or for %llu MiB of memory\n",
+			        "kvmbox: the initrd %s is too large for the kernel or for "
+			        "%llu MiB of memory\n",
 			        vm->cfg.initrd_path, (unsigned long long)vm->cfg.mem_mib);
 		else
 			fprintf(stderr, "kvmbox: cannot build the boot parameters: %s\n",
-			        err == -ENOSPC  ? "the initrd does not fit in guest memory"
-			        : err == -E2BIG ? "the command line is too long for this kernel"
-			                        : strerror(-err));
+			        strerror(-err));
 		return err;
 	}
 	err = boot_cpu_write_tables(&vm->mem);
@@ -370,7 +398,9 @@ int vm_create(struct vm *vm)
 	err = vm_control_init(vm, vm->cfg.control_path);
 	if (err) {
 		fprintf(stderr, "kvmbox: --control %s: %s\n", vm->cfg.control_path,
-		        err == -EADDRINUSE ? "a file exists there already" : strerror(-err));
+		        err == -EADDRINUSE ? "another program listens there already"
+		        : err == -EEXIST   ? "a file that is not a socket is there already"
+		                           : strerror(-err));
 		return err;
 	}
 	vm->nr_vcpus = vm->cfg.nr_cpus;
@@ -398,7 +428,7 @@ void vm_request_stop(struct vm *vm, int status)
 		vcpu_kick(&vm->vcpus[i]);
 }
 
-/* vm_on_signal: SIGINT or SIGTERM arrived on the signalfd. */
+/* vm_on_signal: SIGINT, SIGTERM or SIGHUP arrived on the signalfd. */
 static void vm_on_signal(void *opaque, int res, bool more)
 {
 	struct vm *vm = opaque;
@@ -461,7 +491,7 @@ static void vm_on_lost_poll(void *opaque, const struct loop_op *op, int err)
 }
 
 /*
- * vm_wait: the main thread's event loop until a stop: SIGINT/SIGTERM, a stop
+ * vm_wait: the main thread's event loop until a stop: SIGINT/SIGTERM/SIGHUP, a stop
  * request from a vCPU, and console input. Returns 0 or -errno.
  */
 static int vm_wait(struct vm *vm)
@@ -491,9 +521,12 @@ int vm_run(struct vm *vm)
 	sigset_t stop;
 	int err;
 
+	/* SIGHUP too: a closed terminal must not end us without the clean-up
+	 * (the control socket, the private folder) that a stop does. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
 	vm->signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->signal_fd < 0) {
 		fprintf(stderr, "kvmbox: signalfd: %s\n", strerror(errno));
@@ -539,6 +572,12 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
+	for (unsigned int i = 0; i < VM_MAX_DISKS; i++) {
+		/* Closing the descriptor releases its image's lock. */
+		if (vm->disk_lock_fds[i] >= 0)
+			close(vm->disk_lock_fds[i]);
+		vm->disk_lock_fds[i] = -1;
+	}
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
 	vm->vm_fd = vm->kvm_fd = vm->stop_fd = vm->signal_fd = -1;

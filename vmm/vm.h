@@ -66,8 +66,9 @@ struct vm_config {
 	unsigned int nr_cpus;
 	uint64_t mem_mib;
 	bool hugepages;
-	int console_fd;     /* guest serial output */
-	bool console_input; /* forward stdin to the guest's serial */
+	int console_fd;       /* guest serial output */
+	uint64_t console_max; /* bytes console_fd may take in all; 0: no limit */
+	bool console_input;   /* forward stdin to the guest's serial */
 	struct blk_params disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
 	struct vfs_params shares[VM_MAX_SHARES]; /* host folders, by tag */
@@ -135,6 +136,7 @@ struct vm {
 	bool i8042_ready;
 	struct blk *disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
+	int disk_lock_fds[VM_MAX_DISKS]; /* each holds its image's lock; -1: none */
 	struct vfs *shares[VM_MAX_SHARES];
 	unsigned int nr_shares;
 	struct vsock *vsock;

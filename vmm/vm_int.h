@@ -9,6 +9,7 @@
 
 #include "vmm/vm.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,13 @@ int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size);
 /* vm.c */
 /* vm_size_fds: RLIMIT_NOFILE raised and shared out among the devices (vm_create). */
 void vm_size_fds(struct vm *vm);
+/* vm_disk_lock.c */
+/*
+ * vm_disk_lock: lock the disk image open on fd for the life of fd: shared
+ * when read_only, exclusive otherwise. 0; -EAGAIN when a conflicting lock
+ * is held, with the holder in who (cap bytes); or -errno.
+ */
+__attribute__((warn_unused_result)) int vm_disk_lock(int fd, bool read_only, char *who, size_t cap);
 
 /* vcpu.c */
 __attribute__((warn_unused_result)) int vcpu_create(struct vm *vm, unsigned int index);

@@ -136,4 +136,29 @@ ok=1
 [ $rc -eq 127 ] && grep -q "not_found.*ENOENT" "$work/err" && ok=0
 [ $ok -eq 0 ] || { echo "  exit $rc"; head -n 5 "$work/err"; }
 e2e_result "kvmbox run -- missing command: 127 and a clear error" $ok
+
+# Issue 14, item 11: /dev as an init system leaves it, in the default root.
+# Item 13: --timings-json that cannot be written makes the status non-zero
+# (/dev/full: opened before the boot, full at the write).
+devs='test -L /dev/fd && test -e /dev/fd/0 && test -L /dev/stdin && test -L /dev/stderr &&
+	echo via-stdout >/dev/stdout && grep -q " /dev/shm tmpfs " /proc/mounts && echo dev-ok'
+e2e_bounded 120 "$work/kconsole" "$kvmbox" run --memory 256 --console "$work/kconsole" \
+	--timings-json /dev/full -- sh -c "$devs" >"$work/out" 2>"$work/err" </dev/null
+rc=$?
+ok=1
+[ $rc -eq 1 ] && [ "$(cat "$work/out")" = "$(printf 'via-stdout\ndev-ok')" ] &&
+	grep -q -- "--timings-json /dev/full: No space left" "$work/err" && ok=0
+[ $ok -eq 0 ] || { echo "  exit $rc (want 1)"; head -n 5 "$work/out" "$work/err"; }
+e2e_result "/dev/fd, /dev/std*, /dev/shm; an unwritable --timings-json fails the run" $ok
+
+# Issue 14, item 10: a --rootfs that holds no file system says so.
+truncate -s 8M "$work/zeros.img"
+e2e_bounded 120 "$work/kconsole" "$kvmbox" run --memory 256 --console "$work/kconsole" \
+	--rootfs "$work/zeros.img" -- echo hi >"$work/out" 2>"$work/err" </dev/null
+rc=$?
+ok=1
+[ $rc -eq 126 ] && grep -q "root file system /dev/vda (ext4) could not be mounted: EINVAL" \
+	"$work/err" && ok=0
+[ $ok -eq 0 ] || { echo "  exit $rc (want 126)"; head -n 5 "$work/out" "$work/err"; }
+e2e_result "a --rootfs with no file system: could not be mounted, and why" $ok
 e2e_summary

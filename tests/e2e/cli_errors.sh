@@ -9,7 +9,8 @@ set -uo pipefail
 kvmbox=$1
 kdir=${KVMBOX_KERNEL_DIR:?set KVMBOX_KERNEL_DIR}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+mute_pid=
+trap '[ -z "$mute_pid" ] || kill "$mute_pid"; rm -rf "$work"' EXIT
 passed=0 failed=0
 
 head -c 100000 "$kdir/bzImage" >"$work/truncated-bzImage"
@@ -59,5 +60,69 @@ expect "volume, unknown option" 2 "unknown option bogus" run --kernel "$k" --vol
 expect "volume, unknown cache" 2 "unknown option cache=sometimes" run --kernel "$k" \
 	--volume "$work:/d:cache=sometimes"
 expect "rootfs-dir, unknown option" 2 "unknown option rw2" run --kernel "$k" --rootfs-dir "$work,rw2"
+
+# Issue 14, item 16: an over-long command line says so, and its limit.
+long=$(printf 'x%.0s' $(seq 3000))
+expect "append too long" 1 "command line is too long: [0-9]+ bytes.*at most [0-9]+" \
+	run --kernel "$k" --append "$long"
+
+# Issue 14, item 9: disk images are locked as QEMU locks them, and a
+# refusal names the holder.
+truncate -s 1M "$work/disk.img"
+expect "one image twice read-write" 1 "in use by this kvmbox" \
+	run --kernel "$k" --disk "$work/disk.img" --disk "$work/disk.img"
+expect "one image read-write and read-only" 1 "in use by this kvmbox" \
+	run --kernel "$k" --disk "$work/disk.img" --disk "$work/disk.img,ro"
+python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "r+b")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+' "$work/disk.img" "$work/locked" &
+holder=$!
+for _ in $(seq 50); do [ -e "$work/locked" ] && break; sleep 0.1; done
+expect "an image another program writes" 1 "in use by pid $holder \\(python3" \
+	run --kernel "$k" --disk "$work/disk.img,ro"
+kill "$holder"
+
+# Issue 14, item 7: --console follows no symlink, and its cap is a number.
+ln -s "$work/text" "$work/console-link"
+expect "console through a symlink" 1 "--console .*: a symbolic link" \
+	run --kernel "$k" --console "$work/console-link"
+check_text=$(head -c 20 "$work/text")
+expect "console-max not a number" 2 "--console-max" run --kernel "$k" --console-max lots
+
+# Issue 14, item 13: outputs are checked before the boot.
+expect "timings-json in a missing folder" 1 "--timings-json .*: No such file" \
+	run --kernel "$k" --timings-json "$work/nodir/t.json"
+
+# Issue 14, item 8: a socket that accepts and never answers. Every client
+# wait has a deadline (--wait) and says what it waited for.
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$work/mute.sock" &
+mute_pid=$!
+for _ in $(seq 50); do [ -S "$work/mute.sock" ] && break; sleep 0.1; done
+expect "status on a mute socket" 1 "no answer from .* within 1 s" status --wait 1 "$work/mute.sock"
+expect "stop on a mute socket" 1 "no answer from .* within 1 s" stop --wait 1 "$work/mute.sock"
+expect "exec on a mute socket" 125 "no answer from the agent within 1 s" \
+	exec --wait 1 "$work/mute.sock" -- true
+expect "status --wait not a number" 2 "--wait" status --wait soon "$work/mute.sock"
+
+# The file behind the refused symlink was not touched.
+if [ "$(head -c 20 "$work/text")" = "$check_text" ]; then
+	echo "PASS the symlink's target is untouched"
+	passed=$((passed + 1))
+else
+	echo "FAIL the symlink's target was written or truncated"
+	failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -210,6 +210,37 @@ sleep 2
 check "its command was killed and the agent still serves" run 0 "none" "$sock" -- \
 	sh -c 'ps | grep -q "[y]es" && echo running || echo none'
 
+# Issue 14, item 12: -e adds to the default environment, as docker run -e.
+check "-e adds to HOME, TERM and PATH" run 0 "x / dumb yes" -e FOO=x "$sock" -- \
+	sh -c 'echo $FOO $HOME $TERM $(case $PATH in */usr/bin*) echo yes;; esac)'
+
+# Issue 14, item 16: an argument over the JSON size limit says so (it is
+# refused before it is sent: exit 125, kvmbox exec's own failure).
+big=$(head -c 100000 /dev/zero | tr '\0' x)
+check "a 100 KB argument: over the JSON size limit" run 125 "" "$sock" -- echo "$big"
+grep -q "JSON size limit" "$work/err" || { echo "  no JSON size limit"; E2E_FAILED=$((E2E_FAILED + 1)); }
+
+# Issue 14, item 16: the client over the limit of 64 is told the limit.
+timeout -k 5 60 python3 - "$sock" >"$work/out" 2>&1 <<'EOF'
+import socket, sys
+held = []
+for _ in range(64):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.settimeout(30)
+data = b""
+while True:
+    try:
+        b = s.recv(65536)
+    except ConnectionResetError:
+        break
+    if not b:
+        break
+    data += b
+print("65th:", data[12:].decode(errors="replace"))
+EOF
+check "the 65th client is told the limit" grep -q "65th:.*too many clients.*at most 64" "$work/out"
+
 timeout -k 5 60 "$kvmbox" status "$sock" >"$work/out" 2>"$work/err"
 check "status: running, 2 vCPUs, ready" \
 	sh -c "grep -q '\"state\": \"running\"' '$work/out' && grep -q '\"vcpus\": 2' '$work/out' && grep -q '\"ready_ms\"' '$work/out'"
@@ -222,4 +253,41 @@ rc=$?
 check "stop: the agent powers off, kvmbox exits 0, the socket is gone" \
 	sh -c "[ $rc -eq 0 ] && [ ! -e '$sock' ]"
 [ $rc -eq 0 ] || tail -n 20 "$work/vmm.out" "$work/console"
+
+# Issue 14, item 14: a kvmbox killed with SIGKILL leaves its control socket
+# (replaced at the next start) and no private folder; SIGHUP ends kvmbox
+# run cleanly. Item 8: the VMM's own parameters stay before a user's "--",
+# so the guest still sees its vsock device and the agent answers.
+sock2=$work/c2.sock
+folders() { find /tmp -maxdepth 1 -name 'kvmbox-*' -user "$(id -u)" | sort; }
+folders >"$work/folders.before"
+"$kvmbox" run --kernel "$kernel" --initrd "$work/initrd.gz" --memory 128 \
+	--control "$sock2" >"$work/vmm2.out" 2>&1 </dev/null &
+vmm=$!
+for _ in $(seq 1 600); do [ -S "$sock2" ] && break; sleep 0.1; done
+timeout -k 5 60 "$kvmbox" status "$sock2" >/dev/null 2>&1
+kill -9 $vmm
+wait $vmm 2>/dev/null
+folders >"$work/folders.after"
+check "SIGKILL leaves no private folder" cmp -s "$work/folders.before" "$work/folders.after"
+check "SIGKILL leaves a stale control socket" [ -S "$sock2" ]
+"$kvmbox" run --kernel "$kernel" --initrd "$work/initrd.gz" --memory 128 --append "--" \
+	--control "$sock2" --console "$work/console2" >"$work/vmm2.out" 2>&1 </dev/null &
+vmm=$!
+E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console2 E2E_VMM_LOG=$work/vmm2.out E2E_CONTROL=$sock2
+# Until the new kvmbox replaced it, the stale socket refuses connections.
+for _ in $(seq 1 120); do
+	timeout -k 5 60 "$kvmbox" status --wait 30 "$sock2" >"$work/out" 2>"$work/err" && break
+	sleep 0.5
+done
+check "a stale control socket is replaced at start" grep -q '"state"' "$work/out"
+check "--append -- keeps the devices: the agent answers" run 0 "after dashes" "$sock2" -- \
+	echo after dashes
+kill -HUP $vmm
+for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
+kill -9 $vmm 2>/dev/null && echo "  kvmbox still ran 60 s after SIGHUP: killed"
+wait $vmm
+rc=$?
+check "SIGHUP: kvmbox run exits 129 and removes its socket" \
+	sh -c "[ $rc -eq 129 ] && [ ! -e '$sock2' ]"
 e2e_summary

@@ -140,6 +140,26 @@ TEST(cwd_and_env)
 	CHECK_EQ(run(&c, 2, "\"argv\":[\"sh\",\"-c\",\"echo $HOME:$TERM\"]", &r), 0);
 	CHECK(r.out && strcmp((char *)r.out, "/:dumb\n") == 0);
 	result_free(&r);
+	/* Issue 14, item 12: env adds to the default, as docker run -e does;
+	 * a name it sets replaces the default's. */
+	CHECK_EQ(run(&c, 3,
+	             "\"argv\":[\"sh\",\"-c\",\"echo $FOO:$HOME:$TERM:$PATH\"],"
+	             "\"env\":[\"FOO=x\",\"TERM=vt100\"]",
+	             &r),
+	         0);
+	CHECK(r.out &&
+	      strcmp((char *)r.out,
+	             "x:/:vt100:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n") ==
+	          0);
+	result_free(&r);
+	/* env_clear: env is the whole environment. */
+	CHECK_EQ(run(&c, 4,
+	             "\"argv\":[\"/bin/sh\",\"-c\",\"echo $FOO:$HOME:$TERM\"],"
+	             "\"env\":[\"FOO=y\"],\"env_clear\":true",
+	             &r),
+	         0);
+	CHECK(r.out && strcmp((char *)r.out, "y::\n") == 0);
+	result_free(&r);
 	CHECK_EQ(client_stop(&c), 0);
 }
 

@@ -111,6 +111,56 @@ TEST(timeout)
 	CHECK_EQ(client_stop(&c), 0);
 }
 
+/* dead: pid is gone or a zombie within 2 s. */
+static bool dead(long pid)
+{
+	for (int i = 0; i < 200; i++) {
+		char path[64], buf[256], *p;
+		FILE *f;
+		size_t n;
+
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		f = fopen(path, "r");
+		if (!f)
+			return true;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'Z')
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+/* Issue 14, item 7: a timeout ends descendants that left the group (setsid). */
+TEST(timeout_kills_setsid_descendants)
+{
+	struct client c;
+	struct result r;
+	long pid = 0;
+
+	CHECK_EQ(client_start(&c), 0);
+	CHECK_EQ(run(&c, 1,
+	             "\"argv\":[\"sh\",\"-c\",\"setsid sleep 101 </dev/null >/dev/null 2>&1 & "
+	             "echo $!; sleep 102\"],\"timeout_ms\":500",
+	             &r),
+	         0);
+	if (!(r.exited && r.timed_out))
+		fprintf(stderr, "exited %d timed_out %d code %ld signal %ld err %s %s out %.*s\n",
+		        r.exited, r.timed_out, (long)r.code, (long)r.signal, r.err_code, r.err_msg,
+		        (int)r.out_len, r.out ? (char *)r.out : "");
+	CHECK(r.exited && r.timed_out);
+	CHECK(r.out && sscanf((char *)r.out, "%ld", &pid) == 1 && pid > 1);
+	if (pid > 1) {
+		CHECK(dead(pid));
+		kill((pid_t)pid, SIGKILL); /* never leave one behind */
+	}
+	result_free(&r);
+	CHECK_EQ(client_stop(&c), 0);
+}
+
 TEST(signal_delivery)
 {
 	struct client c;
@@ -374,5 +424,5 @@ TEST(client_signal_before_start)
 }
 
 CHECK_MAIN(CASE(cmdline), CASE(large_output), CASE(concurrent), CASE(timeout),
-           CASE(signal_delivery), CASE(pty), CASE(user), CASE(disconnect_kills),
-           CASE(client_forwards_signals), CASE(client_signal_before_start))
+           CASE(timeout_kills_setsid_descendants), CASE(signal_delivery), CASE(pty), CASE(user),
+           CASE(disconnect_kills), CASE(client_forwards_signals), CASE(client_signal_before_start))

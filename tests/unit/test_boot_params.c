@@ -284,6 +284,44 @@ TEST(bad_arguments)
 	CHECK_ERR(boot_params_setup(&m, &bi, "", NULL, 10, &info), -EINVAL);
 }
 
-CHECK_MAIN(CASE(e820_128m), CASE(e820_4g_across_gap), CASE(bzimage_header_copied),
-           CASE(elf_header_made_up), CASE(cmdline_limits), CASE(initrd_top_of_ram),
-           CASE(initrd_below_addr_max), CASE(initrd_too_large), CASE(bad_arguments))
+/* Issue 14, item 8: the VMM's parameters must not end up after a "--". */
+TEST(cmdline_dashes)
+{
+	static const struct {
+		const char *in, *params, *out;
+	} cases[] = {
+		{ "quiet", "a=1 b", "quiet a=1 b" },
+		{ "", "a=1", "a=1" },
+		{ "quiet", "", "quiet" },
+		{ "quiet --", "a=1", "quiet a=1 --" },
+		{ "--", "a=1", "a=1 --" },
+		{ "quiet -- x --", "a=1", "quiet a=1 -- x --" },
+		{ "quiet\t--\tx", "a=1", "quiet\ta=1 --\tx" },
+		{ "q \"--\" x", "a=1", "q a=1 \"--\" x" },
+		{ "q k=\"y -- z\"", "a=1", "q k=\"y -- z\" a=1" },
+		{ "q ---", "a=1", "q --- a=1" },
+		{ "q x--", "a=1", "q x-- a=1" },
+	};
+	size_t rest;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL;
+
+		CHECK_EQ(boot_cmdline_insert(cases[i].in, cases[i].params, &out), 0);
+		if (!out || strcmp(out, cases[i].out) != 0) {
+			fprintf(stderr, "insert(\"%s\", \"%s\") = \"%s\", want \"%s\"\n",
+			        cases[i].in, cases[i].params, out ? out : "(null)", cases[i].out);
+			(*failed)++;
+		}
+		free(out);
+	}
+	CHECK_EQ(boot_cmdline_dashes("a -- b", &rest), 2);
+	CHECK_EQ(rest, 4);
+	CHECK_EQ(boot_cmdline_dashes("a b", &rest), 3);
+	CHECK_EQ(rest, 3);
+}
+
+CHECK_MAIN(CASE(cmdline_dashes), CASE(e820_128m), CASE(e820_4g_across_gap),
+           CASE(bzimage_header_copied), CASE(elf_header_made_up), CASE(cmdline_limits),
+           CASE(initrd_top_of_ram), CASE(initrd_below_addr_max), CASE(initrd_too_large),
+           CASE(bad_arguments))

@@ -13,9 +13,11 @@
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct rig {
@@ -364,7 +366,110 @@ TEST(silent_guest_times_out)
 	alarm(0);
 }
 
-CHECK_MAIN(CASE(status_reply), CASE(bad_envelopes_keep_the_connection),
-           CASE(agent_ops_without_vsock_are_unavailable), CASE(forced_stop),
-           CASE(framing_errors_close), CASE(client_leaving_frees_its_connection),
+/* Issue 14, item 16: the client over the limit is told the limit. */
+TEST(client_over_the_limit_is_told)
+{
+	int peers[CONTROL_MAX_CONNS];
+	unsigned int n = 0;
+	struct rig r;
+	json_t *m;
+	int sv[2];
+
+	CHECK_EQ(rig_init(&r), 0);
+	while (r.vm->control.nr_conns < CONTROL_MAX_CONNS &&
+	       socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+		peers[n++] = sv[0];
+		CHECK_EQ(control_attach(&r.vm->control, sv[1]), 0);
+	}
+	CHECK_EQ(r.vm->control.nr_conns, CONTROL_MAX_CONNS);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	CHECK_ERR(control_attach(&r.vm->control, sv[1]), -EUSERS);
+	close(r.fd);
+	r.fd = sv[0];
+	m = rig_recv(&r);
+	CHECK(strcmp(error_code(m, 0), "unavailable") == 0);
+	CHECK(m &&
+	      strstr(json_string_value(json_object_get(json_object_get(m, "error"), "message")),
+	             "at most 64") != NULL);
+	json_decref(m);
+	CHECK(at_eof(&r));
+	for (unsigned int i = 0; i < n; i++)
+		close(peers[i]);
+	rig_destroy(&r);
+}
+
+/* Issue 14, item 7: an agent frame that outgrows the limit once
+ * re-encoded becomes an error for the client, not a dropped connection. */
+TEST(agent_frame_over_limit_after_reencoding)
+{
+	struct rig r;
+	struct control_conn *c;
+	char *json = malloc(PROTO_MAX_JSON);
+	size_t n = 0;
+	uint8_t hdr[PROTO_HDR_SIZE];
+	json_t *m;
+
+	CHECK_EQ(rig_init(&r), 0);
+	c = r.vm->control.conns[0];
+	/* Under the limit as sent; 1e-7 grows to 22 bytes when re-encoded. */
+	n += (size_t)sprintf(json, "{\"id\":7,\"type\":\"event\",\"event\":\"x\",\"v\":[1e-7");
+	while (n + 16 < PROTO_MAX_JSON)
+		n += (size_t)sprintf(json + n, ",1e-7");
+	n += (size_t)sprintf(json + n, "]}");
+	CHECK_EQ(proto_frame_header(hdr, (uint32_t)n, 0), 0);
+	CHECK_EQ(control_feed(c, &c->from_agent, hdr, sizeof(hdr), false), 0);
+	CHECK_EQ(control_feed(c, &c->from_agent, (uint8_t *)json, n, false), 0);
+	control_pump(c);
+	m = rig_recv(&r);
+	CHECK(strcmp(error_code(m, 7), "too_large") == 0);
+	json_decref(m);
+	CHECK(!c->dead);
+	rig_destroy(&r);
+	free(json);
+}
+
+/* Issue 14, item 14: a socket left by a killed VMM is replaced; others are not. */
+TEST(stale_socket_is_replaced)
+{
+	char dir[] = "/tmp/test_control.XXXXXX", path[64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vm_config cfg = { .nr_cpus = 1, .mem_mib = 64, .console_fd = -1 };
+	struct vm *vm = calloc(1, sizeof(*vm));
+	int fd, live;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/c.sock", dir);
+	strcpy(sa.sun_path, path);
+	/* Bound and closed: the file stays, nobody listens (like SIGKILL). */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	CHECK(vm && vm_init(vm, &cfg) == 0 && loop_init(&vm->loop, 64) == 0);
+	CHECK_EQ(vm_control_init(vm, path), 0);
+	vm_destroy(vm);
+	CHECK(access(path, F_OK) < 0);
+	/* A live listener stays, and so does a file that is no socket. */
+	live = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK_EQ(bind(live, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CHECK_EQ(listen(live, 1), 0);
+	CHECK(vm_init(vm, &cfg) == 0 && loop_init(&vm->loop, 64) == 0);
+	CHECK_ERR(vm_control_init(vm, path), -EADDRINUSE);
+	vm_destroy(vm);
+	close(live);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	close(fd);
+	CHECK(vm_init(vm, &cfg) == 0 && loop_init(&vm->loop, 64) == 0);
+	CHECK_ERR(vm_control_init(vm, path), -EEXIST);
+	vm_destroy(vm);
+	CHECK_EQ(access(path, F_OK), 0);
+	unlink(path);
+	rmdir(dir);
+	free(vm);
+}
+
+CHECK_MAIN(CASE(agent_frame_over_limit_after_reencoding), CASE(client_over_the_limit_is_told),
+           CASE(stale_socket_is_replaced), CASE(status_reply),
+           CASE(bad_envelopes_keep_the_connection), CASE(agent_ops_without_vsock_are_unavailable),
+           CASE(forced_stop), CASE(framing_errors_close), CASE(client_leaving_frees_its_connection),
            CASE(waiting_requests_are_bounded), CASE(silent_guest_times_out))

@@ -202,6 +202,30 @@ TEST(tx_blocking_full_times_out)
 	close(p[1]);
 }
 
+/* Issue 14, item 7: a console file's growth is bounded. */
+TEST(tx_out_max)
+{
+	struct serial s;
+	struct serial_stats st;
+	char buf[64];
+	int p[2];
+
+	CHECK_EQ(pipe(p), 0);
+	CHECK_EQ(serial_init(&s, p[1], NULL, NULL), 0);
+	serial_set_out_max(&s, 8);
+	puts_thr(&s, "hello\n");
+	puts_thr(&s, "world\n");
+	puts_thr(&s, "again\n");
+	CHECK_EQ(read(p[0], buf, sizeof(buf)), 8);
+	CHECK(memcmp(buf, "hello\nwo", 8) == 0);
+	serial_get_stats(&s, &st);
+	CHECK_EQ(st.tx_bytes, 8);
+	CHECK_EQ(st.tx_dropped, 10);
+	serial_destroy(&s);
+	close(p[0]);
+	close(p[1]);
+}
+
 TEST(tx_no_fd)
 {
 	struct serial s;
@@ -444,8 +468,8 @@ TEST(threads)
 	close(fd);
 }
 
-CHECK_MAIN(CASE(tx_line_is_one_write), CASE(tx_flush_points), CASE(tx_buffer_full_flushes),
-           CASE(tx_nonblocking_full_drops), CASE(tx_blocking_full_times_out), CASE(tx_no_fd),
-           CASE(lsr_bits), CASE(dlab_registers), CASE(thre_interrupt),
-           CASE(rx_interrupt_and_priority), CASE(rx_fifo_full), CASE(loopback), CASE(odd_accesses),
-           CASE(threads))
+CHECK_MAIN(CASE(tx_out_max), CASE(tx_line_is_one_write), CASE(tx_flush_points),
+           CASE(tx_buffer_full_flushes), CASE(tx_nonblocking_full_drops),
+           CASE(tx_blocking_full_times_out), CASE(tx_no_fd), CASE(lsr_bits), CASE(dlab_registers),
+           CASE(thre_interrupt), CASE(rx_interrupt_and_priority), CASE(rx_fifo_full),
+           CASE(loopback), CASE(odd_accesses), CASE(threads))

@@ -111,6 +111,29 @@ struct boot_params_info {
 };
 
 /*
+ * boot_cmdline_limit: the longest command line img accepts, its NUL
+ * excluded (the setup header's cmdline_size, at most BOOT_CMDLINE_MAX - 1).
+ */
+uint64_t boot_cmdline_limit(const struct boot_image *img);
+
+/*
+ * boot_cmdline_dashes (cmdline.c): the offset in s of its first "--"
+ * parameter, after which the kernel's parameters end and init's arguments
+ * begin (kernel/params.c), or strlen(s) without one; *rest is the offset
+ * just past it (strlen(s) without one). Parameters are split as the
+ * kernel's next_arg() splits them: at spaces outside double quotes.
+ */
+size_t boot_cmdline_dashes(const char *s, size_t *rest);
+
+/*
+ * boot_cmdline_insert: s with params (kernel parameters, separated by
+ * spaces) among the kernel's own: before a "--" in s, or at the end. The
+ * result is malloc'd in *out. 0 or -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int boot_cmdline_insert(const char *s, const char *params,
+                                                            char **out);
+
+/*
  * boot_params_setup: write the initrd (if initrd_size is not 0), the command
  * line and the zero page for the kernel img that boot_image_load put in m.
  *   cmdline  NUL-terminated, may be NULL for an empty one; longer than the

@@ -83,8 +83,7 @@ static int initrd_place(const struct gmem *m, const struct boot_image *img, uint
 	return 0;
 }
 
-/* cmdline_limit: the longest command line img accepts, NUL excluded. */
-static uint64_t cmdline_limit(const struct boot_image *img)
+uint64_t boot_cmdline_limit(const struct boot_image *img)
 {
 	uint64_t max = img->version < 0x0206 ? CMDLINE_SIZE_OLD : img->cmdline_size;
 
@@ -133,8 +132,8 @@ int boot_params_setup(struct gmem *m, const struct boot_image *img, const char *
 		return -ENOMEM;
 	if (!cmdline)
 		cmdline = "";
-	len = strnlen(cmdline, cmdline_limit(img) + 1);
-	if (len > cmdline_limit(img))
+	len = strnlen(cmdline, boot_cmdline_limit(img) + 1);
+	if (len > boot_cmdline_limit(img))
 		return -E2BIG;
 	if (initrd_size) {
 		int err = initrd_place(m, img, initrd_size, &initrd_gpa);

@@ -40,6 +40,8 @@ struct run_opts {
 	const char *share_guest[VM_MAX_SHARES]; /* a volume's guest path; NULL: the root */
 	const char *append;
 	const char *console_path;
+	uint64_t console_max_mib; /* --console-max */
+	bool console_max_set;
 	const char *timings_json;
 	bool timings;
 	uint64_t cid; /* --cid; 0: not given */
@@ -106,6 +108,9 @@ int ctl_cmd_stop(int argc, char **argv);
  * and every `kvmbox run -- CMD` exercises the control socket's path.
  */
 
+/* How long the agent may take to start the command: the VMM retries the
+ * agent's port for 60 s while the guest boots (docs/protocol.md). */
+#define RUN_CMD_START_WAIT_MS 90000
 /* How long the guest may take to power off after the agent said it would. */
 #define RUN_CMD_STOP_GRACE_MS 10000
 

@@ -26,6 +26,13 @@
 #include <unistd.h>
 
 #define CTL_MAX_ENV 4096
+/* How long the clients wait for an answer by default, in seconds: status
+ * is the VMM's own (its loop answers at once, or it is stuck); exec's start
+ * and a plain stop go to the agent, which the VMM waits for up to 60 s
+ * while the guest boots (docs/protocol.md), so a little longer. */
+#define CTL_WAIT_VMM_S   10
+#define CTL_WAIT_AGENT_S 90
+#define CTL_WAIT_MAX_S   86400
 
 int ctl_exec_status(int err)
 {
@@ -41,21 +48,26 @@ int ctl_exec_status(int err)
 
 static void ctl_exec_usage(FILE *f)
 {
-	fprintf(f, "usage: kvmbox exec [-t] [-e K=V]... [-w DIR] [-u USER] [--timeout SECONDS]\n"
-	           "                   SOCKET -- CMD ARGS...\n"
-	           "\n"
-	           "  Run CMD in the microVM whose control socket is SOCKET (kvmbox run\n"
-	           "  --control SOCKET). Its stdout and stderr are ours, and so is its stdin\n"
-	           "  unless that is a terminal (with -t: always). Exit status: CMD's, or\n"
-	           "  128+N when signal N killed it; 125 kvmbox exec failed, 126 CMD could\n"
-	           "  not be started, 127 CMD (or DIR, or USER) does not exist. SIGINT,\n"
-	           "  SIGQUIT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are passed on to CMD.\n"
-	           "\n"
-	           "  -t, --tty            run CMD on a pseudo-terminal the size of ours\n"
-	           "  -e, --env K=V        the environment (repeatable; replaces the default)\n"
-	           "  -w, --workdir DIR    working directory (default /)\n"
-	           "  -u, --user USER      a user name or uid:gid (default root)\n"
-	           "      --timeout S      kill CMD (SIGKILL) after S seconds\n");
+	fprintf(f,
+	        "usage: kvmbox exec [-t] [-e K=V]... [-w DIR] [-u USER] [--timeout SECONDS]\n"
+	        "                   [--wait SECONDS] SOCKET -- CMD ARGS...\n"
+	        "\n"
+	        "  Run CMD in the microVM whose control socket is SOCKET (kvmbox run\n"
+	        "  --control SOCKET). Its stdout and stderr are ours, and so is its stdin\n"
+	        "  unless that is a terminal (with -t: always). Exit status: CMD's, or\n"
+	        "  128+N when signal N killed it; 125 kvmbox exec failed, 126 CMD could\n"
+	        "  not be started, 127 CMD (or DIR, or USER) does not exist. SIGINT,\n"
+	        "  SIGQUIT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are passed on to CMD.\n"
+	        "\n"
+	        "  -t, --tty            run CMD on a pseudo-terminal the size of ours\n"
+	        "  -e, --env K=V        set K in the environment (repeatable; HOME, PATH\n"
+	        "                       and TERM stay unless set)\n"
+	        "  -w, --workdir DIR    working directory (default /)\n"
+	        "  -u, --user USER      a user name or uid:gid (default root)\n"
+	        "      --timeout S      kill CMD (SIGKILL) after S seconds\n"
+	        "      --wait S         give up when CMD has not started after S seconds\n"
+	        "                       (default %d; 0: wait for ever)\n",
+	        CTL_WAIT_AGENT_S);
 }
 
 /* ctl_open: connect to the control socket, with one line on failure. */
@@ -145,10 +157,12 @@ int ctl_cmd_exec(int argc, char **argv)
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "wait", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct proto_exec_opts opts = PROTO_EXEC_OPTS_INIT;
+	uint64_t wait_s = CTL_WAIT_AGENT_S;
 	struct proto_client client = { .fd = -1 };
 	struct proto_why why = { "" };
 	struct ctl_tty tty = { .winch_fd = -1 };
@@ -188,6 +202,11 @@ int ctl_cmd_exec(int argc, char **argv)
 				goto out;
 			opts.timeout_ms = secs * 1000u;
 			break;
+		case 'W':
+			if (cli_parse_u64("kvmbox exec", "--wait", optarg, 0, CTL_WAIT_MAX_S,
+			                  &wait_s))
+				goto out;
+			break;
 		case 'h':
 			ctl_exec_usage(stdout);
 			status = 0;
@@ -201,6 +220,10 @@ int ctl_cmd_exec(int argc, char **argv)
 		}
 	}
 	/* SOCKET [--] CMD ARGS...: what follows "--" is the command's own. */
+	if (optind >= argc) {
+		fprintf(stderr, "kvmbox exec: needs SOCKET and a command\n");
+		goto usage;
+	}
 	path = argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
@@ -213,6 +236,7 @@ int ctl_cmd_exec(int argc, char **argv)
 		opts.stdin_fd = STDIN_FILENO;
 	if (ctl_open(&client, path))
 		goto out;
+	client.wait_ms = (int)(wait_s * 1000);
 	if (opts.pty) {
 		ctl_tty_raw(&tty);
 		opts.tty_fd = tty.raw ? STDIN_FILENO : -1;
@@ -246,7 +270,8 @@ out:
  * ctl_request: send op (with force when set) and wait for its answer; the
  * reply object in *reply. 0, or 1 after a message.
  */
-static int ctl_request(const char *path, const char *op, bool force, json_t **reply)
+static int ctl_request(const char *path, const char *op, bool force, uint64_t wait_s,
+                       json_t **reply)
 {
 	struct proto_client client = { .fd = -1 };
 	struct proto_frame f = { 0 };
@@ -257,6 +282,7 @@ static int ctl_request(const char *path, const char *op, bool force, json_t **re
 	*reply = NULL;
 	if (ctl_open(&client, path))
 		return 1;
+	client.wait_ms = (int)(wait_s * 1000);
 	err = proto_msg_request(&req, 1, op);
 	if (!err && force)
 		err = proto_msg_set_bool(req, "force", true);
@@ -264,9 +290,14 @@ static int ctl_request(const char *path, const char *op, bool force, json_t **re
 		err = proto_client_send(&client, req, NULL, 0);
 	else
 		json_decref(req);
+	/* A VMM that refused us closed at once, but may have said why first. */
+	if (err == -EPIPE || err == -ECONNRESET)
+		err = 0;
 	/* Events of other requests cannot come: this connection made one. */
 	while (!err && !(err = proto_client_next(&client, &f))) {
-		if (proto_msg_parse_env(f.msg, &env, NULL) == 0 && env.id == 1 &&
+		/* Our answer, or an error about the connection (id 0: the
+		 * VMM's client limit, say), which ends it too. */
+		if (proto_msg_parse_env(f.msg, &env, NULL) == 0 && env.id <= 1 &&
 		    (env.type == PROTO_REPLY || env.type == PROTO_ERROR))
 			break;
 		proto_frame_clear(&f);
@@ -276,6 +307,11 @@ static int ctl_request(const char *path, const char *op, bool force, json_t **re
 	 * out first: for stop, the stream ending is the answer too. */
 	if (err == -EPIPE && strcmp(op, "stop") == 0)
 		return 0;
+	if (err == -ETIMEDOUT) {
+		fprintf(stderr, "kvmbox %s: no answer from %s within %llu s (--wait)\n", op, path,
+		        (unsigned long long)wait_s);
+		return 1;
+	}
 	if (err) {
 		fprintf(stderr, "kvmbox %s: %s\n", op,
 		        err == -EPIPE ? "the VMM closed the connection" : strerror(-err));
@@ -291,17 +327,31 @@ static int ctl_request(const char *path, const char *op, bool force, json_t **re
 	return 0;
 }
 
-/* ctl_socket_arg: the one SOCKET operand after the options; NULL after a message. */
-static const char *ctl_socket_arg(int argc, char **argv, const char *cmd, bool *force)
+/*
+ * ctl_socket_arg: [--force] [--wait S] SOCKET, the options in any order
+ * (--force only where force is given); NULL after a message.
+ */
+static const char *ctl_socket_arg(int argc, char **argv, const char *cmd, bool *force,
+                                  uint64_t *wait_s)
 {
 	int i = 1;
 
-	if (force && i < argc && strcmp(argv[i], "--force") == 0) {
-		*force = true;
-		i++;
+	for (; i < argc; i++) {
+		if (force && strcmp(argv[i], "--force") == 0) {
+			*force = true;
+		} else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
+			char opt[32];
+
+			snprintf(opt, sizeof(opt), "kvmbox %s", cmd);
+			if (cli_parse_u64(opt, "--wait", argv[++i], 0, CTL_WAIT_MAX_S, wait_s))
+				return NULL;
+		} else {
+			break;
+		}
 	}
 	if (argc - i != 1 || argv[i][0] == '-') {
-		fprintf(stderr, "usage: kvmbox %s%s SOCKET\n", cmd, force ? " [--force]" : "");
+		fprintf(stderr, "usage: kvmbox %s%s [--wait SECONDS] SOCKET\n", cmd,
+		        force ? " [--force]" : "");
 		return NULL;
 	}
 	return argv[i];
@@ -309,12 +359,13 @@ static const char *ctl_socket_arg(int argc, char **argv, const char *cmd, bool *
 
 int ctl_cmd_status(int argc, char **argv)
 {
-	const char *path = ctl_socket_arg(argc, argv, "status", NULL);
+	uint64_t wait_s = CTL_WAIT_VMM_S;
+	const char *path = ctl_socket_arg(argc, argv, "status", NULL, &wait_s);
 	json_t *reply;
 
 	if (!path)
 		return 2;
-	if (ctl_request(path, "status", false, &reply))
+	if (ctl_request(path, "status", false, wait_s, &reply))
 		return 1;
 	json_object_del(reply, "type");
 	json_object_del(reply, "id");
@@ -327,12 +378,13 @@ int ctl_cmd_status(int argc, char **argv)
 int ctl_cmd_stop(int argc, char **argv)
 {
 	bool force = false;
-	const char *path = ctl_socket_arg(argc, argv, "stop", &force);
+	uint64_t wait_s = CTL_WAIT_AGENT_S;
+	const char *path = ctl_socket_arg(argc, argv, "stop", &force, &wait_s);
 	json_t *reply;
 
 	if (!path)
 		return 2;
-	if (ctl_request(path, "stop", force, &reply))
+	if (ctl_request(path, "stop", force, wait_s, &reply))
 		return 1;
 	json_decref(reply); /* NULL when the stream ended instead */
 	return 0;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RUN_MAX_MEM_MIB (1ull << 20) /* 1 TiB */
@@ -33,7 +34,11 @@ enum {
 	OPT_ROOTFS,
 	OPT_VOLUME,
 	OPT_ROOTFS_DIR,
+	OPT_CONSOLE_MAX,
 };
+
+/* --console's default limit: enough for any boot log, not a full disk. */
+#define RUN_CONSOLE_MAX_MIB 64
 
 /*
  * run_parse_disk: PATH[,ro][,id=NAME] into the next disk slot. The string
@@ -82,6 +87,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "vsock", required_argument, NULL, OPT_VSOCK },
 		{ "cid", required_argument, NULL, OPT_CID },
@@ -120,6 +126,13 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_CONSOLE:
 			o->console_path = optarg;
+			break;
+		case OPT_CONSOLE_MAX:
+			if (cli_parse_u64("kvmbox", "--console-max", optarg, 0, UINT64_MAX >> 20,
+			                  &v))
+				return -EINVAL;
+			o->console_max_mib = v;
+			o->console_max_set = true;
 			break;
 		case OPT_VSOCK:
 			if (!optarg[0]) {
@@ -193,16 +206,23 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 /*
  * run_cmdline: the default or given command line, with the root disk or
  * folder and the volumes for the agent (guest-agent/init.h, volumes.h) and
- * then --append, which can override them.
+ * then --append, which can override them. Ours stay among the kernel's
+ * parameters, in front of a "--" in either part (what follows it is
+ * init's), and the arguments for init after one "--" keep their order.
  */
 static char *run_cmdline(const struct run_opts *o, const char *base)
 {
+	const char *app = o->append ? o->append : "";
+	size_t b_rest, a_rest, b = boot_cmdline_dashes(base, &b_rest),
+	                       a = boot_cmdline_dashes(app, &a_rest);
+	bool dashes = b < b_rest || a < a_rest;
 	char *s, *fs;
 
 	if (run_fs_cmdline(o, &fs))
 		return NULL;
-	if (asprintf(&s, "%s%s%s%s%s", base, o->root_on_vda ? " kvmbox.root=/dev/vda" : "", fs,
-	             o->append ? " " : "", o->append ? o->append : "") < 0)
+	if (asprintf(&s, "%.*s%s%s %.*s%s%s%s", (int)b, base,
+	             o->root_on_vda ? " kvmbox.root=/dev/vda" : "", fs, (int)a, app,
+	             dashes ? " --" : "", base + b_rest, app + a_rest) < 0)
 		s = NULL;
 	free(fs);
 	return s;
@@ -363,6 +383,58 @@ static int run_defaults(struct run_opts *o)
 	return 0;
 }
 
+/*
+ * run_private_forget: once the vsock device listens, its private socket
+ * and folder are no longer needed by name (our own command and the control
+ * socket reach the device without them, and nobody else was told the
+ * path): remove both now, so that a kvmbox killed with SIGKILL leaves
+ * nothing behind in /tmp.
+ */
+static void run_private_forget(struct run_opts *o)
+{
+	if (!o->tmpdir)
+		return;
+	unlink(o->uds_buf);
+	rmdir(o->tmpdir);
+	free(o->tmpdir);
+	o->tmpdir = NULL;
+}
+
+/*
+ * run_open_console: --console PATH for the guest's serial output. Decided:
+ * a symlink is refused (O_NOFOLLOW), so that a link planted in a shared
+ * folder cannot aim our writes at another file; a regular file is
+ * emptied (the log of this run only), but only once it is open and known
+ * to be one, never a device or FIFO; and what it takes is capped
+ * (--console-max MiB, default RUN_CONSOLE_MAX_MIB; 0: no cap) so that a
+ * guest cannot fill the host's disk. -errno after one message.
+ */
+static int run_open_console(struct run_opts *o)
+{
+	struct stat st;
+	int fd =
+	    open(o->console_path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "kvmbox: --console %s: %s\n", o->console_path,
+		        err == -ELOOP ? "a symbolic link (give the file it points to)"
+		                      : strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "kvmbox: --console %s: %s\n", o->console_path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	o->cfg.console_fd = fd;
+	o->cfg.console_max = (o->console_max_set ? o->console_max_mib : RUN_CONSOLE_MAX_MIB) << 20;
+	return 0;
+}
+
 static void run_opts_free(struct run_opts *o)
 {
 	if (o->tmpdir)
@@ -380,7 +452,7 @@ int cli_run(int argc, char **argv)
 	struct vm *vm;
 	char *cmdline = NULL;
 	sigset_t block;
-	int status = VM_EXIT_ERROR;
+	int status = VM_EXIT_ERROR, json_fd = -1;
 
 	static struct run_cmd rc;
 
@@ -388,25 +460,30 @@ int cli_run(int argc, char **argv)
 	if (status)
 		return status > 0 ? 0 : VM_EXIT_USAGE;
 	status = VM_EXIT_ERROR;
-	if (o.console_path) {
-		o.cfg.console_fd =
-		    open(o.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (o.cfg.console_fd < 0) {
-			fprintf(stderr, "kvmbox: --console %s: %s\n", o.console_path,
-			        strerror(errno));
-			return VM_EXIT_ERROR;
-		}
-	}
+	if (o.console_path && run_open_console(&o))
+		return VM_EXIT_ERROR;
 	if (run_defaults(&o)) {
 		run_opts_free(&o);
 		return VM_EXIT_USAGE;
 	}
+	/* Outputs are opened before the boot: a path that cannot be written
+	 * is refused now, not found out after the guest ran. */
+	if (o.timings_json) {
+		json_fd = open(o.timings_json, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (json_fd < 0) {
+			fprintf(stderr, "kvmbox: --timings-json %s: %s\n", o.timings_json,
+			        strerror(errno));
+			run_opts_free(&o);
+			return VM_EXIT_ERROR;
+		}
+	}
 	o.cfg.console_input = !o.command && isatty(STDIN_FILENO);
 	/* Signals: the stop signals go to a signalfd, the kick to vCPU threads
-	 * only; block all three before any thread exists so all inherit it. */
+	 * only; block them all before any thread exists so all inherit it. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -430,6 +507,7 @@ int cli_run(int argc, char **argv)
 	vm->cfg.cmdline = cmdline;
 	if (vm_load(vm) || vm_create(vm))
 		goto out;
+	run_private_forget(&o);
 	if (o.command && run_cmd_start(&rc, vm, o.command)) {
 		fprintf(stderr, "kvmbox: cannot start the command thread\n");
 		goto out;
@@ -443,12 +521,26 @@ int cli_run(int argc, char **argv)
 	}
 	if (o.timings)
 		timeline_print(&vm->tl, stderr);
-	if (o.timings_json && timeline_write_json(&vm->tl, o.timings_json))
-		fprintf(stderr, "kvmbox: cannot write %s\n", o.timings_json);
+	if (json_fd >= 0) {
+		int err = timeline_write_json(&vm->tl, json_fd);
+
+		if (!err && close(json_fd) < 0)
+			err = -errno;
+		json_fd = -1;
+		if (err) {
+			/* The run's output is incomplete: not a success. */
+			fprintf(stderr, "kvmbox: --timings-json %s: %s\n", o.timings_json,
+			        strerror(-err));
+			if (!status)
+				status = VM_EXIT_ERROR;
+		}
+	}
 out:
 	vm_destroy(vm);
 	free(vm);
 	free(cmdline);
 	run_opts_free(&o);
+	if (json_fd >= 0)
+		close(json_fd);
 	return status;
 }

@@ -64,6 +64,9 @@ int run_cmd_start(struct run_cmd *rc, struct vm *vm, char *const *argv)
 		return err;
 	}
 	proto_client_adopt(&rc->client, sv[0]);
+	/* The guest may never answer (no agent as init, or a kernel that does
+	 * not see the vsock device): the start has a deadline. */
+	rc->client.wait_ms = RUN_CMD_START_WAIT_MS;
 	err = pthread_create(&rc->thread, NULL, run_cmd_thread, rc);
 	if (err)
 		return -err;

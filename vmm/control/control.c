@@ -106,6 +106,26 @@ void control_error(struct control_conn *c, uint64_t id, int err, const char *fmt
 }
 
 /*
+ * control_from_agent: one frame from the agent, re-encoded for the client.
+ * The agent's JSON may grow when re-encoded (a real such as 1e-7 comes
+ * out as 9.9999999999999995e-08) past PROTO_MAX_JSON: the client gets a
+ * too_large error with the frame's id instead of it, and the connection
+ * goes on (docs/protocol.md). Any other failure ends the connection.
+ */
+static void control_from_agent(struct control_conn *c, const struct proto_frame *f)
+{
+	int err = control_queue(&c->to_client, json_incref(f->msg), f->body, f->body_len);
+
+	if (err == -EMSGSIZE)
+		control_error(c, proto_msg_peek_id(f->msg), err,
+		              "a frame from the agent is over the JSON size limit of %u bytes "
+		              "once re-encoded; it was dropped",
+		              PROTO_MAX_JSON);
+	else if (err)
+		control_kill(c);
+}
+
+/*
  * control_feed: bytes from one side into dec; each whole frame goes to
  * on_frame (from the client) or is queued for the client (from the agent).
  * Returns 0, or the decoder's error (the stream is unusable).
@@ -126,9 +146,8 @@ int control_feed(struct control_conn *c, struct proto_decoder *dec, const uint8_
 		while (!c->dead && (got = proto_decoder_next(dec, &f)) == 1) {
 			if (from_client)
 				control_client_frame(c, &f);
-			else if (control_queue(&c->to_client, json_incref(f.msg), f.body,
-			                       f.body_len))
-				control_kill(c);
+			else
+				control_from_agent(c, &f);
 			proto_frame_clear(&f);
 		}
 		if (got < 0)
@@ -253,13 +272,35 @@ void control_pump(struct control_conn *c)
 	            &c->link_wr_op, c->link_fd, POLLOUT);
 }
 
-/* control_conn_new: serve fd (nonblocking); NULL when full or out of memory. */
+/*
+ * control_refuse: tell a client we cannot serve, with one error frame (id
+ * 0: about the connection, docs/protocol.md) and close fd. The socket is
+ * new, so its buffer takes the frame; if not, it only sees the close.
+ */
+static void control_refuse(int fd, const char *why)
+{
+	json_t *msg = NULL;
+	uint8_t *frame;
+	size_t len;
+
+	if (proto_msg_error(&msg, 0, PROTO_ERR_UNAVAILABLE, "%s", why) == 0 &&
+	    proto_frame_pack(msg, NULL, 0, &frame, &len) == 0) {
+		(void)!send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(frame);
+	}
+	json_decref(msg);
+	close(fd);
+}
+
+/* The refusal of a client over the limit, naming it. */
+#define CONTROL_FULL_MSG_(n) "too many clients: the control socket serves at most " #n " at once"
+#define CONTROL_FULL_MSG(n)  CONTROL_FULL_MSG_(n)
+
+/* control_conn_new: serve fd (nonblocking); NULL when out of memory. */
 static struct control_conn *control_conn_new(struct control *ctl, int fd)
 {
 	struct control_conn *c;
 
-	if (ctl->nr_conns >= CONTROL_MAX_CONNS)
-		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
@@ -292,8 +333,10 @@ static void control_accept_cb(void *opaque, int res, bool more)
 
 		if (fd < 0)
 			break; /* EAGAIN, or an error the next poll reports again */
-		if (!control_conn_new(ctl, fd))
-			close(fd); /* too many clients: they see the connection end */
+		if (ctl->nr_conns >= CONTROL_MAX_CONNS)
+			control_refuse(fd, CONTROL_FULL_MSG(CONTROL_MAX_CONNS));
+		else if (!control_conn_new(ctl, fd))
+			close(fd);
 	}
 }
 
@@ -315,6 +358,35 @@ static void control_idle(void *opaque)
 	}
 }
 
+/*
+ * control_stale: whether the file at sa (bind said EADDRINUSE) is a socket
+ * nobody listens on, left by a VMM that was killed: connect is refused.
+ * Then it is removed and 0 returned: bind may try again. A live socket is
+ * -EADDRINUSE, any other file -EEXIST; neither is touched.
+ */
+static int control_stale(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, err;
+
+	if (lstat(sa->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	/* Nonblocking: a live listener with a full backlog says EAGAIN
+	 * rather than holding us up. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	err = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ? -errno : 0;
+	close(fd);
+	if (err == -ENOENT)
+		return 0;
+	if (err != -ECONNREFUSED)
+		return -EADDRINUSE;
+	return unlink(sa->sun_path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
 /* control_listen: the socket at ctl->path, mode 0600; 0 or -errno. */
 static int control_listen(struct control *ctl)
 {
@@ -327,8 +399,14 @@ static int control_listen(struct control *ctl)
 	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ctl->listen_fd < 0)
 		return -errno;
-	if (bind(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
+	err = bind(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	if (err == -EADDRINUSE) {
+		err = control_stale(&sa);
+		if (!err && bind(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			err = -errno;
+	}
+	if (err)
+		return err;
 	/* Narrow the mode before listening: nobody else's connect can succeed. */
 	if (chmod(ctl->path, 0600) < 0 || listen(ctl->listen_fd, 64) < 0) {
 		err = -errno;
@@ -370,6 +448,10 @@ int control_attach(struct control *ctl, int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
+	if (ctl->nr_conns >= CONTROL_MAX_CONNS) {
+		control_refuse(fd, CONTROL_FULL_MSG(CONTROL_MAX_CONNS));
+		return -EUSERS;
+	}
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || !control_conn_new(ctl, fd)) {
 		close(fd);
 		return -ENOMEM;

@@ -88,8 +88,10 @@ struct control {
 
 /*
  * control_init: serve the VM behind host; listen on path (NULL: no
- * socket, only control_attach) with mode 0600; an existing file there is
- * an error (-EADDRINUSE). host->loop must exist. 0 or -errno.
+ * socket, only control_attach) with mode 0600. A socket left there by a
+ * VMM that was killed (connect is refused: nobody listens) is replaced; a
+ * live one is -EADDRINUSE, any other file -EEXIST. host->loop must
+ * exist. 0 or -errno.
  */
 __attribute__((warn_unused_result)) int
 control_init(struct control *ctl, const struct control_host *host, const char *path);
@@ -97,7 +99,9 @@ control_init(struct control *ctl, const struct control_host *host, const char *p
 /*
  * control_attach: serve a client already connected on fd (kvmbox run's own
  * command thread holds the other end of a socketpair). The control socket
- * owns fd from then on, also on failure. Main thread. 0 or -errno.
+ * owns fd from then on, also on failure. Main thread. 0 or -errno
+ * (-EUSERS when CONTROL_MAX_CONNS are served: fd got an error frame that
+ * says so).
  */
 __attribute__((warn_unused_result)) int control_attach(struct control *ctl, int fd);
 

@@ -82,6 +82,7 @@ struct serial {
 	bool irq_level;    /* last level handed to set_irq */
 	bool tx_stalled;   /* the last flush timed out: do not wait again */
 	bool out_nonblock; /* out_fd was O_NONBLOCK at init */
+	uint64_t out_max;  /* bytes out_fd may take in all; 0: no limit */
 
 	uint8_t rx_fifo[SERIAL_RX_FIFO_SIZE];
 	unsigned int rx_head, rx_count;
@@ -90,6 +91,13 @@ struct serial {
 
 	struct serial_stats stats;
 };
+
+/*
+ * serial_set_out_max: let out_fd take at most max bytes in all (0: no
+ * limit); what the guest writes past it is dropped and counted, so that a
+ * chatty guest cannot fill the host's disk through a console file.
+ */
+void serial_set_out_max(struct serial *s, uint64_t max);
 
 /*
  * serial_init: a reset UART writing to out_fd (not owned: the caller closes

@@ -161,6 +161,13 @@ static size_t serial_tx_write(struct serial *s, const uint8_t *p, size_t n)
 	}
 }
 
+void serial_set_out_max(struct serial *s, uint64_t max)
+{
+	pthread_mutex_lock(&s->lock);
+	s->out_max = max;
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* serial_tx_flush: write out tx_buf, dropping (and counting) what will not go. */
 static void serial_tx_flush(struct serial *s)
 {
@@ -171,6 +178,10 @@ static void serial_tx_flush(struct serial *s)
 
 		if (chunk > SERIAL_TX_CHUNK)
 			chunk = SERIAL_TX_CHUNK;
+		if (s->out_max && s->stats.tx_bytes + done + chunk > s->out_max)
+			chunk = s->out_max - s->stats.tx_bytes - done;
+		if (chunk == 0)
+			break; /* the limit is reached: the rest is dropped */
 		w = serial_tx_write(s, s->tx_buf + done, chunk);
 		if (w == 0)
 			break;
