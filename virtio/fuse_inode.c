@@ -512,12 +512,15 @@ int fuse_handle_io_get(struct fuse_srv *s, uint64_t fh, bool write, uint32_t *sl
 	return fd;
 }
 
-/* fuse_handle_io_put: the transfer is done; a zombie's last one closes it. */
-void fuse_handle_io_put(struct fuse_srv *s, uint32_t slot)
+/* fuse_handle_io_put: the transfer is done (failed: with an error, for the
+ * counters, which share the lock); a zombie's last one closes it. */
+void fuse_handle_io_put(struct fuse_srv *s, uint32_t slot, bool failed)
 {
 	struct fuse_handle *h;
 
 	pthread_mutex_lock(&s->handles_lock);
+	s->io_requests++;
+	s->io_errors += failed;
 	h = slot < s->p.max_handles ? &s->handles[slot] : NULL;
 	if (h && h->io_refs && --h->io_refs == 0 && h->zombie)
 		fuse_handle_free(s, h);

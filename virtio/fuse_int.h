@@ -161,7 +161,7 @@ int fuse_handle_new(struct fuse_srv *s, int fd, bool dir, bool writable, uint64_
 struct fuse_handle *fuse_handle_get(struct fuse_srv *s, uint64_t fh, bool dir);
 int fuse_handle_release(struct fuse_srv *s, uint64_t fh, bool dir);
 int fuse_handle_io_get(struct fuse_srv *s, uint64_t fh, bool write, uint32_t *slot);
-void fuse_handle_io_put(struct fuse_srv *s, uint32_t slot);
+void fuse_handle_io_put(struct fuse_srv *s, uint32_t slot, bool failed);
 
 /* fuse_ops_file.c: the checks READ and WRITE share with fuse_io.c. */
 int fuse_read_span(const struct fuse_read_in *in, uint32_t room, uint32_t *len);

@@ -106,7 +106,7 @@ uint32_t fuse_srv_io_done(struct fuse_srv *s, struct fuse_io *io, int res)
 		struct fuse_write_out w;
 	} reply = { .h = { .len = sizeof(reply.h), .unique = io->unique } };
 
-	fuse_handle_io_put(s, io->slot);
+	fuse_handle_io_put(s, io->slot, res < 0);
 	if (res < 0) {
 		reply.h.error = fuse_wire_errno(res);
 	} else if (io->write) {
@@ -117,11 +117,6 @@ uint32_t fuse_srv_io_done(struct fuse_srv *s, struct fuse_io *io, int res)
 		/* The data is in place already, after the header's room. */
 		reply.h.len += (uint32_t)res;
 	}
-	pthread_mutex_lock(&s->handles_lock);
-	s->io_requests++;
-	if (res < 0)
-		s->io_errors++;
-	pthread_mutex_unlock(&s->handles_lock);
 	fuse_iov_copy_out(io->out, io->out_n, 0, &reply,
 	                  res >= 0 && io->write ? sizeof(reply) : sizeof(reply.h));
 	return reply.h.len;
