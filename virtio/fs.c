@@ -248,6 +248,9 @@ int vfs_init(struct vfs *fs, const struct vfs_params *p, struct loop *loop, cons
 		.owner = p->owner,
 		.max_inodes = p->max_inodes,
 		.max_handles = p->max_handles,
+		.grafts = p->grafts,
+		.nr_grafts = p->nr_grafts,
+		.overlay_xattrs = p->overlay_xattrs,
 	};
 	size_t tag_len = p->tag ? strnlen(p->tag, VFS_TAG_MAX + 1) : 0;
 	int err;

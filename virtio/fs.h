@@ -133,6 +133,9 @@ struct vfs_params {
 	enum fuse_owner_mode owner; /* 0: FUSE_OWNER_AUTO */
 	uint32_t max_inodes;        /* 0: FUSE_SRV_MAX_INODES */
 	uint32_t max_handles;       /* 0: FUSE_SRV_MAX_HANDLES */
+	const char *const *grafts;  /* an image's layers (fuse.h) */
+	uint32_t nr_grafts;
+	bool overlay_xattrs; /* trusted.overlay.* is the host's user.overlay.* */
 };
 
 /* Counters, main thread only (under the transport lock). */

@@ -73,7 +73,23 @@ struct fuse_srv_params {
 	enum fuse_owner_mode owner;
 	uint32_t max_inodes;  /* 0: FUSE_SRV_MAX_INODES; at least 2 */
 	uint32_t max_handles; /* 0: FUSE_SRV_MAX_HANDLES */
+	/*
+	 * Grafts (an image's layers, docs/images.md): with nr_grafts > 0 the
+	 * root's only names are "0" .. "N-1", each the host folder grafts[i]
+	 * (trusted paths, opened at create), and the root folder itself
+	 * should be empty, so that the guest sees these folders and no other
+	 * of the one that holds them. Read-only shares only.
+	 */
+	const char *const *grafts;
+	uint32_t nr_grafts; /* at most FUSE_SRV_MAX_GRAFTS */
+	/*
+	 * overlay_xattrs: the guest's trusted.overlay.* xattrs are the
+	 * host's user.overlay.* (oci/ marks an opaque folder so, where an
+	 * unprivileged user can), and the guest cannot name user.overlay.*.
+	 */
+	bool overlay_xattrs;
 };
+#define FUSE_SRV_MAX_GRAFTS 500 /* overlayfs' own limit on lower layers */
 
 struct fuse_srv;
 

@@ -246,6 +246,26 @@ bool fuse_name_ok(const char *name)
  * where the kernel has it (5.6+); name is one checked component, so plain
  * openat with O_NOFOLLOW is the same walk on older kernels.
  */
+/*
+ * fuse_graft_fd: with grafts (fuse.h), the root's name "I" (a decimal
+ * index, no leading zero) is a new descriptor on graft I; any other name
+ * in the root is absent.
+ */
+static int fuse_graft_fd(struct fuse_srv *s, const char *name, int *fd)
+{
+	unsigned long i = 0;
+	const char *p = name;
+
+	if (*p == '0' && p[1])
+		return -ENOENT;
+	for (; *p >= '0' && *p <= '9' && i < s->p.nr_grafts; p++)
+		i = i * 10 + (unsigned long)(*p - '0');
+	if (*p || p == name || i >= s->p.nr_grafts)
+		return -ENOENT;
+	*fd = fcntl(s->graft_fds[i], F_DUPFD_CLOEXEC, 0);
+	return *fd < 0 ? -errno : 0;
+}
+
 int fuse_lookup_fd(struct fuse_srv *s, struct fuse_inode *dir, const char *name, int *fd)
 {
 	struct open_how how = {
@@ -254,11 +274,12 @@ int fuse_lookup_fd(struct fuse_srv *s, struct fuse_inode *dir, const char *name,
 	};
 	long ret;
 
-	(void)s;
 	if (!S_ISDIR(dir->type))
 		return -ENOTDIR;
 	if (!fuse_name_ok(name))
 		return -EINVAL;
+	if (s->p.nr_grafts && dir == &s->inodes[0])
+		return fuse_graft_fd(s, name, fd);
 	ret = syscall(SYS_openat2, dir->fd, name, &how, sizeof(how));
 	if (ret < 0 && errno == ENOSYS)
 		ret = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);

@@ -77,6 +77,7 @@ struct fuse_srv {
 	uint32_t minor;   /* the kernel's protocol minor */
 	int proc_fd;      /* /proc/self/fd, O_PATH: fuse_inode_reopen */
 	int root_dir_fd;  /* the root, O_RDONLY: SYNCFS */
+	int *graft_fds;   /* [p.nr_grafts], O_PATH (p.grafts) */
 	mode_t umask;     /* the process umask at create: undone after creates */
 	bool no_xattrat;  /* the host kernel lacks getxattrat & co (< 6.13) */
 	uint32_t ttl;     /* entry and attribute validity, s (p.cache) */

@@ -141,6 +141,37 @@ static int fuse_xattr_remove(struct fuse_srv *s, const struct fuse_inode *ino, c
 	return removexattr(path, attr) < 0 ? -errno : 0;
 }
 
+#define OVL_GUEST "trusted.overlay."
+#define OVL_HOST  "user.overlay."
+
+/*
+ * fuse_xattr_host: the host's name for the guest's xattr name (in buf, of
+ * XATTR_NAME_MAX + 1 bytes, when it differs), or NULL when the guest may
+ * not name it: the override xattr, and user.overlay.* on a share with
+ * overlay_xattrs, whose trusted.overlay.* they are (fuse.h).
+ */
+static const char *fuse_xattr_host(const struct fuse_srv *s, const char *name, char *buf)
+{
+	if (fuse_owner_xattr_name(name))
+		return NULL;
+	if (!s->p.overlay_xattrs)
+		return name;
+	if (strncmp(name, OVL_HOST, strlen(OVL_HOST)) == 0)
+		return NULL;
+	if (strncmp(name, OVL_GUEST, strlen(OVL_GUEST)) != 0)
+		return name;
+	/* Shorter than the guest's name: it fits. */
+	snprintf(buf, XATTR_NAME_MAX + 1, OVL_HOST "%s", name + strlen(OVL_GUEST));
+	return buf;
+}
+
+/* fuse_xattr_hidden: whether a host xattr is left out of the guest's lists. */
+static bool fuse_xattr_hidden(const struct fuse_srv *s, const char *name)
+{
+	return fuse_owner_xattr_name(name) ||
+	       (s->p.overlay_xattrs && strncmp(name, OVL_HOST, strlen(OVL_HOST)) == 0);
+}
+
 /* fuse_xattr_name: an xattr name at off: 1..XATTR_NAME_MAX bytes. */
 static const char *fuse_xattr_name(const struct fuse_req *r, uint32_t off, uint32_t *next)
 {
@@ -153,6 +184,7 @@ int fuse_op_setxattr(struct fuse_req *r)
 {
 	struct fuse_inode *ino = fuse_inode_get(r->s, r->h.nodeid);
 	struct fuse_setxattr_in in = { 0 };
+	char buf[XATTR_NAME_MAX + 1];
 	const char *name;
 	uint32_t off;
 
@@ -164,16 +196,20 @@ int fuse_op_setxattr(struct fuse_req *r)
 		return -EINVAL;
 	if (in.flags & ~(uint32_t)(XATTR_CREATE | XATTR_REPLACE))
 		return -EINVAL;
-	if (fuse_owner_xattr_name(name))
+	/* Read before the name is mapped: it lies after the name. */
+	const void *val = r->arg + off;
+
+	name = fuse_xattr_host(r->s, name, buf);
+	if (!name)
 		return -EPERM;
-	return fuse_reply_ok(r,
-	                     fuse_xattr_set(r->s, ino, name, r->arg + off, in.size, (int)in.flags));
+	return fuse_reply_ok(r, fuse_xattr_set(r->s, ino, name, val, in.size, (int)in.flags));
 }
 
 int fuse_op_getxattr(struct fuse_req *r)
 {
 	struct fuse_inode *ino = fuse_inode_get(r->s, r->h.nodeid);
 	struct fuse_getxattr_in in;
+	char buf[XATTR_NAME_MAX + 1];
 	const char *name;
 	ssize_t n;
 
@@ -183,7 +219,8 @@ int fuse_op_getxattr(struct fuse_req *r)
 		return -ESTALE;
 	if (!name)
 		return -EINVAL;
-	if (fuse_owner_xattr_name(name))
+	name = fuse_xattr_host(r->s, name, buf);
+	if (!name)
 		return -ENODATA;
 	n = fuse_xattr_get(r->s, ino, name, r->s->reply, XATTR_SIZE_MAX);
 	if (n < 0)
@@ -198,8 +235,8 @@ int fuse_op_getxattr(struct fuse_req *r)
 	return fuse_reply(r, r->s->reply, (uint32_t)n);
 }
 
-/* fuse_xattr_filter: drop the override xattr from a list of n bytes. */
-static size_t fuse_xattr_filter(char *list, size_t n)
+/* fuse_xattr_filter: drop the hidden xattrs from a list of n bytes. */
+static size_t fuse_xattr_filter(const struct fuse_srv *s, char *list, size_t n)
 {
 	size_t in = 0, out = 0;
 
@@ -208,7 +245,7 @@ static size_t fuse_xattr_filter(char *list, size_t n)
 
 		if (in + len > n)
 			break; /* no NUL at the end: the kernel's, not ours */
-		if (!fuse_owner_xattr_name(list + in)) {
+		if (!fuse_xattr_hidden(s, list + in)) {
 			memmove(list + out, list + in, len);
 			out += len;
 		}
@@ -229,7 +266,7 @@ int fuse_op_listxattr(struct fuse_req *r)
 	n = fuse_xattr_list(r->s, ino, (char *)r->s->reply, XATTR_LIST_MAX);
 	if (n < 0)
 		return (int)n;
-	n = (ssize_t)fuse_xattr_filter((char *)r->s->reply, (size_t)n);
+	n = (ssize_t)fuse_xattr_filter(r->s, (char *)r->s->reply, (size_t)n);
 	if (in.size == 0) {
 		struct fuse_getxattr_out o = { .size = (uint32_t)n };
 
@@ -243,13 +280,15 @@ int fuse_op_listxattr(struct fuse_req *r)
 int fuse_op_removexattr(struct fuse_req *r)
 {
 	struct fuse_inode *ino = fuse_inode_get(r->s, r->h.nodeid);
+	char buf[XATTR_NAME_MAX + 1];
 	const char *name = fuse_xattr_name(r, 0, NULL);
 
 	if (!ino)
 		return -ESTALE;
 	if (!name)
 		return -EINVAL;
-	if (fuse_owner_xattr_name(name))
+	name = fuse_xattr_host(r->s, name, buf);
+	if (!name)
 		return -EPERM;
 	return fuse_reply_ok(r, fuse_xattr_remove(r->s, ino, name));
 }

@@ -386,6 +386,24 @@ uint32_t fuse_srv_handle(struct fuse_srv *s, const struct iovec *in, unsigned in
 	return (uint32_t)ret;
 }
 
+/* fuse_grafts_open: an O_PATH descriptor on each of p->grafts. */
+static int fuse_grafts_open(struct fuse_srv *s, const struct fuse_srv_params *p)
+{
+	if (!p->nr_grafts)
+		return 0;
+	s->graft_fds = malloc(p->nr_grafts * sizeof(*s->graft_fds));
+	if (!s->graft_fds)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < p->nr_grafts; i++)
+		s->graft_fds[i] = -1;
+	for (uint32_t i = 0; i < p->nr_grafts; i++) {
+		s->graft_fds[i] = open(p->grafts[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (s->graft_fds[i] < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 int fuse_srv_create(struct fuse_srv **out, const struct fuse_srv_params *p)
 {
 	struct fuse_srv *s = calloc(1, sizeof(*s));
@@ -395,7 +413,8 @@ int fuse_srv_create(struct fuse_srv **out, const struct fuse_srv_params *p)
 	if (!s)
 		return -ENOMEM;
 	s->p = *p;
-	s->p.root = NULL; /* not kept: the caller's string */
+	s->p.root = NULL; /* not kept: the caller's strings */
+	s->p.grafts = NULL;
 	if (!s->p.max_inodes)
 		s->p.max_inodes = FUSE_SRV_MAX_INODES;
 	if (!s->p.max_handles)
@@ -403,7 +422,8 @@ int fuse_srv_create(struct fuse_srv **out, const struct fuse_srv_params *p)
 	s->proc_fd = s->root_dir_fd = -1;
 	err = -EINVAL;
 	if (!p->root || (unsigned int)p->cache > FUSE_CACHE_ALWAYS || s->p.max_inodes < 2 ||
-	    s->p.max_inodes > (1u << 24) || s->p.max_handles > (1u << 24))
+	    s->p.max_inodes > (1u << 24) || s->p.max_handles > (1u << 24) ||
+	    p->nr_grafts > FUSE_SRV_MAX_GRAFTS || (p->nr_grafts && (!p->grafts || !p->read_only)))
 		goto fail;
 	s->xattr_owner = p->owner == FUSE_OWNER_XATTR || (p->owner == FUSE_OWNER_AUTO && geteuid());
 	s->ttl = p->cache == FUSE_CACHE_ALWAYS ? FUSE_TTL_ALWAYS_S : FUSE_TTL_AUTO_S;
@@ -422,6 +442,9 @@ int fuse_srv_create(struct fuse_srv **out, const struct fuse_srv_params *p)
 	s->root_dir_fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_dir_fd < 0)
 		goto fail_errno;
+	err = fuse_grafts_open(s, p);
+	if (err)
+		goto fail;
 	err = fuse_tables_init(s);
 	if (err)
 		goto fail;
@@ -456,6 +479,10 @@ void fuse_srv_destroy(struct fuse_srv *s)
 		close(s->proc_fd);
 	if (s->root_dir_fd >= 0)
 		close(s->root_dir_fd);
+	for (uint32_t i = 0; s->graft_fds && i < s->p.nr_grafts; i++)
+		if (s->graft_fds[i] >= 0)
+			close(s->graft_fds[i]);
+	free(s->graft_fds);
 	free(s);
 }
 
