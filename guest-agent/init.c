@@ -6,12 +6,14 @@
  */
 #define _GNU_SOURCE
 #include "guest-agent/init.h"
+#include "guest-agent/image_root.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -89,6 +91,17 @@ void agent_boot_parse(const char *cmdline, struct agent_boot *boot)
 		snprintf(boot->rootfstype, sizeof(boot->rootfstype), "ext4");
 	if (agent_cmdline_param(cmdline, "kvmbox.rootflags", opts, sizeof(opts)) == 0)
 		parse_rootflags(opts, boot);
+	if (agent_cmdline_param(cmdline, "kvmbox.layers", opts, sizeof(opts)) == 0) {
+		char *end;
+		unsigned long n = strtoul(opts, &end, 10);
+
+		/* A bad count is kept as one past the limit: the mount says so. */
+		boot->layers = *end || opts[0] < '0' || opts[0] > '9' || n > AGENT_MAX_LAYERS
+		                   ? AGENT_MAX_LAYERS + 1
+		                   : (unsigned int)n;
+	}
+	if (agent_cmdline_param(cmdline, "kvmbox.upper", boot->upper, sizeof(boot->upper)))
+		boot->upper[0] = '\0';
 }
 
 int agent_init_read_cmdline(char *buf, size_t cap)
@@ -279,7 +292,8 @@ int agent_init_switch_root(const struct agent_boot *boot)
 	if (!boot->root[0])
 		return 0;
 	mkdir(newroot, 0755);
-	err = mount_root(boot, newroot);
+	err = boot->layers ? agent_image_root_mount(boot->root, boot->layers, boot->upper, newroot)
+	                   : mount_root(boot, newroot);
 	if (err)
 		return err;
 	err = move_api_mounts("", newroot);

@@ -36,6 +36,8 @@ struct agent_boot {
 	char rootfstype[32];     /* kvmbox.rootfstype=, default "ext4" */
 	unsigned long rootflags; /* MS_RDONLY from kvmbox.rootflags=ro, else 0 */
 	char rootdata[128];      /* the rest of kvmbox.rootflags=, "" for none */
+	unsigned int layers;     /* kvmbox.layers=N: root is an image's layers (image_root.h) */
+	char upper[64];          /* kvmbox.upper=TAG: their writable layer; "": a tmpfs */
 };
 
 /*

@@ -6,6 +6,8 @@
  * before anything is mounted.
  */
 #include "check.h"
+#include "guest-agent/image_root.h"
+#include "guest-agent/init.h"
 #include "guest-agent/volumes.h"
 
 #include <errno.h>
@@ -61,4 +63,39 @@ TEST(refused)
 	CHECK_ERR(agent_volumes_parse("a:/1,b:/2,c:/3", v, 2), -E2BIG);
 }
 
-CHECK_MAIN(CASE(well_formed), CASE(refused))
+/* An image's root (image_root.h): the overlay's options and the command line. */
+TEST(image_root)
+{
+	char buf[4096];
+	struct agent_boot b;
+
+	CHECK_ERR(agent_overlay_data(1, buf, sizeof(buf)), 0);
+	CHECK(!strcmp(buf, "lowerdir=0,upperdir=/upper/data,workdir=/upper/work"));
+	CHECK_ERR(agent_overlay_data(3, buf, sizeof(buf)), 0);
+	CHECK(!strcmp(buf, "lowerdir=2:1:0,upperdir=/upper/data,workdir=/upper/work"));
+	/* The most overlayfs takes still fits in a page of mount options. */
+	CHECK_ERR(agent_overlay_data(AGENT_MAX_LAYERS, buf, sizeof(buf)), 0);
+	CHECK(!strncmp(buf, "lowerdir=499:498:", 17));
+	CHECK_ERR(agent_overlay_data(0, buf, sizeof(buf)), -EINVAL);
+	CHECK_ERR(agent_overlay_data(AGENT_MAX_LAYERS + 1, buf, sizeof(buf)), -EINVAL);
+	CHECK_ERR(agent_overlay_data(12, buf, 20), -ENAMETOOLONG);
+
+	agent_boot_parse("kvmbox.root=image kvmbox.rootfstype=virtiofs kvmbox.layers=7", &b);
+	CHECK_EQ(b.layers, 7);
+	CHECK(!strcmp(b.upper, ""));
+	agent_boot_parse("kvmbox.layers=3 kvmbox.upper=keep", &b);
+	CHECK_EQ(b.layers, 3);
+	CHECK(!strcmp(b.upper, "keep"));
+	agent_boot_parse("quiet", &b);
+	CHECK_EQ(b.layers, 0);
+	/* A count the agent cannot take is refused when it mounts, not read as 0. */
+	for (const char *const *p =
+	         (const char *const[]){ "kvmbox.layers=x", "kvmbox.layers=-1", "kvmbox.layers=501",
+	                                "kvmbox.layers=2x", "kvmbox.layers=", NULL };
+	     *p; p++) {
+		agent_boot_parse(*p, &b);
+		CHECK_EQ(b.layers, AGENT_MAX_LAYERS + 1);
+	}
+}
+
+CHECK_MAIN(CASE(well_formed), CASE(refused), CASE(image_root))
