@@ -107,8 +107,7 @@ struct oci_config {
 	size_t nr_diff_ids;
 	char **diff_ids; /* rootfs.diff_ids: digests of the uncompressed layers */
 };
-int oci_config_parse(const char *json, size_t len, struct oci_config *c, char *err,
-                     size_t errcap);
+int oci_config_parse(const char *json, size_t len, struct oci_config *c, char *err, size_t errcap);
 void oci_config_free(struct oci_config *c);
 
 /* ---- layer.c ----------------------------------------------------------- */
@@ -202,11 +201,39 @@ int oci_registry_open(const struct oci_ref *ref, const struct oci_pull_opts *o,
                       struct oci_source **out, char *err, size_t errcap);
 /* source_layout.c: OCI_REF_LAYOUT (index.json's manifest with the
  * annotation org.opencontainers.image.ref.name == tag, or the only one). */
-int oci_layout_open(const struct oci_ref *ref, struct oci_source **out, char *err,
-                    size_t errcap);
+int oci_layout_open(const struct oci_ref *ref, struct oci_source **out, char *err, size_t errcap);
 /* source_archive.c: OCI_REF_ARCHIVE (manifest.json of `docker save`, or an
  * OCI layout inside the tar, as newer docker writes). */
-int oci_archive_open(const struct oci_ref *ref, struct oci_source **out, char *err,
-                     size_t errcap);
+int oci_archive_open(const struct oci_ref *ref, struct oci_source **out, char *err, size_t errcap);
+
+/* ---- store.c ----------------------------------------------------------- */
+
+/*
+ * The store's layout (docs/images.md), under its root folder:
+ *   blobs/sha256/HEX    every blob, verified (manifests, configs, layers)
+ *   layers/sha256/HEX   a layer unpacked (HEX: its blob's digest)
+ *   refs/HEX            {"name", "manifest"} (HEX: the name's SHA-256)
+ *   tmp/                what is being written; renamed into place when whole
+ *   empty/              an image share's root (oci.h)
+ *   lock                flock: shared by pulls and running sandboxes,
+ *                       exclusive for collecting what no image uses
+ */
+struct oci_store {
+	int dirfd; /* the root, O_PATH */
+	char *path;
+	int lockfd;
+	bool held; /* oci_store_hold */
+};
+
+/* oci_store_rel: "blobs/sha256/HEX" or "layers/sha256/HEX" for digest. */
+int oci_store_rel(const char *kind, const char *digest, char *buf, size_t cap);
+/* oci_store_tmp: a fresh name under tmp/ ("tmp/PREFIX-PID-N"). */
+int oci_store_tmp(struct oci_store *st, const char *prefix, char *buf, size_t cap);
+/* oci_store_read_blob: a blob of at most max bytes into memory (malloc'd, NUL-ended). */
+int oci_store_read_blob(struct oci_store *st, const char *digest, size_t max, char **buf,
+                        size_t *len, char *err, size_t errcap);
+/* oci_store_put_ref: name -> manifest digest, atomically. */
+int oci_store_put_ref(struct oci_store *st, const char *name, const char *manifest, char *err,
+                      size_t errcap);
 
 #endif
