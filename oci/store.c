@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,26 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
+/*
+ * store_probe_xattrs: whether the store's file system keeps user xattrs,
+ * where a layer keeps its entries' owners, modes and whiteouts
+ * (oci_int.h): asked once here, so that the first pull does not fail
+ * half way with a less clear error.
+ */
+static int store_probe_xattrs(struct oci_store *st)
+{
+	int fd = openat(st->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsetxattr(fd, "user.kvmbox.probe", "1", 1, 0) < 0)
+		rc = -errno;
+	else
+		fremovexattr(fd, "user.kvmbox.probe");
+	close(fd);
+	return rc;
+}
+
 int oci_store_open(const char *dir, struct oci_store **out, char *err, size_t errcap)
 {
 	struct oci_store *st = calloc(1, sizeof(*st));
@@ -95,6 +116,14 @@ int oci_store_open(const char *dir, struct oci_store **out, char *err, size_t er
 			             store_dirs[i], strerror(errno));
 			goto fail;
 		}
+	rc = store_probe_xattrs(st);
+	if (rc) {
+		oci_err(err, errcap, rc,
+		        "store %s: %s: its file system must keep user xattrs (ext4, xfs, btrfs, "
+		        "tmpfs from Linux 6.6): set KVMBOX_HOME to a folder on one",
+		        st->path, strerror(-rc));
+		goto fail;
+	}
 	st->lockfd = openat(st->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (st->lockfd < 0) {
 		rc = oci_err(err, errcap, -errno, "store %s/lock: %s", st->path, strerror(errno));
