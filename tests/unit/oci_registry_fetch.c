@@ -123,15 +123,18 @@ static int get_manifest(struct walk *w, const char *reference, json_t **doc, cha
 	if (rc)
 		return rc;
 	sha256_hex(buf, len, digest);
-	if (!strncmp(reference, "sha256:", 7) && strcmp(digest, reference))
+	if (!type[0] || strchr(type, ';') || strchr(type, ' '))
+		rc = fail(reference, "a Content-Type missing, or with its parameters");
+	if (!rc && !strncmp(reference, "sha256:", 7) && strcmp(digest, reference))
 		rc = fail(reference, "manifest digest mismatch");
 	if (!rc)
 		rc = w->src->ops->manifest(w->src, digest, &buf2, &len2, type2, w->err,
 		                           sizeof(w->err));
-	if (!rc && (len2 != len || memcmp(buf, buf2, len) || strcmp(type, type2)))
-		rc = fail(digest, "the manifest by digest differs from the one by tag");
-	if (!rc)
+	if (!rc) {
+		if (len2 != len || memcmp(buf, buf2, len) || strcmp(type, type2))
+			rc = fail(digest, "the manifest by digest differs from the one by tag");
 		free(buf2);
+	}
 	*doc = rc ? NULL : json_loadb(buf, len, 0, NULL);
 	if (!rc && !*doc)
 		rc = fail(reference, "the manifest is not JSON");
