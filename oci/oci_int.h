@@ -107,8 +107,7 @@ struct oci_config {
 	size_t nr_diff_ids;
 	char **diff_ids; /* rootfs.diff_ids: digests of the uncompressed layers */
 };
-int oci_config_parse(const char *json, size_t len, struct oci_config *c, char *err,
-                     size_t errcap);
+int oci_config_parse(const char *json, size_t len, struct oci_config *c, char *err, size_t errcap);
 void oci_config_free(struct oci_config *c);
 
 /* ---- layer.c ----------------------------------------------------------- */
@@ -202,11 +201,9 @@ int oci_registry_open(const struct oci_ref *ref, const struct oci_pull_opts *o,
                       struct oci_source **out, char *err, size_t errcap);
 /* source_layout.c: OCI_REF_LAYOUT (index.json's manifest with the
  * annotation org.opencontainers.image.ref.name == tag, or the only one). */
-int oci_layout_open(const struct oci_ref *ref, struct oci_source **out, char *err,
-                    size_t errcap);
+int oci_layout_open(const struct oci_ref *ref, struct oci_source **out, char *err, size_t errcap);
 /* source_archive.c: OCI_REF_ARCHIVE (manifest.json of `docker save`, or an
  * OCI layout inside the tar, as newer docker writes). */
-int oci_archive_open(const struct oci_ref *ref, struct oci_source **out, char *err,
-                     size_t errcap);
+int oci_archive_open(const struct oci_ref *ref, struct oci_source **out, char *err, size_t errcap);
 
 #endif
