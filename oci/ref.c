@@ -242,6 +242,10 @@ static int parse_name(const char *s, struct oci_ref *r, char *err, size_t errcap
 	}
 
 	n = (size_t)(end - path);
+	if (n == 0)
+		return oci_err(err, errcap, -EINVAL,
+		               "invalid reference \"%s\": no repository name after the registry",
+		               s);
 	for (size_t i = 0; i < n; i++)
 		if (is_upper(path[i]))
 			return oci_err(
