@@ -172,6 +172,7 @@ static int parse_name(const char *s, struct oci_ref *r, char *err, size_t errcap
 {
 	const char *at = strchr(s, '@'), *end, *slash, *colon, *path;
 	size_t n, dlen;
+	bool lib;
 
 	if (!*s)
 		return oci_err(err, errcap, -EINVAL, "empty reference");
@@ -274,21 +275,14 @@ static int parse_name(const char *s, struct oci_ref *r, char *err, size_t errcap
 		return oci_err(err, errcap, -EINVAL,
 		               "invalid reference \"%s\": a 64-digit hex string is not a name", s);
 
-	if (!strcmp(r->registry, "docker.io") && !memchr(path, '/', n)) {
-		if (n + 8 > NAME_TOTAL_MAX)
-			return oci_err(err, errcap, -EINVAL,
-			               "invalid reference \"%s\": name too long", s);
-		memcpy(r->repository, "library/", 8);
-		memcpy(r->repository + 8, path, n);
-		r->repository[8 + n] = '\0';
-	} else {
-		if (n > NAME_TOTAL_MAX || strlen(r->registry) + 1 + n > NAME_TOTAL_MAX)
-			return oci_err(err, errcap, -EINVAL,
-			               "invalid reference \"%s\": name longer than %d characters",
-			               s, NAME_TOTAL_MAX);
-		memcpy(r->repository, path, n);
-		r->repository[n] = '\0';
-	}
+	/* The whole name, as normalized ("docker.io/library/x"), is bounded. */
+	lib = !strcmp(r->registry, "docker.io") && !memchr(path, '/', n);
+	if (strlen(r->registry) + 1 + (lib ? 8 : 0) + n > NAME_TOTAL_MAX)
+		return oci_err(err, errcap, -EINVAL,
+		               "invalid reference \"%s\": name longer than %d characters", s,
+		               NAME_TOTAL_MAX);
+	snprintf(r->repository, sizeof(r->repository), "%s%.*s", lib ? "library/" : "", (int)n,
+	         path);
 	/* reference.go's TagNameOnly: "latest" when neither was given. */
 	if (!r->tag[0] && !r->digest[0])
 		strcpy(r->tag, "latest");

@@ -107,6 +107,8 @@ TEST(invalid)
 	bad(failed, "a-", -EINVAL, "invalid repository name");
 	bad(failed, "-a", -EINVAL, "invalid repository name");
 	bad(failed, "a b", -EINVAL, "invalid");
+	/* A message is one line whatever was typed. */
+	bad(failed, "a\nb\x1b[2J", -EINVAL, "\"a?b?[2J\"");
 	bad(failed, ":tag", -EINVAL, "no name");
 	bad(failed, "@sha256:" HEX64, -EINVAL, "no name");
 	bad(failed, HEX64, -EINVAL, "64-digit hex");
@@ -132,6 +134,12 @@ TEST(invalid)
 	name[3] = '/';
 	name[255] = '\0';
 	bad(failed, name, -EINVAL, "longer than 255");
+	/* The bound is on the normalized name: docker.io/library/ counts. */
+	memset(name, 'a', 238);
+	name[238] = '\0';
+	bad(failed, name, -EINVAL, "longer than 255");
+	name[237] = '\0';
+	CHECK_EQ(oci_ref_parse(name, &(struct oci_ref){ 0 }, NULL, 0), 0);
 }
 
 TEST(layout)
