@@ -82,7 +82,8 @@ static json_t *load(const char *json, size_t len, size_t max, const char *what, 
 	json_t *root;
 
 	if (!json || len > max) {
-		*rc = oci_err(err, errcap, -EFBIG, "%s: larger than %zu bytes", what, max);
+		*rc = json ? oci_err(err, errcap, -EFBIG, "%s: larger than %zu bytes", what, max)
+		           : oci_err(err, errcap, -EINVAL, "%s: no document", what);
 		return NULL;
 	}
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
@@ -402,27 +403,32 @@ static void free_vec(char **v)
 }
 
 /* dup_vec: an array of strings into a NULL-terminated vector; absent or
- * null leaves *out NULL. */
-static int dup_vec(const json_t *a, size_t max, char ***out, const char *what, char *err,
+ * null leaves *out NULL. With strslice, one string is a vector of one, as
+ * moby reads Entrypoint and Cmd (api/types/strslice). */
+static int dup_vec(const json_t *a, bool strslice, char ***out, const char *what, char *err,
                    size_t errcap)
 {
+	json_t *wrap = NULL;
 	const json_t *e;
 	size_t i;
 	int rc = 0;
 
 	*out = NULL;
+	if (strslice && json_is_string(a)) {
+		a = wrap = json_pack("[s]", json_string_value(a));
+		if (!wrap)
+			return -ENOMEM;
+	}
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return oci_err(err, errcap, -EINVAL, "config: %s must be an array of strings",
-		               what);
-	if (json_array_size(a) > max)
-		return oci_err(err, errcap, -E2BIG, "config: %s has more than %zu entries", what,
-		               max);
-	*out = calloc(json_array_size(a) + 1, sizeof(char *));
-	if (!*out)
-		return -ENOMEM;
-	json_array_foreach(a, i, e)
+		rc = oci_err(err, errcap, -EINVAL, "config: %s must be an array of strings", what);
+	else if (json_array_size(a) > MAX_VEC)
+		rc = oci_err(err, errcap, -E2BIG, "config: %s has more than %d entries", what,
+		             MAX_VEC);
+	else if (!(*out = calloc(json_array_size(a) + 1, sizeof(char *))))
+		rc = -ENOMEM;
+	json_array_foreach(rc ? NULL : a, i, e)
 	{
 		rc = dup_str(e, MAX_STR, &(*out)[i], what, err, errcap);
 		if (!rc && !(*out)[i])
@@ -431,6 +437,7 @@ static int dup_vec(const json_t *a, size_t max, char ***out, const char *what, c
 		if (rc)
 			break;
 	}
+	json_decref(wrap);
 	if (rc) {
 		free_vec(*out);
 		*out = NULL;
@@ -517,12 +524,12 @@ int oci_config_parse(const char *json, size_t len, struct oci_config *c, char *e
 	if (cfg && !json_is_null(cfg) && !json_is_object(cfg))
 		rc = oci_err(err, errcap, -EINVAL, "config: config must be an object");
 	if (!rc)
-		rc = dup_vec(json_object_get(cfg, "Entrypoint"), MAX_VEC, &c->entrypoint,
-		             "Entrypoint", err, errcap);
+		rc = dup_vec(json_object_get(cfg, "Entrypoint"), true, &c->entrypoint, "Entrypoint",
+		             err, errcap);
 	if (!rc)
-		rc = dup_vec(json_object_get(cfg, "Cmd"), MAX_VEC, &c->cmd, "Cmd", err, errcap);
+		rc = dup_vec(json_object_get(cfg, "Cmd"), true, &c->cmd, "Cmd", err, errcap);
 	if (!rc)
-		rc = dup_vec(json_object_get(cfg, "Env"), MAX_VEC, &c->env, "Env", err, errcap);
+		rc = dup_vec(json_object_get(cfg, "Env"), false, &c->env, "Env", err, errcap);
 	if (!rc)
 		rc = dup_str(json_object_get(cfg, "WorkingDir"), 4096, &c->workdir, "WorkingDir",
 		             err, errcap);

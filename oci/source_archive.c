@@ -486,6 +486,8 @@ static int copy_out(struct archive_source *as, struct archive *a, struct archive
 		if (c->p && c->p->fn)
 			c->p->fn(c->p->arg, c->d->digest, done, c->d->size);
 	}
+	if (!done && c->p && c->p->fn) /* an empty member: its final report */
+		c->p->fn(c->p->arg, c->d->digest, 0, c->d->size);
 	return 1; /* found: stop the pass */
 }
 

@@ -343,6 +343,9 @@ static int layout_blob(struct oci_source *src, const struct oci_descriptor *d, i
 	}
 	free(buf);
 	close(in);
+	/* An empty blob still gets its final report (done == total). */
+	if (!rc && !done && p && p->fn)
+		p->fn(p->arg, d->digest, 0, d->size);
 	if (rc && !(err && errcap && *err))
 		oci_err(err, errcap, rc, "blob %s in %s: %s", d->digest, ls->path, strerror(-rc));
 	return rc;
@@ -411,6 +414,9 @@ static int default_reference(struct layout_source *ls, char *err, size_t errcap)
 		strcpy(ls->src.reference, entry_digest(json_array_get(ms, 0)));
 	} else if (json_array_size(ms) == 0) {
 		rc = oci_err(err, errcap, -ENOENT, "%s: index.json lists no image", ls->path);
+	} else if (json_array_size(ms) == 1) {
+		rc = oci_err(err, errcap, -EINVAL,
+		             "%s/index.json: its one entry has no valid sha256 digest", ls->path);
 	} else {
 		json_array_foreach(ms, i, e)
 		{

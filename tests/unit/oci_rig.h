@@ -133,8 +133,8 @@ static inline int rig_fetch(struct oci_source *src, const struct oci_descriptor 
 		rc = oci_sha256_fd(fd, got, &size);
 	if (!rc && (strcmp(got, d->digest) || size != d->size))
 		rc = -EBADMSG;
-	/* Progress ends at done == total (an empty blob makes no call). */
-	if (!rc && d->size && (pr.last_done != d->size || pr.last_total != d->size))
+	/* Progress ends at done == total, an empty blob's too. */
+	if (!rc && (!pr.calls || pr.last_done != d->size || pr.last_total != d->size))
 		rc = -EPROTO;
 	close(fd);
 	return rc;

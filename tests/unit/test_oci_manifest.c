@@ -404,7 +404,7 @@ TEST(manifest_hostile)
 	CHECK_ERR(parse("[1]", &m, err), -EINVAL);
 	CHECK_ERR(parse("", &m, err), -EINVAL);
 	CHECK_ERR(oci_manifest_parse("{}", OCI_MAX_MANIFEST + 1u, &m, err, sizeof(err)), -EFBIG);
-	CHECK_ERR(oci_manifest_parse(NULL, 0, &m, err, sizeof(err)), -EFBIG);
+	CHECK_ERR(oci_manifest_parse(NULL, 0, &m, err, sizeof(err)), -EINVAL);
 	CHECK(m.layers == NULL && m.nr_layers == 0);
 
 	/* OCI_MAX_LAYERS layers pass; one more does not. */
@@ -463,6 +463,11 @@ TEST(config_parse)
 	oci_config_free(&c);
 	CHECK_EQ(cparse("{\"config\":{\"Cmd\":null,\"Env\":[]}}", &c, err), 0);
 	CHECK(!c.cmd && c.env && !c.env[0]);
+	oci_config_free(&c);
+	/* moby's strslice: one string for Entrypoint or Cmd is a vector of one. */
+	CHECK_EQ(cparse("{\"config\":{\"Entrypoint\":\"/init\",\"Cmd\":\"a b\"}}", &c, err), 0);
+	CHECK(c.entrypoint && !strcmp(c.entrypoint[0], "/init") && !c.entrypoint[1]);
+	CHECK(c.cmd && !strcmp(c.cmd[0], "a b") && !c.cmd[1]);
 	oci_config_free(&c);
 }
 

@@ -235,6 +235,10 @@ TEST(layout_hostile)
 	if (!src)
 		return;
 
+	/* An empty blob. */
+	d = (struct oci_descriptor){ OCI_GZ, "", 0 };
+	CHECK_EQ(rig_blob(dir, "", 0, d.digest), 0);
+	CHECK_EQ(rig_fetch(src, &d, err, sizeof(err)), 0);
 	/* A blob larger than its descriptor says: refused before a byte. */
 	d = (struct oci_descriptor){ OCI_GZ, "", im.layer_len - 1 };
 	strcpy(d.digest, im.layer_d);
