@@ -270,8 +270,9 @@ static int parse_name(const char *s, struct oci_ref *r, char *err, size_t errcap
 			return oci_err(err, errcap, -EINVAL,
 			               "invalid reference \"%s\": name ends with '/'", s);
 	}
-	/* normalize.go: a bare 64-hex name would read as an image ID. */
-	if (path == s && n == 64 && strspn(path, "0123456789abcdef") >= 64)
+	/* normalize.go: 64 hex digits alone would read as an image ID. */
+	if (path == s && n == 64 && !r->tag[0] && !r->digest[0] &&
+	    strspn(path, "0123456789abcdef") >= 64)
 		return oci_err(err, errcap, -EINVAL,
 		               "invalid reference \"%s\": a 64-digit hex string is not a name", s);
 

@@ -112,6 +112,7 @@ TEST(invalid)
 	bad(failed, ":tag", -EINVAL, "no name");
 	bad(failed, "@sha256:" HEX64, -EINVAL, "no name");
 	bad(failed, HEX64, -EINVAL, "64-digit hex");
+	ok(failed, HEX64 ":t", "docker.io/library/" HEX64 ":t");
 	bad(failed, "host:port/x", -EINVAL, "invalid registry");
 	bad(failed, "host:123456/x", -EINVAL, "invalid registry");
 	bad(failed, "-host.io/x", -EINVAL, "invalid registry");
