@@ -25,52 +25,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define WH_PREFIX ".wh."
-#define WH_META   ".wh..wh." /* aufs' own files (.wh..wh.plnk, ...) */
-#define WH_OPAQUE ".wh..wh..opq"
-
-int layer_norm(const char *in, char *out, size_t cap)
-{
-	const char *p = in;
-	size_t o = 0;
-
-	if (!in || !*in)
-		return -EINVAL;
-	if (*in == '/')
-		return -EPERM;
-	while (*p) {
-		size_t len = strcspn(p, "/");
-		const char *comp = p;
-
-		p += len;
-		p += strspn(p, "/");
-		if (len == 0 || (len == 1 && comp[0] == '.'))
-			continue;
-		if (len == 2 && comp[0] == '.' && comp[1] == '.')
-			return -EPERM;
-		if (o + !!o + len >= cap)
-			return -ENAMETOOLONG;
-		if (o)
-			out[o++] = '/';
-		memcpy(out + o, comp, len);
-		o += len;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* layer_show: name as it may go in a message: printable ASCII, shortened. */
-static void layer_show(const char *name, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (; name && *name && o + 4 < cap; name++)
-		out[o++] = (*name >= 0x20 && *name < 0x7f) ? *name : '?';
-	if (name && *name)
-		memcpy(out + o, "...", 3), o += 3;
-	out[o] = '\0';
-}
-
 /* layer_fail: "layer entry NAME: WHY" into the caller's err; returns rc. */
 __attribute__((format(printf, 4, 5))) static int
 layer_fail(struct layer_ctx *c, struct archive_entry *e, int rc, const char *fmt, ...)
@@ -123,12 +77,18 @@ static bool layer_xattr_kept(const char *name)
 /* layer_xattrs: the entry's kept xattrs on fd (-1: none can be: counted). */
 static int layer_xattrs(struct layer_ctx *c, struct archive_entry *e, int fd)
 {
-	const char *name;
+	const char *name, *prev = NULL;
 	const void *val;
 	size_t size;
 
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &name, &val, &size) == ARCHIVE_OK) {
+		/* libarchive's pax writer records each xattr twice (as
+		 * LIBARCHIVE.xattr and SCHILY.xattr), one after the other, and
+		 * its reader keeps both: count one. */
+		if (name && prev && !strcmp(name, prev))
+			continue;
+		prev = name;
 		if (fd < 0 || !name || !layer_xattr_kept(name)) {
 			c->st->skipped_xattrs++;
 			continue;
@@ -205,7 +165,7 @@ static int layer_place(struct layer_ctx *c, struct archive_entry *e, const char 
 	if (!r)
 		return pfd;
 	close(pfd);
-	return layer_fail(c, e, r, "replacing what was there: %s", strerror(-r));
+	return layer_fail(c, e, r, "%s", strerror(-r));
 }
 
 /* layer_create: an empty file base in pfd, 0600 until layer_meta. */
@@ -381,6 +341,15 @@ static int layer_special(struct layer_ctx *c, struct archive_entry *e, const cha
 	return r;
 }
 
+/* layer_fail_link: a hard link refused, naming its target. */
+static int layer_fail_link(struct layer_ctx *c, struct archive_entry *e, int rc, const char *why)
+{
+	char shown[160];
+
+	layer_show(archive_entry_hardlink(e), shown, sizeof(shown));
+	return layer_fail(c, e, rc, "a hard link to \"%s\": %s", shown, why);
+}
+
 /*
  * layer_hardlink: a second name for an entry already in this layer (layer.md
  * "Hardlinks"): the target's name is checked as the entry's own, its folder
@@ -396,23 +365,24 @@ static int layer_hardlink(struct layer_ctx *c, struct archive_entry *e, const ch
 
 	r = layer_norm(archive_entry_hardlink(e), c->target, sizeof(c->target));
 	if (r == -EPERM || (!r && !*c->target))
-		return layer_fail(c, e, -EPERM, "a hard link to outside the layer");
+		return layer_fail_link(c, e, -EPERM, "outside the layer");
 	if (r)
-		return layer_fail(c, e, r, "a hard link's target: %s", strerror(-r));
+		return layer_fail_link(c, e, r, strerror(-r));
 	slash = strrchr(c->target, '/');
 	tbase = slash ? slash + 1 : c->target;
 	if (slash)
 		*slash = '\0';
 	tpfd = layer_beneath(c->root, slash ? c->target : "", O_PATH | O_DIRECTORY);
-	if (tpfd == -ENOENT || tpfd == -ENOTDIR || tpfd == -ELOOP || tpfd == -EXDEV)
-		return layer_fail(c, e, -EPERM, "a hard link to nothing of this layer's");
+	if (tpfd == -ELOOP || tpfd == -EXDEV)
+		return layer_fail_link(c, e, -EPERM, "through a symlink");
+	if (tpfd == -ENOENT || tpfd == -ENOTDIR)
+		return layer_fail_link(c, e, -EPERM, "not in this layer");
 	if (tpfd < 0)
-		return layer_fail(c, e, tpfd, "a hard link's target: %s", strerror(-tpfd));
+		return layer_fail_link(c, e, tpfd, strerror(-tpfd));
 	r = fstatat(tpfd, tbase, &sb, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	if (r || S_ISDIR(sb.st_mode)) {
 		close(tpfd);
-		return layer_fail(c, e, -EPERM, "a hard link to %s",
-		                  r ? "nothing of this layer's" : "a folder");
+		return layer_fail_link(c, e, -EPERM, r ? "not in this layer" : "a folder");
 	}
 	pfd = layer_place(c, e, base, false, &kept);
 	if (pfd < 0) {
@@ -420,14 +390,15 @@ static int layer_hardlink(struct layer_ctx *c, struct archive_entry *e, const ch
 		return pfd;
 	}
 	/* Replacing the link's name may have removed the target (a link
-	 * named as a folder above its target): then there is nothing. */
+	 * named as a folder above its target, or as the target): then there
+	 * is nothing to link to. */
 	r = linkat(tpfd, tbase, pfd, base, 0) < 0 ? -errno : 0;
 	close(pfd);
 	close(tpfd);
 	if (r == -ENOENT)
-		return layer_fail(c, e, -EPERM, "a hard link to nothing of this layer's");
+		return layer_fail_link(c, e, -EPERM, "not in this layer");
 	if (r)
-		return layer_fail(c, e, r, "link: %s", strerror(-r));
+		return layer_fail_link(c, e, r, strerror(-r));
 	c->st->hardlinks++;
 	return 0;
 }
@@ -443,11 +414,11 @@ static int layer_hardlink(struct layer_ctx *c, struct archive_entry *e, const ch
  */
 static int layer_whiteout(struct layer_ctx *c, struct archive_entry *e, const char *base)
 {
-	const char *victim = base + strlen(WH_PREFIX);
+	const char *victim = base + strlen(LAYER_WH_PREFIX);
 	struct stat sb;
 	int pfd, fd, r;
 
-	if (!strcmp(base, WH_OPAQUE)) {
+	if (!strcmp(base, LAYER_WH_OPAQUE)) {
 		fd = layer_mkdirs(c->root, c->parent, &c->inodes, c->max_entries);
 		if (fd < 0)
 			return layer_fail_path(c, e, fd);
@@ -458,10 +429,10 @@ static int layer_whiteout(struct layer_ctx *c, struct archive_entry *e, const ch
 		c->st->opaques++;
 		return 0;
 	}
-	if (!strncmp(base, WH_META, strlen(WH_META)))
+	if (!strncmp(base, LAYER_WH_META, strlen(LAYER_WH_META)))
 		return 0; /* aufs' hard-link bookkeeping, no part of the image */
 	if (!*victim || !strcmp(victim, ".") || !strcmp(victim, ".."))
-		return layer_fail(c, e, -EPERM, "a whiteout of its own folder or above");
+		return layer_fail(c, e, -EPERM, "a whiteout of \"\", \".\" or \"..\"");
 	pfd = layer_mkdirs(c->root, c->parent, &c->inodes, c->max_entries);
 	if (pfd < 0)
 		return layer_fail_path(c, e, pfd);
@@ -479,23 +450,6 @@ static int layer_whiteout(struct layer_ctx *c, struct archive_entry *e, const ch
 	if (r)
 		return layer_fail(c, e, r, "%s: %s", OCI_OVERRIDE_XATTR, strerror(-r));
 	c->st->whiteouts++;
-	return 0;
-}
-
-/* layer_split: c->name into c->parent and the last component (returned);
- * -EPERM when a folder on the way is named as a whiteout (layer.md: no
- * file or folder has such a name). */
-static int layer_split(struct layer_ctx *c, const char **base)
-{
-	const char *slash = strrchr(c->name, '/');
-	size_t plen = slash ? (size_t)(slash - c->name) : 0;
-
-	memcpy(c->parent, c->name, plen);
-	c->parent[plen] = '\0';
-	*base = slash ? slash + 1 : c->name;
-	for (const char *p = c->parent; *p; p += strcspn(p, "/"), p += *p == '/')
-		if (!strncmp(p, WH_PREFIX, strlen(WH_PREFIX)))
-			return -EPERM;
 	return 0;
 }
 
@@ -535,9 +489,9 @@ int layer_entry(struct layer_ctx *c, struct archive_entry *e)
 		return layer_fail(c, e, r, "an absolute name or a \"..\": outside the layer");
 	if (r)
 		return layer_fail(c, e, r, "a bad name: %s", strerror(-r));
-	if (layer_split(c, &base))
+	if (layer_split(c->name, c->parent, &base))
 		return layer_fail(c, e, -EPERM, "a whiteout's name as a folder");
-	if (!strncmp(base, WH_PREFIX, strlen(WH_PREFIX)))
+	if (!strncmp(base, LAYER_WH_PREFIX, strlen(LAYER_WH_PREFIX)))
 		return layer_whiteout(c, e, base);
 	if (archive_entry_hardlink(e))
 		return *base ? layer_hardlink(c, e, base)

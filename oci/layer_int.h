@@ -5,14 +5,15 @@
  *
  *   layer.c        the stream: libarchive, the media type's check, the
  *                  limits, the loop over entries, folder mtimes at the end
- *   layer_entry.c  one entry: its name, whiteouts, hard links, the host
- *                  object, its override xattr, xattrs, data
+ *   layer_entry.c  one entry: whiteouts, hard links, the host object,
+ *                  its override xattr, xattrs, data
+ *   layer_name.c   names: made relative, split, shown in messages
  *   layer_fs.c     the host side, confined beneath the layer's folder
  *                  (openat2), knowing nothing of tar: finding and making
  *                  folders, the override xattr, the folders' mtimes,
  *                  oci_rm_tree
  *
- * Calls go one way: layer.c -> layer_entry.c -> layer_fs.c.
+ * Calls go one way: layer.c -> layer_entry.c -> layer_name.c, layer_fs.c.
  */
 #ifndef KVMBOX_OCI_LAYER_INT_H
 #define KVMBOX_OCI_LAYER_INT_H
@@ -99,6 +100,31 @@ void layer_dirs_free(struct layer_dirs *d);
  */
 int layer_mkdirs(int root, const char *path, uint64_t *made, uint64_t max);
 
+/* ---- layer_name.c ------------------------------------------------------ */
+
+/* Whiteout names (image-spec layer.md "Whiteouts"). */
+#define LAYER_WH_PREFIX ".wh."
+#define LAYER_WH_META   ".wh..wh." /* aufs' own files (.wh..wh.plnk, ...) */
+#define LAYER_WH_OPAQUE ".wh..wh..opq"
+
+/*
+ * layer_norm: a tar name made relative to the layer's root: no leading "./"
+ * or "/"-runs inside, no trailing "/", no "." component; "" is the root
+ * itself. -EPERM for an absolute name or a ".." component, -EINVAL for an
+ * empty one, -ENAMETOOLONG past cap (PATH_MAX).
+ */
+int layer_norm(const char *in, char *out, size_t cap);
+
+/* layer_split: a normalised name's folder into parent ("" the root) and
+ * its last component into *base (a pointer into name); -EPERM when a
+ * folder on the way is named as a whiteout (layer.md: "it is not possible
+ * to create a filesystem which has a file or directory with a name
+ * beginning with .wh."). */
+int layer_split(const char *name, char parent[PATH_MAX], const char **base);
+
+/* layer_show: name as it may go in a message: printable ASCII, shortened. */
+void layer_show(const char *name, char *out, size_t cap);
+
 /* ---- layer_entry.c ----------------------------------------------------- */
 
 /* What applying one layer carries from entry to entry. */
@@ -117,14 +143,6 @@ struct layer_ctx {
 	char parent[PATH_MAX]; /* its folder's ("" the root) */
 	char target[PATH_MAX]; /* a hard link's target, normalised */
 };
-
-/*
- * layer_norm: a tar name made relative to the layer's root: no leading "./"
- * or "/"-runs inside, no trailing "/", no "." component; "" is the root
- * itself. -EPERM for an absolute name or a ".." component, -EINVAL for an
- * empty one, -ENAMETOOLONG past PATH_MAX.
- */
-int layer_norm(const char *in, char *out, size_t cap);
 
 /* layer_entry: the entry just read (its data not yet) applied under c->root. */
 int layer_entry(struct layer_ctx *c, struct archive_entry *e);
