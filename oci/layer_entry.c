@@ -489,6 +489,10 @@ int layer_entry(struct layer_ctx *c, struct archive_entry *e)
 		return layer_fail(c, e, r, "an absolute name or a \"..\": outside the layer");
 	if (r)
 		return layer_fail(c, e, r, "a bad name: %s", strerror(-r));
+	/* aufs keeps its own folders at a branch's root (.wh..wh.plnk/,
+	 * .wh..wh.orph/); old docker layers carry them: no part of the image. */
+	if (!strncmp(c->name, LAYER_WH_META, strlen(LAYER_WH_META)) && strchr(c->name, '/'))
+		return 0;
 	if (layer_split(c->name, c->parent, &base))
 		return layer_fail(c, e, -EPERM, "a whiteout's name as a folder");
 	if (!strncmp(base, LAYER_WH_PREFIX, strlen(LAYER_WH_PREFIX)))

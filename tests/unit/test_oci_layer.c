@@ -272,7 +272,8 @@ TEST(test_whiteouts)
 	    ARCHIVE_FILTER_GZIP, FILE_("etc/.wh.gone", ""), FILE_("usr/share/doc/.wh..wh..opq", ""),
 	    DIR_("var/"), FILE_("var/.wh..wh..opq", ""), FILE_("present", "here"),
 	    FILE_(".wh.present", ""), FILE_(".wh.later", ""), FILE_("later", "back"),
-	    FILE_(".wh..wh.plnk", ""), FILE_(".wh..wh..opq", ""), FILE_("etc/.wh.gone", ""));
+	    FILE_(".wh..wh.plnk", ""), DIR_(".wh..wh.orph/"), FILE_(".wh..wh.plnk/1.2", "aufs"),
+	    FILE_(".wh..wh..opq", ""), FILE_("etc/.wh.gone", ""));
 
 	CHECK_ERR(apply(&t, fd, OCI_MEDIA_LAYER_GZIP, 0, 0), 0);
 	CHECK_EQ(mode_of(t.dest, "etc/gone"), S_IFREG | 0644);
@@ -290,6 +291,8 @@ TEST(test_whiteouts)
 	CHECK(!strcmp(OVR("later"), "0:0:0644:file"));
 	CHECK_EQ(mode_of(t.dest, ".wh..wh.plnk"), 0);
 	CHECK_EQ(mode_of(t.dest, "plnk"), 0);
+	CHECK_EQ(mode_of(t.dest, ".wh..wh.orph"), 0);
+	CHECK_EQ(t.st.entries, 13);
 	CHECK_EQ(t.st.whiteouts, 2);
 	CHECK_EQ(t.st.opaques, 3);
 	CHECK(tree_outside_same(&t));

@@ -78,6 +78,8 @@ TEST(test_escapes)
 		CASE_("whiteout of .", -EPERM, "a/.wh..", DIR_("a/"), FILE_("a/.wh..", "")),
 		CASE_("whiteout of nothing", -EPERM, ".wh.", FILE_(".wh.", "")),
 		CASE_("whiteout as a folder", -EPERM, "a/.wh.b/c", FILE_("a/.wh.b/c", "")),
+		CASE_("aufs folder not at the root", -EPERM, "a/.wh..wh.plnk/x",
+		      FILE_("a/.wh..wh.plnk/x", "")),
 		CASE_("whiteout through a symlink", -EPERM, "evil/.wh.secret",
 		      SYMLINK("evil", t.outside), FILE_("evil/.wh.secret", "")),
 		CASE_("opaque through a symlink", -EPERM, "evil/.wh..wh..opq",
