@@ -55,7 +55,7 @@ struct archive_entry;
  * Returns the descriptor or -errno: -ELOOP for a symlink on the way, -EXDEV
  * for a way out, -ENOSYS before Linux 5.6.
  */
-int layer_beneath(int dirfd, const char *path, int flags);
+__attribute__((warn_unused_result)) int layer_beneath(int dirfd, const char *path, int flags);
 
 /*
  * The override xattr (oci_int.h; the format virtio/fuse_owner.c reads and
@@ -63,7 +63,8 @@ int layer_beneath(int dirfd, const char *path, int flags);
  * sticky). type: "file", "dir", "pipe", "socket", "char-MAJ-MIN",
  * "block-MAJ-MIN".
  */
-int layer_override(int fd, uint32_t uid, uint32_t gid, uint32_t mode, const char *type);
+__attribute__((warn_unused_result)) int layer_override(int fd, uint32_t uid, uint32_t gid,
+                                                       uint32_t mode, const char *type);
 
 /* The folders' mtimes, set once every entry is in (creating a child changes
  * its folder's mtime). */
@@ -83,11 +84,12 @@ struct layer_dir_time {
 
 /* layer_dirs_add: folder path (normalised, "" the root), inode ino, gets
  * mtime at the end. -EFBIG past LAYER_DIR_TIMES_MAX, -ENOMEM. */
-int layer_dirs_add(struct layer_dirs *d, const char *path, ino_t ino, struct timespec mtime);
+__attribute__((warn_unused_result)) int layer_dirs_add(struct layer_dirs *d, const char *path,
+                                                       ino_t ino, struct timespec mtime);
 
 /* layer_dirs_apply: each folder's mtime, in the order added (the last entry
  * for a folder wins, as in tar); a folder gone or replaced is skipped. */
-int layer_dirs_apply(struct layer_dirs *d, int root);
+__attribute__((warn_unused_result)) int layer_dirs_apply(struct layer_dirs *d, int root);
 void layer_dirs_free(struct layer_dirs *d);
 
 /*
@@ -98,7 +100,8 @@ void layer_dirs_free(struct layer_dirs *d);
  * (-EFBIG). Returns the descriptor or -errno (-ELOOP, -EXDEV: a symlink on
  * the way; -ENOTDIR: a non-folder on the way).
  */
-int layer_mkdirs(int root, const char *path, uint64_t *made, uint64_t max);
+__attribute__((warn_unused_result)) int layer_mkdirs(int root, const char *path, uint64_t *made,
+                                                     uint64_t max);
 
 /* ---- layer_name.c ------------------------------------------------------ */
 
@@ -113,14 +116,15 @@ int layer_mkdirs(int root, const char *path, uint64_t *made, uint64_t max);
  * itself. -EPERM for an absolute name or a ".." component, -EINVAL for an
  * empty one, -ENAMETOOLONG past cap (PATH_MAX).
  */
-int layer_norm(const char *in, char *out, size_t cap);
+__attribute__((warn_unused_result)) int layer_norm(const char *in, char *out, size_t cap);
 
 /* layer_split: a normalised name's folder into parent ("" the root) and
  * its last component into *base (a pointer into name); -EPERM when a
  * folder on the way is named as a whiteout (layer.md: "it is not possible
  * to create a filesystem which has a file or directory with a name
  * beginning with .wh."). */
-int layer_split(const char *name, char parent[PATH_MAX], const char **base);
+__attribute__((warn_unused_result)) int layer_split(const char *name, char parent[PATH_MAX],
+                                                    const char **base);
 
 /* layer_show: name as it may go in a message: printable ASCII, shortened. */
 void layer_show(const char *name, char *out, size_t cap);
@@ -145,6 +149,6 @@ struct layer_ctx {
 };
 
 /* layer_entry: the entry just read (its data not yet) applied under c->root. */
-int layer_entry(struct layer_ctx *c, struct archive_entry *e);
+__attribute__((warn_unused_result)) int layer_entry(struct layer_ctx *c, struct archive_entry *e);
 
 #endif
