@@ -277,8 +277,9 @@ static int layer_dir(struct layer_ctx *c, struct archive_entry *e, const char *b
 	if (!r && fstat(fd, &sb) < 0)
 		r = layer_fail(c, e, -errno, "stat: %s", strerror(errno));
 	close(fd);
-	if (!r)
-		r = layer_dirs_add(&c->dirs, c->name, sb.st_ino, layer_mtime(e));
+	if (r)
+		return r;
+	r = layer_dirs_add(&c->dirs, c->name, sb.st_ino, layer_mtime(e));
 	if (r == -EFBIG)
 		return layer_fail(c, e, r, "too many folders to keep their mtimes");
 	return r ? layer_fail(c, e, r, "%s", strerror(-r)) : 0;

@@ -161,6 +161,11 @@ TEST(test_bad_names)
 	tree_reset(&t);
 	fd = TAR(ARCHIVE_FILTER_NONE, { .name = "f", .uid = 1ll << 33 });
 	CHECK_ERR(apply(&t, fd, OCI_MEDIA_UNKNOWN, 0, 0), -EINVAL);
+	CHECK(strstr(t.err, "uid or gid") != NULL);
+	tree_reset(&t);
+	fd = TAR(ARCHIVE_FILTER_NONE, { .name = "d/", .type = AE_IFDIR, .gid = 0xffffffffll });
+	CHECK_ERR(apply(&t, fd, OCI_MEDIA_UNKNOWN, 0, 0), -EINVAL);
+	CHECK(strstr(t.err, "uid or gid") != NULL);
 	tree_reset(&t);
 	/* a non-folder on the way */
 	fd = TAR(ARCHIVE_FILTER_NONE, FILE_("f", "x"), FILE_("f/g", "y"));
