@@ -6,6 +6,7 @@
  * symlink, whiteouts of "." and "..". Each must fail with the code the
  * contract names, and leave everything beside the destination as it was:
  * a canary file beside it, and a folder "outside" that symlinks point at.
+ * LAYER_SHOW=1 in the environment prints each case's message.
  */
 #include "layer_rig.h"
 
