@@ -42,9 +42,9 @@ static int layer_media_ok(enum oci_media media, char *err, size_t errcap)
 }
 
 /*
- * layer_open: libarchive on fd, reading only tar through gzip, zstd or
- * nothing, all built into libarchive: a filter that would run an external
- * program (ARCHIVE_WARN from its support call) is refused.
+ * layer_open: libarchive on fd from its start, reading only tar through
+ * gzip, zstd or nothing, all built into libarchive: a filter that would run
+ * an external program (ARCHIVE_WARN from its support call) is refused.
  */
 static int layer_open(struct layer_ctx *c, int fd)
 {
@@ -60,6 +60,11 @@ static int layer_open(struct layer_ctx *c, int fd)
 		               "layer: libarchive was built without gzip or zstd");
 	if (archive_read_support_format_tar(a) != ARCHIVE_OK)
 		return oci_err(c->err, c->errcap, -ENOTSUP, "layer: libarchive without tar");
+	/* The blob is the whole file, wherever writing it left the offset
+	 * (pull.c hands over the descriptor it wrote through); a pipe is read
+	 * from where it is. */
+	if (lseek(fd, 0, SEEK_SET) < 0 && errno != ESPIPE)
+		return oci_err(c->err, c->errcap, -errno, "layer: %s", strerror(errno));
 	if (archive_read_open_fd(a, fd, LAYER_READ_BLOCK) != ARCHIVE_OK)
 		return oci_err(c->err, c->errcap, -EINVAL, "layer: not a tar stream: %s",
 		               archive_error_string(a));

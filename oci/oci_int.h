@@ -147,19 +147,19 @@ struct oci_layer_stats {
 };
 
 /*
- * oci_layer_apply: the tar stream in fd, read from its current offset
- * (plain, gzip or zstd: detected from the bytes, which must agree with
- * media, when media is not OCI_MEDIA_UNKNOWN; FOREIGN: -ENOTSUP) unpacked
- * into the empty folder dirfd. No entry lands outside it: names are
- * resolved beneath dirfd (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
- * RESOLVE_NO_MAGICLINKS), so "..", absolute names, a symlink parent made
- * by an earlier entry, and hard links to outside are refused (-EPERM,
- * naming the entry), as are whiteouts of "." or "..". A whiteout of a name
- * the layer itself has leaves it (layer.md: whiteouts apply to lower
- * layers only). Past a limit: -EFBIG (max_entries counts the folders made
- * for entries that left theirs out, too). A corrupt stream: -EINVAL. lim
- * and st may be NULL. On failure the folder holds part of the layer: the
- * caller removes it.
+ * oci_layer_apply: the tar stream in fd, read from its start (a pipe:
+ * from where it is; plain, gzip or zstd: detected from the bytes, which
+ * must agree with media, when media is not OCI_MEDIA_UNKNOWN; FOREIGN:
+ * -ENOTSUP) unpacked into the empty folder dirfd. No entry lands outside
+ * it: names are resolved beneath dirfd (openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS), so "..", absolute names, a
+ * symlink parent made by an earlier entry, and hard links to outside are
+ * refused (-EPERM, naming the entry), as are whiteouts of "." or "..". A
+ * whiteout of a name the layer itself has leaves it (layer.md: whiteouts
+ * apply to lower layers only). Past a limit: -EFBIG (max_entries counts
+ * the folders made for entries that left theirs out, too). A corrupt
+ * stream: -EINVAL. lim and st may be NULL. On failure the folder holds
+ * part of the layer: the caller removes it.
  */
 int oci_layer_apply(int fd, enum oci_media media, int dirfd, const struct oci_layer_limits *lim,
                     struct oci_layer_stats *st, char *err, size_t errcap);

@@ -314,4 +314,32 @@ static inline const char *xattr_of(int dirfd, const char *name, const char *x, c
 	return buf;
 }
 
+/* mode_of, stat_of, contents: name in dirfd, no symlink followed; 0,
+ * zeros, "" when missing. */
+static inline mode_t mode_of(int dirfd, const char *name)
+{
+	struct stat sb;
+
+	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ? 0 : sb.st_mode;
+}
+
+static inline struct stat stat_of(int dirfd, const char *name)
+{
+	struct stat sb = { 0 };
+
+	(void)fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW);
+	return sb;
+}
+
+static inline const char *contents(int dirfd, const char *name, char *buf, size_t cap)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, cap - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
 #endif
