@@ -7,7 +7,8 @@
  *   ref.c            references (oci.h)
  *   digest.c         SHA-256 (libcrypto) and digest strings
  *   manifest.c       index, manifest and config JSON (jansson)
- *   layer.c          a layer's tar stream applied to a folder (libarchive)
+ *   layer.c          a layer's tar stream applied to a folder (libarchive;
+ *                    with layer_entry.c, layer_name.c, layer_fs.c: layer_int.h)
  *   source_registry.c  Distribution API v2 over libcurl, auth
  *   source_layout.c  an OCI image layout folder
  *   source_archive.c a `docker save` archive
@@ -145,15 +146,19 @@ struct oci_layer_stats {
 };
 
 /*
- * oci_layer_apply: the tar stream in fd (plain, gzip or zstd: detected
- * from the bytes, which must agree with media, when media is not
- * OCI_MEDIA_UNKNOWN) unpacked into the empty folder dirfd. No entry lands
- * outside it: names are resolved beneath dirfd (openat2 RESOLVE_BENEATH |
+ * oci_layer_apply: the tar stream in fd, read from its start (a pipe:
+ * from where it is; plain, gzip or zstd: detected from the bytes, which
+ * must agree with media, when media is not OCI_MEDIA_UNKNOWN; FOREIGN:
+ * -ENOTSUP) unpacked into the empty folder dirfd. No entry lands outside
+ * it: names are resolved beneath dirfd (openat2 RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS), so "..", absolute names, a
  * symlink parent made by an earlier entry, and hard links to outside are
- * refused (-EPERM, naming the entry), as are whiteouts of "." or "..".
- * Past a limit: -EFBIG. A corrupt stream: -EINVAL. On failure the folder
- * holds part of the layer: the caller removes it.
+ * refused (-EPERM, naming the entry), as are whiteouts of "." or "..". A
+ * whiteout of a name the layer itself has leaves it (layer.md: whiteouts
+ * apply to lower layers only). Past a limit: -EFBIG (max_entries counts
+ * the folders made for entries that left theirs out, too). A corrupt
+ * stream: -EINVAL. lim and st may be NULL. On failure the folder holds
+ * part of the layer: the caller removes it.
  */
 int oci_layer_apply(int fd, enum oci_media media, int dirfd, const struct oci_layer_limits *lim,
                     struct oci_layer_stats *st, char *err, size_t errcap);

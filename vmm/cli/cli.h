@@ -59,7 +59,8 @@ int image_cmd_rmi(int argc, char **argv);
 
 /* kvmbox run --pull: when IMAGE is fetched. */
 enum run_pull { RUN_PULL_MISSING = 0, RUN_PULL_ALWAYS, RUN_PULL_NEVER };
-#define RUN_MAX_ENV 4096
+#define RUN_OPT_PULL 600 /* getopt's value for --pull */
+#define RUN_MAX_ENV  4096
 
 /* kvmbox run's options, as run.c and run_fs.c read them. */
 struct run_opts {
@@ -98,6 +99,9 @@ struct run_opts {
  * -EINVAL after one message. run_image_free undoes it. */
 __attribute__((warn_unused_result)) int run_image_prepare(struct run_opts *o);
 void run_image_free(struct run_opts *o);
+/* run_image_opt: -e, -w, -u, --pull and the image options into o;
+ * -EINVAL after a message. */
+__attribute__((warn_unused_result)) int run_image_opt(struct run_opts *o, int c, const char *arg);
 /* run_fs_add_image: the image's layers as the share the agent makes the root. */
 __attribute__((warn_unused_result)) int run_fs_add_image(struct run_opts *o);
 

@@ -35,7 +35,6 @@ enum {
 	OPT_VOLUME,
 	OPT_ROOTFS_DIR,
 	OPT_CONSOLE_MAX,
-	OPT_PULL,
 };
 
 /* --console's default limit: enough for any boot log, not a full disk. */
@@ -101,7 +100,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "env", required_argument, NULL, 'e' },
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "user", required_argument, NULL, 'u' },
-		{ "pull", required_argument, NULL, OPT_PULL },
+		{ "pull", required_argument, NULL, RUN_OPT_PULL },
 		{ "insecure-registry", required_argument, NULL, IMAGE_OPT_INSECURE },
 		{ "auth-file", required_argument, NULL, IMAGE_OPT_AUTH_FILE },
 		{ "store", required_argument, NULL, IMAGE_OPT_STORE },
@@ -118,37 +117,13 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	while ((c = getopt_long(argc, argv, "+:e:w:u:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=' || o->nr_env == RUN_MAX_ENV) {
-				fprintf(stderr, "kvmbox: -e %s: expected K=V (at most %d)\n",
-				        optarg, RUN_MAX_ENV);
-				return -EINVAL;
-			}
-			o->env[o->nr_env++] = optarg;
-			break;
 		case 'w':
-			o->workdir = optarg;
-			break;
 		case 'u':
-			o->user = optarg;
-			break;
-		case OPT_PULL:
-			if (!strcmp(optarg, "missing"))
-				o->pull = RUN_PULL_MISSING;
-			else if (!strcmp(optarg, "always"))
-				o->pull = RUN_PULL_ALWAYS;
-			else if (!strcmp(optarg, "never"))
-				o->pull = RUN_PULL_NEVER;
-			else {
-				fprintf(stderr,
-				        "kvmbox: --pull %s: expected missing, always or never\n",
-				        optarg);
-				return -EINVAL;
-			}
-			break;
+		case RUN_OPT_PULL:
 		case IMAGE_OPT_INSECURE:
 		case IMAGE_OPT_AUTH_FILE:
 		case IMAGE_OPT_STORE:
-			if (image_opt(&o->image_opts, c, optarg))
+			if (run_image_opt(o, c, optarg))
 				return -EINVAL;
 			break;
 		case 'k':

@@ -16,6 +16,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+int run_image_opt(struct run_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'e':
+		if (!strchr(arg, '=') || arg[0] == '=' || o->nr_env == RUN_MAX_ENV) {
+			fprintf(stderr, "kvmbox: -e %s: expected K=V (at most %d)\n", arg,
+			        RUN_MAX_ENV);
+			return -EINVAL;
+		}
+		o->env[o->nr_env++] = arg;
+		return 0;
+	case 'w':
+		o->workdir = arg;
+		return 0;
+	case 'u':
+		o->user = arg;
+		return 0;
+	case RUN_OPT_PULL:
+		if (!strcmp(arg, "missing"))
+			o->pull = RUN_PULL_MISSING;
+		else if (!strcmp(arg, "always"))
+			o->pull = RUN_PULL_ALWAYS;
+		else if (!strcmp(arg, "never"))
+			o->pull = RUN_PULL_NEVER;
+		else {
+			fprintf(stderr, "kvmbox: --pull %s: expected missing, always or never\n",
+			        arg);
+			return -EINVAL;
+		}
+		return 0;
+	default:
+		return image_opt(&o->image_opts, c, arg) ? -EINVAL : 0;
+	}
+}
+
 static size_t strv_len(char *const *v)
 {
 	size_t n = 0;
