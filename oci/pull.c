@@ -55,7 +55,9 @@ static void progress(void *arg, const char *digest, uint64_t done, uint64_t tota
 	if (p->o->progress_fd < 0 || !p->o->progress_tty || (done < total && since(&p->last) < 0.1))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &p->last);
-	dprintf(p->o->progress_fd, "\r%.19s  %5.1f / %.1f MB  %.1f MB/s\033[K", digest,
+	if (strncmp(digest, "sha256:", 7) == 0)
+		digest += 7;
+	dprintf(p->o->progress_fd, "\r%.12s  %5.1f / %.1f MB  %.1f MB/s\033[K", digest,
 	        (double)done / 1e6, (double)total / 1e6, t > 0 ? (double)done / 1e6 / t : 0.0);
 }
 
@@ -67,9 +69,10 @@ static void progress_done(struct pull *p, const char *what, const char *digest, 
 
 	if (p->o->progress_fd < 0)
 		return;
-	dprintf(p->o->progress_fd, "%s%s %.19s  %.1f MB  %s%.2f s (%.1f MB/s)\033[K\n",
+	dprintf(p->o->progress_fd, "%s%s %.12s  %.1f MB  %s%.2f s (%.1f MB/s)%s\n",
 	        p->o->progress_tty ? "\r" : "", what, digest, (double)size / 1e6,
-	        fetched ? "" : "already here, ", t, t > 0 ? (double)size / 1e6 / t : 0.0);
+	        fetched ? "" : "already here, ", t, t > 0 ? (double)size / 1e6 / t : 0.0,
+	        p->o->progress_tty ? "\033[K" : "");
 }
 
 /*
