@@ -211,8 +211,8 @@ int agent_server_new(struct agent_server **out, const struct agent_opts *opts)
 	if (opts)
 		srv->opts = *opts;
 	/* File paths start here (server_files.c): "/", or a test's root. */
-	srv->root_fd = open(srv->opts.fs_root ? srv->opts.fs_root : "/",
-	                    O_PATH | O_DIRECTORY | O_CLOEXEC);
+	srv->root_fd =
+	    open(srv->opts.fs_root ? srv->opts.fs_root : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGPIPE);

@@ -25,8 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-void agent_fs_error(struct agent_conn *c, uint64_t id, int err, const char *what,
-                    const char *path)
+void agent_fs_error(struct agent_conn *c, uint64_t id, int err, const char *what, const char *path)
 {
 	agent_fs_error_why(c, id, err, what, path, NULL);
 }
@@ -123,7 +122,7 @@ static const char *type_name(mode_t m)
 
 int agent_fs_entry(json_t *obj, const struct stat *st, const char *link, bool nlink)
 {
-	int err = proto_msg_set_string(obj, "type", type_name(st->st_mode)) ?:
+	int err = proto_msg_set_string(obj, "kind", type_name(st->st_mode)) ?:
 	          proto_msg_set_u64(obj, "size", (uint64_t)st->st_size) ?:
 	          proto_msg_set_u64(obj, "mode", st->st_mode & 07777) ?:
 	          proto_msg_set_u64(obj, "uid", st->st_uid) ?:
@@ -250,8 +249,8 @@ int agent_op_fs_mkdir(struct agent_conn *c, uint64_t id, const json_t *msg,
 	uint64_t mode = 0755;
 	bool parents = false;
 	char *path, *last;
-	int dir, err = proto_msg_get_u64(msg, "mode", &mode, 07777, PROTO_OPTIONAL, why) ?:
-	                   proto_msg_get_bool(msg, "parents", &parents, PROTO_OPTIONAL, why);
+	int dir, err = proto_msg_get_u64(msg, "mode", &mode, 07777, PROTO_OPTIONAL, why)
+	                   ?: proto_msg_get_bool(msg, "parents", &parents, PROTO_OPTIONAL, why);
 
 	(void)f;
 	if (err)

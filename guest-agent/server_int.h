@@ -36,14 +36,14 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define AGENT_CONN_HIGH  (1u << 20)   /* queued output that pauses reading output */
-#define AGENT_STDIN_HIGH (256u << 10) /* queued stdin that pauses reading the connection */
-#define AGENT_READ_CHUNK (64u << 10)  /* bytes per read and per output event */
-#define AGENT_LINGER_MS  200          /* how long output may trail the exit of a process */
-#define AGENT_MAX_PROCS  256          /* running processes per connection */
-#define AGENT_MAX_XFERS  64           /* open file transfers per connection */
-#define AGENT_FILE_CHUNK (256u << 10) /* file bytes per fs.data event */
-#define AGENT_XFER_ROUNDS 16          /* chunks per transfer per pass of the loop */
+#define AGENT_CONN_HIGH   (1u << 20)   /* queued output that pauses reading output */
+#define AGENT_STDIN_HIGH  (256u << 10) /* queued stdin that pauses reading the connection */
+#define AGENT_READ_CHUNK  (64u << 10)  /* bytes per read and per output event */
+#define AGENT_LINGER_MS   200          /* how long output may trail the exit of a process */
+#define AGENT_MAX_PROCS   256          /* running processes per connection */
+#define AGENT_MAX_XFERS   64           /* open file transfers per connection */
+#define AGENT_FILE_CHUNK  (256u << 10) /* file bytes per fs.data event */
+#define AGENT_XFER_ROUNDS 16           /* chunks per transfer per pass of the loop */
 
 enum agent_watch_kind {
 	AGENT_W_SIGNAL,
@@ -132,8 +132,8 @@ struct agent_server {
 	struct agent_proc *orphans;
 	struct agent_opts opts;
 	enum agent_stop stop;
-	int root_fd;        /* where file paths start: "/", or opts.fs_root */
-	uint8_t *chunk;     /* AGENT_FILE_CHUNK bytes for file data; NULL until used */
+	int root_fd;    /* where file paths start: "/", or opts.fs_root */
+	uint8_t *chunk; /* AGENT_FILE_CHUNK bytes for file data; NULL until used */
 };
 
 static inline uint64_t agent_now_ms(void)
@@ -182,8 +182,7 @@ agent_op_fn agent_op_fs_stat, agent_op_fs_mkdir, agent_op_fs_remove, agent_op_fs
  * file operations"): code, errno name and path; what says which step
  * failed ("open"). err is -errno.
  */
-void agent_fs_error(struct agent_conn *c, uint64_t id, int err, const char *what,
-                    const char *path);
+void agent_fs_error(struct agent_conn *c, uint64_t id, int err, const char *what, const char *path);
 /* agent_fs_error_why: the same with detail as the message's reason (NULL or "": strerror). */
 void agent_fs_error_why(struct agent_conn *c, uint64_t id, int err, const char *what,
                         const char *path, const char *detail);
@@ -210,7 +209,8 @@ struct agent_xfer *agent_xfer_new(struct agent_conn *c, uint64_t id, enum agent_
                                   char *path, int *err, struct proto_why *why);
 /* agent_xfer_end: unlink x from c and free it (its fds, walk, tar). */
 void agent_xfer_end(struct agent_conn *c, struct agent_xfer *x);
-/* agent_xfer_fail: a file error for x (rel: what inside x->path it concerns, or NULL), then end it. */
+/* agent_xfer_fail: a file error for x (rel: what inside x->path it concerns, or NULL), then end it.
+ */
 void agent_xfer_fail(struct agent_conn *c, struct agent_xfer *x, int err, const char *what,
                      const char *rel);
 void agent_xfer_fail_why(struct agent_conn *c, struct agent_xfer *x, int err, const char *what,

@@ -69,8 +69,7 @@ int agent_op_fs_list(struct agent_conn *c, uint64_t id, const json_t *msg,
 		return err;
 	x->limit = limit;
 	x->recursive = recursive;
-	tree_start(c, x,
-	           PROTO_WALK_NOTOP | PROTO_WALK_XDEV | (follow ? PROTO_WALK_FOLLOW : 0));
+	tree_start(c, x, PROTO_WALK_NOTOP | PROTO_WALK_XDEV | (follow ? PROTO_WALK_FOLLOW : 0));
 	return 0;
 }
 
@@ -150,9 +149,9 @@ static void list_step(struct agent_conn *c, struct agent_xfer *x)
 	list_flush(c, x);
 	if (err == 1)
 		return; /* more to come */
-	agent_conn_reply(c, x->id,
-	                 json_pack("{sIsb}", "count", (json_int_t)x->count, "truncated",
-	                           x->truncated));
+	agent_conn_reply(
+	    c, x->id,
+	    json_pack("{sIsb}", "count", (json_int_t)x->count, "truncated", x->truncated));
 	agent_xfer_end(c, x);
 }
 
@@ -235,7 +234,10 @@ int agent_op_fs_tar_out(struct agent_conn *c, uint64_t id, const json_t *msg,
 		struct proto_why w = { "" };
 
 		err = proto_mktar_new(&x->mktar, dir, last,
-		                      name ? name : strcmp(last, ".") == 0 ? "" : last, &w);
+		                      name                     ? name
+		                      : strcmp(last, ".") == 0 ? ""
+		                                               : last,
+		                      &w);
 		close(dir);
 		free(last);
 	}
@@ -254,7 +256,8 @@ static void tar_out_step(struct agent_conn *c, struct agent_xfer *x)
 	const char *rel;
 	json_t *m = NULL;
 	size_t len;
-	int err = buf ? proto_mktar_read(x->mktar, buf, AGENT_FILE_CHUNK, &len, &rel, &why) : -ENOMEM;
+	int err =
+	    buf ? proto_mktar_read(x->mktar, buf, AGENT_FILE_CHUNK, &len, &rel, &why) : -ENOMEM;
 
 	if (err) {
 		agent_xfer_fail_why(c, x, err, "tar_out", buf ? rel : NULL, why.text);
@@ -335,8 +338,8 @@ void agent_tar_in_feed(struct agent_conn *c, struct agent_xfer *x, uint64_t id, 
 		return;
 	}
 	proto_untar_counts(x->untar, &entries, &skipped);
-	agent_conn_reply(c, id,
-	                 json_pack("{sIsI}", "entries", (json_int_t)entries, "skipped",
-	                           (json_int_t)skipped));
+	agent_conn_reply(
+	    c, id,
+	    json_pack("{sIsI}", "entries", (json_int_t)entries, "skipped", (json_int_t)skipped));
 	agent_xfer_end(c, x);
 }

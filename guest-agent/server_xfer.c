@@ -52,7 +52,8 @@ struct agent_xfer *agent_xfer_new(struct agent_conn *c, uint64_t id, enum agent_
 		free(path);
 		return NULL;
 	}
-	*x = (struct agent_xfer){ .next = c->xfers, .id = id, .kind = kind, .path = path, .fd = -1 };
+	*x =
+	    (struct agent_xfer){ .next = c->xfers, .id = id, .kind = kind, .path = path, .fd = -1 };
 	c->xfers = x;
 	c->nxfers++;
 	return x;
@@ -245,8 +246,12 @@ struct write_req {
 
 static int write_parse(const json_t *msg, struct write_req *w, struct proto_why *why)
 {
-	*w = (struct write_req){ .mode = 0644, .uid = UINT64_MAX, .gid = UINT64_MAX,
-		                 .offset = UINT64_MAX, .create = true, .truncate = true };
+	*w = (struct write_req){ .mode = 0644,
+		                 .uid = UINT64_MAX,
+		                 .gid = UINT64_MAX,
+		                 .offset = UINT64_MAX,
+		                 .create = true,
+		                 .truncate = true };
 	return proto_msg_get_u64(msg, "mode", &w->mode, 07777, PROTO_OPTIONAL, why) ?:
 	       proto_msg_get_u64(msg, "uid", &w->uid, 0xfffffffe, PROTO_OPTIONAL, why) ?:
 	       proto_msg_get_u64(msg, "gid", &w->gid, 0xfffffffe, PROTO_OPTIONAL, why) ?:
@@ -267,8 +272,8 @@ static int write_parse(const json_t *msg, struct write_req *w, struct proto_why 
  */
 static int write_open(int dir, const char *last, const struct write_req *w, const char **what)
 {
-	int flags = O_WRONLY | (w->follow ? 0 : O_NOFOLLOW) | (w->append ? O_APPEND : 0), fd = -EEXIST,
-	    err;
+	int flags = O_WRONLY | (w->follow ? 0 : O_NOFOLLOW) | (w->append ? O_APPEND : 0),
+	    fd = -EEXIST, err;
 	bool made = false;
 
 	*what = "open";
@@ -306,7 +311,8 @@ int agent_op_fs_write(struct agent_conn *c, uint64_t id, const json_t *msg,
 	struct agent_xfer *x;
 	const char *what;
 	char *path, *last;
-	int dir, fd, err = write_parse(msg, &w, why) ?: proto_msg_get_path(msg, "path", &path, 0, why);
+	int dir, fd,
+	    err = write_parse(msg, &w, why) ?: proto_msg_get_path(msg, "path", &path, 0, why);
 
 	if (err)
 		return err;
@@ -337,8 +343,8 @@ int agent_op_fs_data(struct agent_conn *c, uint64_t id, const json_t *msg,
 	uint64_t xid;
 	bool eof = false;
 	struct agent_xfer *x;
-	int err = proto_msg_get_u64(msg, "xfer_id", &xid, PROTO_ID_MAX, 0, why) ?:
-	          proto_msg_get_bool(msg, "eof", &eof, PROTO_OPTIONAL, why);
+	int err = proto_msg_get_u64(msg, "xfer_id", &xid, PROTO_ID_MAX, 0, why)
+	              ?: proto_msg_get_bool(msg, "eof", &eof, PROTO_OPTIONAL, why);
 
 	if (err)
 		return err;

@@ -17,7 +17,8 @@
 
 #define PROTO_PATH_MAX 4095 /* bytes in a path, as PATH_MAX less its NUL */
 
-/* proto_bytes_json: a new JSON value for n bytes of s: a string or the base64 object; NULL: ENOMEM. */
+/* proto_bytes_json: a new JSON value for n bytes of s: a string or the base64 object; NULL: ENOMEM.
+ */
 json_t *proto_bytes_json(const void *s, size_t n);
 
 /*
@@ -26,8 +27,8 @@ json_t *proto_bytes_json(const void *s, size_t n);
  * length in *len (may be NULL). At most max bytes, and no NUL among them.
  * 0, -EINVAL with why, or -ENOMEM.
  */
-__attribute__((warn_unused_result)) int proto_bytes_get(const json_t *v, const char *key, char **out,
-                                                        size_t *len, size_t max,
+__attribute__((warn_unused_result)) int proto_bytes_get(const json_t *v, const char *key,
+                                                        char **out, size_t *len, size_t max,
                                                         struct proto_why *why);
 
 /*

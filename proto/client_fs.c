@@ -139,8 +139,8 @@ int proto_client_fs_stat(struct proto_client *c, const char *path, bool follow,
 	if (err)
 		return err;
 	memset(out, 0, sizeof(*out));
-	snprintf(out->type, sizeof(out->type), "%s",
-	         json_string_value(json_object_get(r, "type")) ?: "");
+	snprintf(out->kind, sizeof(out->kind), "%s",
+	         json_string_value(json_object_get(r, "kind")) ?: "");
 	out->size = (uint64_t)json_integer_value(json_object_get(r, "size"));
 	out->nlink = (uint64_t)json_integer_value(json_object_get(r, "nlink"));
 	out->mode = (uint32_t)json_integer_value(json_object_get(r, "mode")) & 07777;
@@ -206,8 +206,8 @@ int proto_client_fs_stream(struct proto_client *c, json_t *req, proto_fs_event_f
 static int to_fd(void *opaque, const struct proto_frame *f, struct proto_fs_status *st,
                  struct proto_why *why)
 {
-	int err = f->body_len ? proto_client_write_all(*(int *)opaque, f->body, f->body_len, false)
-	                      : 0;
+	int err =
+	    f->body_len ? proto_client_write_all(*(int *)opaque, f->body, f->body_len, false) : 0;
 
 	if (err) {
 		proto_why_set(why, "writing the local file: %s", strerror(-err));
@@ -385,8 +385,8 @@ out:
 }
 
 /* from_fd: the next bytes of the fd in opaque (a full chunk unless its end). */
-static int from_fd(void *opaque, uint8_t *buf, size_t cap, size_t *len,
-                   struct proto_fs_status *st, struct proto_why *why)
+static int from_fd(void *opaque, uint8_t *buf, size_t cap, size_t *len, struct proto_fs_status *st,
+                   struct proto_why *why)
 {
 	size_t n = 0;
 

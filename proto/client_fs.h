@@ -41,7 +41,7 @@ struct proto_fs_status {
 
 /* fs.stat's reply. */
 struct proto_fs_stat {
-	char type[8]; /* "file", "dir", "symlink", "fifo", "socket", "char", "block" */
+	char kind[8]; /* "file", "dir", "symlink", "fifo", "socket", "char", "block" */
 	uint64_t size, nlink;
 	uint32_t mode, uid, gid;
 	int64_t mtime;
@@ -54,11 +54,9 @@ struct proto_fs_stat {
  * json_decref it). For the one-shot ops (fs.mkdir, fs.rename, fs.chmod,
  * fs.chown...) built by the caller.
  */
-__attribute__((warn_unused_result)) int proto_client_fs_call(struct proto_client *c, json_t *req,
-                                                             const void *body, size_t len,
-                                                             json_t **reply,
-                                                             struct proto_fs_status *st,
-                                                             struct proto_why *why);
+__attribute__((warn_unused_result)) int
+proto_client_fs_call(struct proto_client *c, json_t *req, const void *body, size_t len,
+                     json_t **reply, struct proto_fs_status *st, struct proto_why *why);
 
 __attribute__((warn_unused_result)) int proto_client_fs_stat(struct proto_client *c,
                                                              const char *path, bool follow,
@@ -66,8 +64,7 @@ __attribute__((warn_unused_result)) int proto_client_fs_stat(struct proto_client
                                                              struct proto_why *why);
 __attribute__((warn_unused_result)) int proto_client_fs_mkdir(struct proto_client *c,
                                                               const char *path, uint32_t mode,
-                                                              bool parents,
-                                                              struct proto_why *why);
+                                                              bool parents, struct proto_why *why);
 __attribute__((warn_unused_result)) int proto_client_fs_remove(struct proto_client *c,
                                                                const char *path, bool recursive,
                                                                struct proto_why *why);
@@ -85,8 +82,7 @@ __attribute__((warn_unused_result)) int proto_client_fs_read(struct proto_client
  */
 __attribute__((warn_unused_result)) int proto_client_fs_write(struct proto_client *c,
                                                               const char *path, uint32_t mode,
-                                                              int in_fd,
-                                                              struct proto_fs_status *st,
+                                                              int in_fd, struct proto_fs_status *st,
                                                               struct proto_why *why);
 
 /*
@@ -95,23 +91,19 @@ __attribute__((warn_unused_result)) int proto_client_fs_write(struct proto_clien
  * returning non-zero stops the call with that value (then close c).
  */
 typedef int proto_fs_entry_fn(const json_t *entry, void *opaque);
-__attribute__((warn_unused_result)) int proto_client_fs_list(struct proto_client *c,
-                                                             const char *path, bool recursive,
-                                                             uint64_t limit,
-                                                             proto_fs_entry_fn *fn, void *opaque,
-                                                             struct proto_fs_status *st,
-                                                             struct proto_why *why);
+__attribute__((warn_unused_result)) int
+proto_client_fs_list(struct proto_client *c, const char *path, bool recursive, uint64_t limit,
+                     proto_fs_entry_fn *fn, void *opaque, struct proto_fs_status *st,
+                     struct proto_why *why);
 
 /*
  * proto_client_fs_tar_out: the guest's path (a file or a folder with all
  * it holds) extracted beneath the local folder dir_fd, its top entry
  * named name (NULL: path's last component; "": a folder's contents alone).
  */
-__attribute__((warn_unused_result)) int proto_client_fs_tar_out(struct proto_client *c,
-                                                                const char *path,
-                                                                const char *name, int dir_fd,
-                                                                struct proto_fs_status *st,
-                                                                struct proto_why *why);
+__attribute__((warn_unused_result)) int
+proto_client_fs_tar_out(struct proto_client *c, const char *path, const char *name, int dir_fd,
+                        struct proto_fs_status *st, struct proto_why *why);
 
 /*
  * proto_client_fs_tar_in: the local src_name in the folder src_dir_fd (a
@@ -119,11 +111,9 @@ __attribute__((warn_unused_result)) int proto_client_fs_tar_out(struct proto_cli
  * the guest folder path, its top entry named top ("": a folder's
  * contents alone).
  */
-__attribute__((warn_unused_result)) int proto_client_fs_tar_in(struct proto_client *c,
-                                                               const char *path, int src_dir_fd,
-                                                               const char *src_name,
-                                                               const char *top,
-                                                               struct proto_fs_status *st,
-                                                               struct proto_why *why);
+__attribute__((warn_unused_result)) int
+proto_client_fs_tar_in(struct proto_client *c, const char *path, int src_dir_fd,
+                       const char *src_name, const char *top, struct proto_fs_status *st,
+                       struct proto_why *why);
 
 #endif

@@ -31,8 +31,8 @@ int proto_client_read(struct proto_client *c);
 struct proto_fs_status;
 #define PROTO_FS_CHUNK (256u << 10) /* bytes per fs.data request */
 /* proto_fs_event_fn: one event of a transfer out; 0 or a -errno that ends it. */
-typedef int proto_fs_event_fn(void *opaque, const struct proto_frame *f,
-                              struct proto_fs_status *st, struct proto_why *why);
+typedef int proto_fs_event_fn(void *opaque, const struct proto_frame *f, struct proto_fs_status *st,
+                              struct proto_why *why);
 /* proto_fs_fill_fn: the next bytes of a transfer in into buf; *len 0 at the end. */
 typedef int proto_fs_fill_fn(void *opaque, uint8_t *buf, size_t cap, size_t *len,
                              struct proto_fs_status *st, struct proto_why *why);

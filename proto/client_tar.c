@@ -31,8 +31,8 @@ static int untar_event(void *opaque, const struct proto_frame *f, struct proto_f
 	return err;
 }
 
-int proto_client_fs_tar_out(struct proto_client *c, const char *path, const char *name,
-                            int dir_fd, struct proto_fs_status *st, struct proto_why *why)
+int proto_client_fs_tar_out(struct proto_client *c, const char *path, const char *name, int dir_fd,
+                            struct proto_fs_status *st, struct proto_why *why)
 {
 	json_t *req = NULL, *r = NULL;
 	struct proto_untar *u;
@@ -40,9 +40,9 @@ int proto_client_fs_tar_out(struct proto_client *c, const char *path, const char
 
 	/* name may be "" (not a path: the contents alone), which
 	 * proto_msg_set_path writes as "" too. */
-	if (!err && (proto_msg_request(&req, 0, "fs.tar_out") ||
-	             proto_msg_set_path(req, "path", path) ||
-	             (name && proto_msg_set_path(req, "name", name))))
+	if (!err &&
+	    (proto_msg_request(&req, 0, "fs.tar_out") || proto_msg_set_path(req, "path", path) ||
+	     (name && proto_msg_set_path(req, "name", name))))
 		err = -ENOMEM;
 	if (err) {
 		json_decref(req);

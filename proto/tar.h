@@ -81,13 +81,13 @@ struct proto_tar_ev {
 struct proto_tar_reader {
 	int state;
 	uint8_t block[PROTO_TAR_BLOCK];
-	size_t have;    /* bytes in block */
-	uint64_t left;  /* data bytes of the entry (or extension) still to come */
-	size_t pad;     /* padding to the next block */
-	bool deliver;   /* the entry's data goes out as events (regular files) */
-	int ext_type;   /* 'x', 'L' or 'K' being collected; 0: none */
-	char *ext;      /* that header's data */
-	size_t ext_len; /* collected so far */
+	size_t have;             /* bytes in block */
+	uint64_t left;           /* data bytes of the entry (or extension) still to come */
+	size_t pad;              /* padding to the next block */
+	bool deliver;            /* the entry's data goes out as events (regular files) */
+	int ext_type;            /* 'x', 'L' or 'K' being collected; 0: none */
+	char *ext;               /* that header's data */
+	size_t ext_len;          /* collected so far */
 	char *ov_path, *ov_link; /* overrides for the next entry (pax, GNU) */
 	bool ov_size, ov_uid, ov_gid, ov_mtime;
 	struct proto_tar_entry ov; /* the overriding numbers */
@@ -102,8 +102,8 @@ struct proto_tar_reader {
  * one, or -EINVAL with why (a bad checksum, number, name or record; the
  * reader is then unusable). *used: bytes of p taken either way.
  */
-__attribute__((warn_unused_result)) int proto_tar_feed(struct proto_tar_reader *r,
-                                                       const uint8_t *p, size_t n, size_t *used,
+__attribute__((warn_unused_result)) int proto_tar_feed(struct proto_tar_reader *r, const uint8_t *p,
+                                                       size_t n, size_t *used,
                                                        struct proto_tar_ev *ev,
                                                        struct proto_why *why);
 
@@ -159,8 +159,7 @@ __attribute__((warn_unused_result)) int proto_mktar_new(struct proto_mktar **out
  * relative to name: "" for name itself).
  */
 __attribute__((warn_unused_result)) int proto_mktar_read(struct proto_mktar *t, uint8_t *buf,
-                                                         size_t cap, size_t *len,
-                                                         const char **path,
+                                                         size_t cap, size_t *len, const char **path,
                                                          struct proto_why *why);
 /* The entries written, skipped (sockets, devices) and changed while read. */
 void proto_mktar_counts(const struct proto_mktar *t, uint64_t *entries, uint64_t *skipped,

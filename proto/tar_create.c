@@ -22,12 +22,12 @@
 
 struct proto_mktar {
 	struct proto_walk *w;
-	char *top;          /* the top entry's name; "": the folder's contents only */
-	int fd;             /* the regular file being read; -1: none */
-	uint64_t left;      /* its data still to write */
-	uint64_t size;      /* the size its header gave */
-	size_t pad;         /* zeros to the next block */
-	size_t trailer;     /* trailer bytes still to write */
+	char *top;      /* the top entry's name; "": the folder's contents only */
+	int fd;         /* the regular file being read; -1: none */
+	uint64_t left;  /* its data still to write */
+	uint64_t size;  /* the size its header gave */
+	size_t pad;     /* zeros to the next block */
+	size_t trailer; /* trailer bytes still to write */
 	bool walked, short_read;
 	uint64_t entries, skipped, changed;
 	const char *rel; /* the entry being written, relative to the top (the walk's) */
@@ -116,9 +116,12 @@ static int next_entry(struct proto_mktar *t, uint8_t *buf, size_t cap, size_t *n
 		err = entry_name(t, e.path);
 		if (err)
 			return err;
-		h = (struct proto_tar_entry){ .path = t->name, .linkpath = link,
-			                      .mode = e.st.st_mode & 07777, .uid = e.st.st_uid,
-			                      .gid = e.st.st_gid, .mtime = e.st.st_mtim.tv_sec };
+		h = (struct proto_tar_entry){ .path = t->name,
+			                      .linkpath = link,
+			                      .mode = e.st.st_mode & 07777,
+			                      .uid = e.st.st_uid,
+			                      .gid = e.st.st_gid,
+			                      .mtime = e.st.st_mtim.tv_sec };
 		if (S_ISREG(e.st.st_mode)) {
 			err = open_file(t, &e);
 			if (err <= 0) {

@@ -32,8 +32,8 @@ struct proto_untar {
 	int root_fd; /* the caller's */
 	bool owner;
 	struct proto_tar_reader rd;
-	int fd;            /* the regular file being written; -1 none */
-	uint64_t left;     /* its data still to come */
+	int fd;                     /* the regular file being written; -1 none */
+	uint64_t left;              /* its data still to come */
 	struct proto_tar_entry cur; /* its numbers */
 	uint64_t entries, skipped;
 	bool ended, failed;
@@ -188,7 +188,8 @@ static int meta_fd(struct proto_untar *u, int fd, const struct proto_tar_entry *
 }
 
 /* meta_at: the same for a symlink or fifo at dir/last, never followed. */
-static int meta_at(struct proto_untar *u, int dir, const char *last, const struct proto_tar_entry *e)
+static int meta_at(struct proto_untar *u, int dir, const char *last,
+                   const struct proto_tar_entry *e)
 {
 	struct timespec ts[2] = { { .tv_nsec = UTIME_NOW },
 		                  { .tv_sec = e->mtime, .tv_nsec = e->mtime_nsec } };
@@ -282,7 +283,8 @@ static int entry(struct proto_untar *u, const struct proto_tar_entry *e)
 		err = clear(u, dir, last, false);
 		if (err)
 			break;
-		u->fd = openat(dir, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		u->fd =
+		    openat(dir, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (u->fd < 0)
 			return -errno;
 		u->cur = *e;
@@ -373,8 +375,9 @@ int proto_untar_feed(struct proto_untar *u, const void *p, size_t n, const char 
 		u->bad = strdup(u->rd.path ? u->rd.path : "");
 		*path = u->bad;
 		if (err == -EXDEV)
-			proto_why_set(why, "%s leaves the destination (absolute, \"..\", or through "
-			                   "a symlink or non-folder)",
+			proto_why_set(why,
+			              "%s leaves the destination (absolute, \"..\", or through "
+			              "a symlink or non-folder)",
 			              u->bad);
 		else
 			proto_why_set(why, "%s: %s", u->bad, strerror(-err));

@@ -154,7 +154,8 @@ static int pax_record(struct proto_tar_reader *r, const char *k, size_t klen, co
 	if (KEY("linkpath"))
 		return set_str(&r->ov_link, v, vlen);
 	if (KEY("mtime"))
-		return pax_num(v, vlen, true, &r->ov.mtime, &r->ov.mtime_nsec) ?: (r->ov_mtime = true, 0);
+		return pax_num(v, vlen, true, &r->ov.mtime, &r->ov.mtime_nsec)
+		           ?: (r->ov_mtime = true, 0);
 	if (!KEY("size") && !KEY("uid") && !KEY("gid"))
 		return 0;
 	if (pax_num(v, vlen, false, &x, NULL))
@@ -335,7 +336,8 @@ int proto_tar_feed(struct proto_tar_reader *r, const uint8_t *p, size_t n, size_
 	while (off < n && !err) {
 		switch (r->state) {
 		case ST_HEADER:
-			take = PROTO_TAR_BLOCK - r->have < n - off ? PROTO_TAR_BLOCK - r->have : n - off;
+			take = PROTO_TAR_BLOCK - r->have < n - off ? PROTO_TAR_BLOCK - r->have
+			                                           : n - off;
 			memcpy(r->block + r->have, p + off, take);
 			r->have += take;
 			off += take;
@@ -344,7 +346,8 @@ int proto_tar_feed(struct proto_tar_reader *r, const uint8_t *p, size_t n, size_
 			r->have = 0;
 			err = header(r, why);
 			if (err == 1) {
-				ev->kind = r->state == ST_END ? PROTO_TAR_EV_END : PROTO_TAR_EV_ENTRY;
+				ev->kind =
+				    r->state == ST_END ? PROTO_TAR_EV_END : PROTO_TAR_EV_ENTRY;
 				if (ev->kind == PROTO_TAR_EV_ENTRY && !r->left)
 					data_done(r);
 			}

@@ -111,8 +111,8 @@ static int walk_enter(struct proto_walk *w)
 }
 
 /* walk_yield: fill e for the entry at w->path[0, plen) whose stat is st. */
-static void walk_yield(struct proto_walk *w, struct proto_walk_ent *e, size_t plen,
-                       size_t name_off, const struct stat *st, unsigned int depth, bool post)
+static void walk_yield(struct proto_walk *w, struct proto_walk_ent *e, size_t plen, size_t name_off,
+                       const struct stat *st, unsigned int depth, bool post)
 {
 	w->path[plen] = '\0';
 	*e = (struct proto_walk_ent){
