@@ -66,6 +66,21 @@ static int fs_classify(const struct proto_frame *f, uint64_t id, struct proto_en
 	return env->type == PROTO_REPLY ? 1 : env->type == PROTO_EVENT ? 2 : 0;
 }
 
+/* fs_reset: a status for a new call. */
+static void fs_reset(struct proto_fs_status *st)
+{
+	if (st)
+		memset(st, 0, sizeof(*st));
+}
+
+/* fs_far: a failure of the connection, which is the far side's as far as the caller goes. */
+static int fs_far(struct proto_fs_status *st, int err)
+{
+	if (st && err < 0)
+		st->remote = true;
+	return err;
+}
+
 /* fs_send: req (consumed) as request of a new id, with body; the id in *id. */
 static int fs_send(struct proto_client *c, json_t *req, const void *body, size_t len, uint64_t *id,
                    struct proto_why *why)
@@ -99,11 +114,13 @@ int proto_client_fs_call(struct proto_client *c, json_t *req, const void *body, 
 	struct proto_frame f = { 0 };
 	struct proto_env env;
 	uint64_t id;
-	int err = fs_send(c, req, body, len, &id, why);
+	int err;
 
+	fs_reset(st);
+	err = fs_far(st, fs_send(c, req, body, len, &id, why));
 	if (reply)
 		*reply = NULL;
-	while (!err && !(err = fs_next(c, &f, why))) {
+	while (!err && !(err = fs_far(st, fs_next(c, &f, why)))) {
 		int k = fs_classify(&f, id, &env, st, why);
 
 		if (k == 1 && reply)
@@ -186,9 +203,9 @@ int proto_client_fs_stream(struct proto_client *c, json_t *req, proto_fs_event_f
 	struct proto_frame f = { 0 };
 	struct proto_env env;
 	uint64_t id;
-	int err = fs_send(c, req, NULL, 0, &id, why);
+	int err = fs_far(st, fs_send(c, req, NULL, 0, &id, why));
 
-	while (!err && !(err = fs_next(c, &f, why))) {
+	while (!err && !(err = fs_far(st, fs_next(c, &f, why)))) {
 		int k = fs_classify(&f, id, &env, st, why);
 
 		if (k == 2)
@@ -221,6 +238,7 @@ static int to_fd(void *opaque, const struct proto_frame *f, struct proto_fs_stat
 int proto_client_fs_read(struct proto_client *c, const char *path, int out_fd,
                          struct proto_fs_status *st, struct proto_why *why)
 {
+	fs_reset(st);
 	return proto_client_fs_stream(c, fs_req("fs.read", "path", path), to_fd, &out_fd, NULL, st,
 	                              why);
 }
@@ -261,6 +279,7 @@ int proto_client_fs_list(struct proto_client *c, const char *path, bool recursiv
 	json_t *req = fs_req("fs.list", "path", path), *r = NULL;
 	int err;
 
+	fs_reset(st);
 	if (req && recursive)
 		json_object_set_new(req, "recursive", json_true());
 	if (req && limit)
@@ -298,7 +317,7 @@ static int fs_answer_one(struct proto_client *c, uint64_t id, bool block, json_t
 		}
 		if (k < 0) {
 			*dead = true;
-			return k;
+			return fs_far(st, k);
 		}
 		k = fs_classify(&f, id, &env, st, why);
 		if (k == 1) {
@@ -336,7 +355,7 @@ int proto_client_fs_upload(struct proto_client *c, json_t *req, proto_fs_fill_fn
 		json_decref(req);
 		goto out;
 	}
-	err = fs_send(c, req, buf[0], have[0], &xid, why);
+	err = fs_far(st, fs_send(c, req, buf[0], have[0], &xid, why));
 	/* Its answer first: a file that cannot be opened stops us before any data. */
 	if (!err && (err = fs_answer_one(c, xid, true, reply, &dead, st, why)) == 1)
 		err = 0;
@@ -352,7 +371,7 @@ int proto_client_fs_upload(struct proto_client *c, json_t *req, proto_fs_fill_fn
 		             json_object_set_new(d, "eof", json_boolean(eof))))
 			err = -ENOMEM;
 		if (!err)
-			err = fs_send(c, d, buf[cur], have[cur], &id, why);
+			err = fs_far(st, fs_send(c, d, buf[cur], have[cur], &id, why));
 		else
 			json_decref(d);
 		if (!err)
@@ -414,6 +433,7 @@ int proto_client_fs_write(struct proto_client *c, const char *path, uint32_t mod
 	json_t *req = fs_req("fs.write", "path", path), *r = NULL;
 	int err;
 
+	fs_reset(st);
 	if (req)
 		json_object_set_new(req, "mode", json_integer(mode & 07777));
 	err = proto_client_fs_upload(c, req, from_fd, &in_fd, &r, st, why);

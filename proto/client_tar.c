@@ -38,6 +38,8 @@ int proto_client_fs_tar_out(struct proto_client *c, const char *path, const char
 	struct proto_untar *u;
 	int err = proto_untar_new(&u, dir_fd, false);
 
+	if (st)
+		memset(st, 0, sizeof(*st));
 	/* name may be "" (not a path: the contents alone), which
 	 * proto_msg_set_path writes as "" too. */
 	if (!err &&
@@ -83,6 +85,8 @@ int proto_client_fs_tar_in(struct proto_client *c, const char *path, int src_dir
 	json_t *req = NULL, *r = NULL;
 	int err = proto_mktar_new(&t, src_dir_fd, src_name, top, why);
 
+	if (st)
+		memset(st, 0, sizeof(*st));
 	if (err) {
 		if (st) {
 			st->remote = false;
