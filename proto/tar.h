@@ -3,7 +3,8 @@
  * proto/tar: the tar streams of fs.tar_out and fs.tar_in (docs/protocol.md):
  * the POSIX.1-2001 pax interchange format, read and written here in
  * bounded memory, so that the static guest agent and the client library
- * share one implementation (no libarchive in PID 1; see docs/files.md).
+ * share one implementation (no libarchive in PID 1: docs/architecture.md,
+ * "Files").
  *
  *   proto_tar_header   one entry's header blocks (ustar, with a pax 'x'
  *                      header first when a field does not fit)
