@@ -7,7 +7,8 @@
  * inode the walk saw, then read in pieces into the caller's buffer, so no
  * file is ever held whole. A file whose size changes while it is read
  * keeps the size its header announced: cut, or padded with zeros, as GNU
- * tar does, and counted in `changed`.
+ * tar does, and counted in `changed`. A folder on another file system
+ * (/proc under /, say) is written but not entered.
  */
 #define _GNU_SOURCE
 #include "proto/bytes.h"
@@ -50,7 +51,8 @@ int proto_mktar_new(struct proto_mktar **out, int dir_fd, const char *name, cons
 		free(t);
 		return -ENOMEM;
 	}
-	err = proto_walk_new(&t->w, dir_fd, name, top[0] ? 0 : PROTO_WALK_NOTOP);
+	err =
+	    proto_walk_new(&t->w, dir_fd, name, PROTO_WALK_XDEV | (top[0] ? 0 : PROTO_WALK_NOTOP));
 	if (err) {
 		proto_why_set(why, "%s", strerror(-err));
 		proto_mktar_free(t);
