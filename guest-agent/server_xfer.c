@@ -119,7 +119,9 @@ static int open_regular(int dir, const char *last, int flags, mode_t mode)
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0)
+		st.st_mode = 0; /* cannot tell: not a regular file as far as we know */
+	if (!S_ISREG(st.st_mode)) {
 		int err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 
 		close(fd);
