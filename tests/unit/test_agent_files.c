@@ -14,6 +14,18 @@
 
 #include <sys/resource.h>
 
+/* ASan's quarantine keeps freed chunks resident: the bound means nothing there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_BOUND_KIB 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_BOUND_KIB 0
+#endif
+#endif
+#ifndef RSS_BOUND_KIB
+#define RSS_BOUND_KIB (24 * 1024)
+#endif
+
 /* roundtrip: write text to the guest path with the library, read it back. */
 static int roundtrip(struct frig *r, const char *path, const char *text)
 {
@@ -217,11 +229,7 @@ static long rss_peak_kib(pid_t pid)
 	return kib;
 }
 
-/* The sink of big_file's read: a hash, and a pause that lets the agent's queue fill. */
-struct slow_sink {
-	uint64_t hash, len;
-};
-
+/* sink_entry: counts the entries of a list. */
 static int sink_entry(const json_t *e, void *opaque)
 {
 	(void)e;
@@ -234,12 +242,10 @@ TEST(big_file_bounded)
 	const size_t total = 64u << 20;
 	struct proto_fs_status st = { 0 };
 	struct proto_why why = { "" };
-	uint64_t want = 1469598103934665603ull, got = 1469598103934665603ull;
-	char p[4200];
+	uint64_t want = 1469598103934665603ull;
 	uint8_t *blk = malloc(1 << 20);
 	struct frig r;
 	int fd, pp[2];
-	size_t len = 0;
 
 	for (size_t i = 0; i < (1u << 20); i++)
 		blk[i] = (uint8_t)(i * 7 + (i >> 13));
@@ -281,10 +287,9 @@ TEST(big_file_bounded)
 	CHECK_EQ(st.bytes, total);
 	/* The agent held chunks, never the file: its peak stays far below 64 MiB. */
 	long peak = rss_peak_kib(r.c.server);
-	CHECK(peak > 0 && peak < 24 * 1024);
-	if (!(peak > 0 && peak < 24 * 1024))
+	CHECK(peak > 0 && (!RSS_BOUND_KIB || peak < RSS_BOUND_KIB));
+	if (!(peak > 0 && (!RSS_BOUND_KIB || peak < RSS_BOUND_KIB)))
 		fprintf(stderr, "agent peak RSS %ld KiB\n", peak);
-	(void)got, (void)len, (void)p;
 	free(blk);
 	CHECK_EQ(frig_stop(&r), 0);
 }
