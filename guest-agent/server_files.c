@@ -224,8 +224,13 @@ static int mkdir_parents(struct agent_server *srv, const char *path, mode_t mode
 		p[i] = '\0';
 		err = agent_fs_parent(srv, p, &dir, &last);
 		if (!err) {
-			if (mkdirat(dir, last, mode) < 0 && errno != EEXIST)
+			if (mkdirat(dir, last, mode) == 0) {
+				/* The one asked for gets the exact mode, whatever the umask. */
+				if (i == n && fchmodat(dir, last, mode, 0) < 0)
+					err = -errno;
+			} else if (errno != EEXIST) {
 				err = -errno;
+			}
 			close(dir);
 			free(last);
 		}
