@@ -39,8 +39,8 @@ struct oci_ref {
 	/* OCI_REF_REGISTRY: "docker.io" for Docker Hub (the pull goes to
 	 * registry-1.docker.io), else host[:port] as typed. */
 	char registry[256];
-	char repository[256]; /* "library/busybox"; lower case, '/'-separated */
-	char tag[129];        /* "" when only a digest was given */
+	char repository[256];        /* "library/busybox"; lower case, '/'-separated */
+	char tag[129];               /* "" when only a digest was given */
 	char digest[OCI_DIGEST_MAX]; /* "sha256:<64 hex>" or "" */
 	char path[4096];             /* OCI_REF_LAYOUT, OCI_REF_ARCHIVE */
 };
@@ -80,6 +80,13 @@ int oci_store_open(const char *dir, struct oci_store **out, char *err, size_t er
 void oci_store_close(struct oci_store *st);
 
 /*
+ * oci_store_hold: keep every layer from being collected (by oci_image_remove
+ * in another process) while a sandbox uses them: a shared lock on the
+ * store, until oci_store_close.
+ */
+int oci_store_hold(struct oci_store *st);
+
+/*
  * oci_pull: fetch what ref names into the store, verify every blob by its
  * digest, unpack each layer not yet unpacked, and record the reference.
  * A failure leaves the store as it was (no partial blob or layer is ever
@@ -90,15 +97,16 @@ int oci_pull(struct oci_store *st, const struct oci_ref *ref, const struct oci_p
 
 /* What `kvmbox run IMAGE` needs of a pulled image. */
 struct oci_image {
-	char name[1024];                  /* oci_ref_name */
-	char manifest[OCI_DIGEST_MAX];    /* the platform manifest's digest */
+	char name[1024];               /* oci_ref_name */
+	char manifest[OCI_DIGEST_MAX]; /* the platform manifest's digest */
 	char config_digest[OCI_DIGEST_MAX];
 	/* The unpacked layers, bottom first: host folders under the store. */
 	size_t nr_layers;
 	char **layer_dirs;
-	char *layers_root; /* the folder that holds every layer folder */
-	char **layer_names; /* layer_dirs[i] == layers_root/layer_names[i] */
-	uint64_t size;      /* bytes of the layers, compressed */
+	/* An empty folder: the root of the share whose grafts are layer_dirs
+	 * (virtio/fuse.h), so that the guest sees no other layer. */
+	char *share_root;
+	uint64_t size; /* bytes of the layers, compressed */
 	/* The config's process (image-spec config.md), NULL-terminated
 	 * vectors (NULL when absent), strings as given. */
 	char **entrypoint, **cmd, **env;
@@ -107,8 +115,8 @@ struct oci_image {
 };
 
 /* oci_image_get: the image the store keeps under ref; -ENOENT if not pulled. */
-int oci_image_get(struct oci_store *st, const struct oci_ref *ref, struct oci_image *img,
-                  char *err, size_t errcap);
+int oci_image_get(struct oci_store *st, const struct oci_ref *ref, struct oci_image *img, char *err,
+                  size_t errcap);
 void oci_image_free(struct oci_image *img);
 
 /* oci_image_list: calls fn for each image kept, in name order; stops at a non-zero return. */

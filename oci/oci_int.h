@@ -107,8 +107,7 @@ struct oci_config {
 	size_t nr_diff_ids;
 	char **diff_ids; /* rootfs.diff_ids: digests of the uncompressed layers */
 };
-int oci_config_parse(const char *json, size_t len, struct oci_config *c, char *err,
-                     size_t errcap);
+int oci_config_parse(const char *json, size_t len, struct oci_config *c, char *err, size_t errcap);
 void oci_config_free(struct oci_config *c);
 
 /* ---- layer.c ----------------------------------------------------------- */
@@ -202,11 +201,133 @@ int oci_registry_open(const struct oci_ref *ref, const struct oci_pull_opts *o,
                       struct oci_source **out, char *err, size_t errcap);
 /* source_layout.c: OCI_REF_LAYOUT (index.json's manifest with the
  * annotation org.opencontainers.image.ref.name == tag, or the only one). */
-int oci_layout_open(const struct oci_ref *ref, struct oci_source **out, char *err,
-                    size_t errcap);
+int oci_layout_open(const struct oci_ref *ref, struct oci_source **out, char *err, size_t errcap);
 /* source_archive.c: OCI_REF_ARCHIVE (manifest.json of `docker save`, or an
  * OCI layout inside the tar, as newer docker writes). */
-int oci_archive_open(const struct oci_ref *ref, struct oci_source **out, char *err,
-                     size_t errcap);
+int oci_archive_open(const struct oci_ref *ref, struct oci_source **out, char *err, size_t errcap);
+
+/* ---- store.c ----------------------------------------------------------- */
+
+/*
+ * The store's layout (docs/images.md), under its root folder:
+ *   blobs/sha256/HEX    every blob, verified (manifests, configs, layers)
+ *   layers/sha256/HEX   a layer unpacked (HEX: its blob's digest)
+ *   refs/HEX            {"name", "manifest"} (HEX: the name's SHA-256)
+ *   tmp/                what is being written; renamed into place when whole
+ *   empty/              an image share's root (oci.h)
+ *   lock                flock: shared by pulls and running sandboxes,
+ *                       exclusive for collecting what no image uses
+ */
+struct oci_store {
+	int dirfd; /* the root, O_PATH */
+	char *path;
+	int lockfd;
+	bool held; /* oci_store_hold */
+};
+
+/* oci_store_rel: "blobs/sha256/HEX" or "layers/sha256/HEX" for digest. */
+int oci_store_rel(const char *kind, const char *digest, char *buf, size_t cap);
+/* oci_store_tmp: a fresh name under tmp/ ("tmp/PREFIX-PID-N"). */
+int oci_store_tmp(struct oci_store *st, const char *prefix, char *buf, size_t cap);
+/* oci_store_read_blob: a blob of at most max bytes into memory (malloc'd, NUL-ended). */
+int oci_store_read_blob(struct oci_store *st, const char *digest, size_t max, char **buf,
+                        size_t *len, char *err, size_t errcap);
+/* oci_store_put_ref: name -> manifest digest, atomically. */
+int oci_store_put_ref(struct oci_store *st, const char *name, const char *manifest, char *err,
+                      size_t errcap);
+
+/* ---- source_registry_parse.c: the registry source's pure parts ---------- */
+
+/*
+ * oci_registry_plain_http: whether host[:port] (a reference's registry, or
+ * a URL's host[:port]) may be reached over plain HTTP: a loopback host
+ * (localhost, 127.0.0.0/8, [::1]) or one insecure names ("host:port" for
+ * that port, "host" for any port). Everything else is HTTPS only.
+ */
+bool oci_registry_plain_http(const char *hostport, const char *const *insecure);
+
+/* oci_registry_base_url: "https://HOST/v2/" (registry-1.docker.io for
+ * "docker.io"; "http://" where oci_registry_plain_http). -EINVAL for a
+ * malformed registry, -ENAMETOOLONG if cap is too small. */
+int oci_registry_base_url(const char *registry, const char *const *insecure, char *buf, size_t cap);
+
+/* oci_registry_url_ok: 0 if url is https, or http to a host that
+ * oci_registry_plain_http allows; -EPERM for http elsewhere, -EINVAL for
+ * anything else (another scheme, no host, not a URL). */
+int oci_registry_url_ok(const char *url, const char *const *insecure);
+
+/* oci_registry_repo_ok: a repository name as distribution's grammar has
+ * it (components of [a-z0-9] joined by [._-], '/'-separated): none is "."
+ * or "..", nothing changes a URL's path. */
+bool oci_registry_repo_ok(const char *repo);
+/* oci_registry_reference_ok: a tag or "ALG:HEX", safe in a URL's path. */
+bool oci_registry_reference_ok(const char *reference);
+
+/* A WWW-Authenticate challenge (RFC 9110 11.6.1; distribution's token auth). */
+enum oci_auth_scheme {
+	OCI_AUTH_NONE = 0, /* none we know: only Basic and Bearer are */
+	OCI_AUTH_BASIC,
+	OCI_AUTH_BEARER,
+};
+struct oci_challenge {
+	enum oci_auth_scheme scheme;
+	char realm[1024]; /* Bearer: the token service's URL */
+	char service[256];
+	char scope[512];
+};
+
+/*
+ * oci_challenge_parse: the WWW-Authenticate value(s) hdr (several
+ * challenges, comma-separated; quoted values may hold commas and \-escapes).
+ * Bearer is taken over Basic where both are offered; unknown schemes are
+ * skipped. -EINVAL for a malformed header, a Bearer without a realm or a
+ * value with a control character; -ENAMETOOLONG for a value over its field.
+ */
+int oci_challenge_parse(const char *hdr, struct oci_challenge *c);
+
+/* oci_token_url: the token service's URL for pulling repo, malloc'd:
+ * REALM?service=SERVICE&scope=repository:REPO:pull (escaped; '&' if the
+ * realm has a query already). Our own scope, not the challenge's: we only
+ * pull. NULL when out of memory. */
+char *oci_token_url(const struct oci_challenge *ch, const char *repo);
+
+/* A registry credential (never logged, wiped when dropped). */
+struct oci_cred {
+	char user[256];
+	char pass[8192]; /* cloud registries' passwords are tokens of some KB */
+};
+
+/*
+ * oci_cred_lookup: registry's credential in a docker config.json (json,
+ * len): "auths": {KEY: {"auth": base64("user:pass")}} (or "username" and
+ * "password"), where KEY is registry, or a URL whose host is registry
+ * ("https://index.docker.io/v1/" and friends for docker.io); an exact key
+ * wins over a URL. Credential helpers (credsStore, credHelpers) are not
+ * asked: an entry that is empty because a helper keeps it is no credential.
+ * 0 and *c filled; -ENOENT if none; -EINVAL (err says where, never what)
+ * for a malformed file or entry.
+ */
+int oci_cred_lookup(const char *json, size_t len, const char *registry, struct oci_cred *c,
+                    char *err, size_t errcap);
+
+/*
+ * oci_cred_load: oci_cred_lookup in path, or with path NULL in
+ * $DOCKER_CONFIG/config.json, else ~/.docker/config.json (a default file
+ * that does not exist has no credential). 0 with *found telling whether
+ * *c was filled; -errno (err says why) when the file cannot be read or
+ * parsed, or a named one does not exist.
+ */
+int oci_cred_load(const char *path, const char *registry, struct oci_cred *c, bool *found,
+                  char *err, size_t errcap);
+
+/* oci_token_parse: a token service's answer {"token"|"access_token": T}:
+ * T malloc'd in *token. -EINVAL when absent, empty, over 64 KiB or not
+ * printable ASCII without spaces (it goes into a header). */
+int oci_token_parse(const char *json, size_t len, char **token);
+
+/* oci_registry_error: "CODE: message" of the first entry of a registry's
+ * error body {"errors": [{"code", "message"}]} (distribution spec), made
+ * printable, into out; "" when the body is not one. */
+void oci_registry_error(const char *body, size_t len, char *out, size_t cap);
 
 #endif

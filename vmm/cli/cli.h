@@ -18,6 +18,7 @@
 #ifndef KVMBOX_VMM_CLI_CLI_H
 #define KVMBOX_VMM_CLI_CLI_H
 
+#include "oci/oci.h"
 #include "proto/client.h"
 #include "vmm/vm.h"
 
@@ -29,6 +30,38 @@
  * cli: what the kvmbox commands (run, exec, status, stop) share in reading
  * their command lines.
  */
+
+/*
+ * image_cmd: kvmbox pull, images and rmi (image_cmd.c), and what kvmbox run
+ * IMAGE shares with them: the store's options, and the pull.
+ */
+enum {
+	IMAGE_OPT_INSECURE = 512, /* --insecure-registry HOST[:PORT] */
+	IMAGE_OPT_AUTH_FILE,      /* --auth-file FILE */
+	IMAGE_OPT_STORE,          /* --store DIR */
+};
+#define IMAGE_MAX_INSECURE 16
+struct image_opts {
+	const char *insecure[IMAGE_MAX_INSECURE + 1]; /* NULL-terminated */
+	unsigned int nr_insecure;
+	const char *auth_file, *store;
+};
+/* image_opt: getopt's c (one of IMAGE_OPT_*) into io; -ENOENT if not
+ * one of them, -EINVAL after a message. */
+int image_opt(struct image_opts *io, int c, const char *arg);
+/* image_store_open, image_parse_ref, image_pull: the oci/ calls, with
+ * their messages on stderr; 0 or -errno. */
+int image_store_open(const struct image_opts *io, struct oci_store **st);
+int image_parse_ref(const char *s, struct oci_ref *ref);
+int image_pull(const struct image_opts *io, struct oci_store *st, const struct oci_ref *ref,
+               const char *typed);
+int image_cmd_pull(int argc, char **argv);
+int image_cmd_images(int argc, char **argv);
+int image_cmd_rmi(int argc, char **argv);
+
+/* kvmbox run --pull: when IMAGE is fetched. */
+enum run_pull { RUN_PULL_MISSING = 0, RUN_PULL_ALWAYS, RUN_PULL_NEVER };
+#define RUN_MAX_ENV 4096
 
 /* kvmbox run's options, as run.c and run_fs.c read them. */
 struct run_opts {
@@ -47,7 +80,28 @@ struct run_opts {
 	const char *timings_json;
 	bool timings;
 	uint64_t cid; /* --cid; 0: not given */
+	/* kvmbox run IMAGE (run_image.c) */
+	const char *image; /* the operand as typed; NULL: none */
+	struct image_opts image_opts;
+	enum run_pull pull;
+	struct oci_store *store; /* held while the VM runs */
+	struct oci_image img;
+	bool have_img;
+	char **cmd_buf; /* the command the image's config and ours make */
+	/* -e, -w, -u: the command's environment, folder and user (over the image's) */
+	const char *env[RUN_MAX_ENV + 1];
+	unsigned int nr_env;
+	const char *workdir, *user;
+	const char **env_buf; /* the image's Env with -e over it */
 };
+
+/* run_image_prepare: IMAGE's layers as the root (pulled as --pull says)
+ * and its config's command, environment, folder and user under ours.
+ * -EINVAL after one message. run_image_free undoes it. */
+__attribute__((warn_unused_result)) int run_image_prepare(struct run_opts *o);
+void run_image_free(struct run_opts *o);
+/* run_fs_add_image: the image's layers as the share the agent makes the root. */
+__attribute__((warn_unused_result)) int run_fs_add_image(struct run_opts *o);
 
 /* run_fs_parse_volume: --volume HOSTDIR:GUESTPATH[:ro] (arg cut in place). */
 __attribute__((warn_unused_result)) int run_fs_parse_volume(struct run_opts *o, char *arg);
@@ -142,6 +196,8 @@ void cli_fs_fail(const char *prog, const char *sock, const char *guest, const ch
 struct run_cmd {
 	struct vm *vm;
 	char *const *argv;
+	const char *const *env; /* K=V, NULL-terminated, or NULL */
+	const char *cwd, *user; /* NULL: the agent's defaults */
 	pthread_t thread;
 	bool started;
 	int status; /* CMD's status, or -1 when it did not run to the end */

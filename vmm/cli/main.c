@@ -23,7 +23,12 @@ void cli_usage(FILE *f)
 	    "                  [--control PATH] [--rootfs PATH[,ro]|none]\n"
 	    "                  [--rootfs-dir DIR[,OPTS]] [--volume HOSTDIR:GUESTPATH[:OPTS]]...\n"
 	    "                  [--timings] [--timings-json PATH]\n"
-	    "                  [-- CMD ARGS...]\n"
+	    "                  [-e K=V]... [-w DIR] [-u USER]\n"
+	    "                  [--pull missing|always|never] [--insecure-registry HOST]...\n"
+	    "                  [--auth-file FILE] [--store DIR]\n"
+	    "                  [IMAGE] [-- CMD ARGS...]\n"
+	    "       kvmbox pull [--insecure-registry HOST]... [--auth-file FILE] REF\n"
+	    "       kvmbox images | kvmbox rmi REF...   (kvmbox pull --help)\n"
 	    "       kvmbox exec [-t] [-e K=V]... [-w DIR] [-u USER] [--timeout S]\n"
 	    "                   SOCKET -- CMD ARGS...   (kvmbox exec --help)\n"
 	    "       kvmbox status SOCKET\n"
@@ -68,6 +73,14 @@ void cli_usage(FILE *f)
 	    "                       caches for a day: for folders only it changes)\n"
 	    "  --timings            print the boot timeline and exit counts on stderr\n"
 	    "  --timings-json PATH  write them as JSON to PATH\n"
+	    "  -e K=V, -w DIR, -u USER\n"
+	    "                       CMD's environment (added), folder and user\n"
+	    "  IMAGE                the root is this OCI image (NAME[:TAG], REGISTRY/NAME,\n"
+	    "                       oci:DIR[:TAG], docker-archive:FILE), its layers shared\n"
+	    "                       read-only under a writable tmpfs layer; CMD runs\n"
+	    "                       after its Entrypoint (default: its Cmd), with its Env,\n"
+	    "                       WorkingDir and User unless -e, -w, -u say otherwise\n"
+	    "  --pull WHEN          fetch IMAGE: missing (default), always, never\n"
 	    "  -- CMD ARGS...       run CMD in the guest through kvmbox-agent (default\n"
 	    "                       initrd with a command or --control:\n"
 	    "                       share/kvmbox/agent-initrd.gz beside kvmbox),\n"
@@ -84,8 +97,9 @@ static const struct cli_verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } cli_verbs[] = {
-	{ "run", cli_run },       { "exec", ctl_cmd_exec }, { "status", ctl_cmd_status },
-	{ "stop", ctl_cmd_stop }, { "cp", ctl_cmd_cp },     { "fs", ctl_cmd_fs },
+	{ "run", cli_run },         { "exec", ctl_cmd_exec },       { "status", ctl_cmd_status },
+	{ "stop", ctl_cmd_stop },   { "cp", ctl_cmd_cp },           { "fs", ctl_cmd_fs },
+	{ "pull", image_cmd_pull }, { "images", image_cmd_images }, { "rmi", image_cmd_rmi },
 };
 
 int main(int argc, char **argv)

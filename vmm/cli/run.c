@@ -35,6 +35,7 @@ enum {
 	OPT_VOLUME,
 	OPT_ROOTFS_DIR,
 	OPT_CONSOLE_MAX,
+	OPT_PULL,
 };
 
 /* --console's default limit: enough for any boot log, not a full disk. */
@@ -97,6 +98,13 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "rootfs-dir", required_argument, NULL, OPT_ROOTFS_DIR },
 		{ "timings", no_argument, NULL, 't' },
 		{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
+		{ "env", required_argument, NULL, 'e' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "pull", required_argument, NULL, OPT_PULL },
+		{ "insecure-registry", required_argument, NULL, IMAGE_OPT_INSECURE },
+		{ "auth-file", required_argument, NULL, IMAGE_OPT_AUTH_FILE },
+		{ "store", required_argument, NULL, IMAGE_OPT_STORE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -107,8 +115,42 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	o->cfg.mem_mib = CLI_DEFAULT_MEM_MIB;
 	o->cfg.console_fd = STDOUT_FILENO;
 	opterr = 0; /* our own one-line messages, naming kvmbox */
-	while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:e:w:u:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=' || o->nr_env == RUN_MAX_ENV) {
+				fprintf(stderr, "kvmbox: -e %s: expected K=V (at most %d)\n",
+				        optarg, RUN_MAX_ENV);
+				return -EINVAL;
+			}
+			o->env[o->nr_env++] = optarg;
+			break;
+		case 'w':
+			o->workdir = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case OPT_PULL:
+			if (!strcmp(optarg, "missing"))
+				o->pull = RUN_PULL_MISSING;
+			else if (!strcmp(optarg, "always"))
+				o->pull = RUN_PULL_ALWAYS;
+			else if (!strcmp(optarg, "never"))
+				o->pull = RUN_PULL_NEVER;
+			else {
+				fprintf(stderr,
+				        "kvmbox: --pull %s: expected missing, always or never\n",
+				        optarg);
+				return -EINVAL;
+			}
+			break;
+		case IMAGE_OPT_INSECURE:
+		case IMAGE_OPT_AUTH_FILE:
+		case IMAGE_OPT_STORE:
+			if (image_opt(&o->image_opts, c, optarg))
+				return -EINVAL;
+			break;
 		case 'k':
 			o->cfg.kernel_path = optarg;
 			break;
@@ -196,7 +238,16 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			return -EINVAL;
 		}
 	}
-	/* What follows the options (after "--") is a command to run. */
+	/*
+	 * What follows the options: after "--", a command to run in the
+	 * default root; else an image, then its command (after a "--" or
+	 * not), as `docker run IMAGE CMD` takes it.
+	 */
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0) {
+		o->image = argv[optind++];
+		if (optind < argc && strcmp(argv[optind], "--") == 0)
+			optind++;
+	}
 	if (optind < argc)
 		o->command = argv + optind;
 	o->cfg.vsock.guest_cid = o->cid ? o->cid : 3;
@@ -347,7 +398,7 @@ static int run_defaults(struct run_opts *o)
 			                "agent-initrd.gz): give --initrd\n");
 			return -EINVAL;
 		}
-		if (!o->rootfs && !o->root_on_fs) {
+		if (!o->rootfs && !o->root_on_fs && !o->have_img) {
 			o->rootfs_buf = run_share("rootfs.ext4");
 			if (!o->rootfs_buf) {
 				fprintf(stderr, "kvmbox: no root file system beside kvmbox "
@@ -437,6 +488,7 @@ static int run_open_console(struct run_opts *o)
 
 static void run_opts_free(struct run_opts *o)
 {
+	run_image_free(o);
 	if (o->tmpdir)
 		rmdir(o->tmpdir);
 	free(o->kernel_buf);
@@ -462,6 +514,10 @@ int cli_run(int argc, char **argv)
 	status = VM_EXIT_ERROR;
 	if (o.console_path && run_open_console(&o))
 		return VM_EXIT_ERROR;
+	if (o.image && run_image_prepare(&o)) {
+		run_opts_free(&o);
+		return VM_EXIT_USAGE;
+	}
 	if (run_defaults(&o)) {
 		run_opts_free(&o);
 		return VM_EXIT_USAGE;
@@ -508,6 +564,10 @@ int cli_run(int argc, char **argv)
 	if (vm_load(vm) || vm_create(vm))
 		goto out;
 	run_private_forget(&o);
+	o.env[o.nr_env] = NULL;
+	rc.env = o.env_buf ? o.env_buf : o.nr_env ? o.env : NULL;
+	rc.cwd = o.workdir;
+	rc.user = o.user;
 	if (o.command && run_cmd_start(&rc, vm, o.command)) {
 		fprintf(stderr, "kvmbox: cannot start the command thread\n");
 		goto out;

@@ -21,6 +21,9 @@ static void *run_cmd_thread(void *arg)
 
 	if (!isatty(STDIN_FILENO))
 		opts.stdin_fd = STDIN_FILENO;
+	opts.env = rc->env;
+	opts.cwd = rc->cwd;
+	opts.user = rc->user;
 	/* The control connection holds the request until the agent listens. */
 	timeline_mark(&vm->tl, TL_CMD_SENT);
 	err = proto_client_exec(&rc->client, rc->argv, &opts, STDOUT_FILENO, STDERR_FILENO,

@@ -24,7 +24,8 @@ static const char *const run_fs_tags[VM_MAX_SHARES] = {
 	"vol0", "vol1", "vol2", "vol3", "vol4", "vol5", "vol6", "vol7",
 };
 
-#define RUN_FS_ROOT_TAG "rootfs"
+#define RUN_FS_ROOT_TAG  "rootfs"
+#define RUN_FS_IMAGE_TAG "image"
 
 /* run_fs_guest_path_ok: absolute, not "/", short, nothing the command line
  * or the agent's parser cannot carry, no "." or ".." component. */
@@ -204,11 +205,40 @@ __attribute__((format(printf, 2, 3))) static int run_fs_append(char **s, const c
 	return 0;
 }
 
+int run_fs_add_image(struct run_opts *o)
+{
+	struct vfs_params *sh;
+
+	if (o->img.nr_layers > FUSE_SRV_MAX_GRAFTS) {
+		fprintf(stderr, "kvmbox: %s: %zu layers, at most %d\n", o->image, o->img.nr_layers,
+		        FUSE_SRV_MAX_GRAFTS);
+		return -EINVAL;
+	}
+	if (run_fs_add(o, o->image, o->img.share_root, true, FUSE_CACHE_ALWAYS, RUN_FS_IMAGE_TAG,
+	               NULL))
+		return -EINVAL;
+	/*
+	 * Read-only and never changed while the sandbox runs: the guest may
+	 * cache it for good. Ownership from the xattrs oci/ wrote, whoever
+	 * runs the VMM (oci_int.h, "How a layer is kept on the host").
+	 */
+	sh = &o->cfg.shares[o->cfg.nr_shares - 1];
+	sh->owner = FUSE_OWNER_XATTR;
+	sh->grafts = (const char *const *)o->img.layer_dirs;
+	sh->nr_grafts = (uint32_t)o->img.nr_layers;
+	sh->overlay_xattrs = true;
+	return 0;
+}
+
 int run_fs_cmdline(const struct run_opts *o, char **out)
 {
 	char *s = strdup("");
 	int err = s ? 0 : -ENOMEM;
 
+	if (!err && o->have_img)
+		err = run_fs_append(&s,
+		                    " kvmbox.root=%s kvmbox.rootfstype=virtiofs kvmbox.layers=%zu",
+		                    RUN_FS_IMAGE_TAG, o->img.nr_layers);
 	if (!err && o->root_on_fs)
 		err = run_fs_append(&s, " kvmbox.root=%s kvmbox.rootfstype=virtiofs%s",
 		                    RUN_FS_ROOT_TAG, o->root_fs_ro ? " kvmbox.rootflags=ro" : "");

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * run_image: `kvmbox run [OPTIONS] IMAGE [-- CMD ARGS...]`, as `docker run`
+ * does it: the image from the store (pulled when missing, or as --pull
+ * says), its layers as the guest's root (read-only over virtio-fs, under
+ * the agent's overlay: guest-agent/image_root.h), and the process its
+ * config describes (image-spec config.md): Entrypoint followed by our
+ * CMD, or else by its Cmd; its Env under our -e; WorkingDir unless -w;
+ * User unless -u.
+ */
+#define _GNU_SOURCE
+#include "vmm/cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/*
+ * run_image_argv: Entrypoint + (our command, or the image's Cmd). The
+ * strings stay the image's or argv's; only the vector is new. -EINVAL
+ * after a message when both are empty.
+ */
+static int run_image_argv(struct run_opts *o)
+{
+	char *const *tail = o->command ? o->command : o->img.cmd;
+	size_t ne = strv_len(o->img.entrypoint), nt = strv_len(tail), k = 0;
+
+	if (ne + nt == 0) {
+		fprintf(stderr,
+		        "kvmbox: %s has no command (no Entrypoint, no Cmd): give one after "
+		        "--\n",
+		        o->image);
+		return -EINVAL;
+	}
+	o->cmd_buf = calloc(ne + nt + 1, sizeof(char *));
+	if (!o->cmd_buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < ne; i++)
+		o->cmd_buf[k++] = o->img.entrypoint[i];
+	for (size_t i = 0; i < nt; i++)
+		o->cmd_buf[k++] = tail[i];
+	o->command = o->cmd_buf;
+	return 0;
+}
+
+/* env_overridden: whether one of ours names the same variable as kv. */
+static bool env_overridden(const struct run_opts *o, const char *kv)
+{
+	size_t n = strcspn(kv, "=");
+
+	for (unsigned int i = 0; i < o->nr_env; i++)
+		if (strncmp(o->env[i], kv, n) == 0 && o->env[i][n] == '=')
+			return true;
+	return false;
+}
+
+/* run_image_env: the image's Env, less what -e sets, then -e. */
+static int run_image_env(struct run_opts *o)
+{
+	size_t ni = strv_len(o->img.env), k = 0;
+
+	o->env_buf = calloc(ni + o->nr_env + 1, sizeof(char *));
+	if (!o->env_buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < ni; i++)
+		if (strchr(o->img.env[i], '=') && !env_overridden(o, o->img.env[i]))
+			o->env_buf[k++] = o->img.env[i];
+	for (unsigned int i = 0; i < o->nr_env; i++)
+		o->env_buf[k++] = o->env[i];
+	return 0;
+}
+
+/* run_image_get: the image from the store, pulled as --pull says. */
+static int run_image_get(struct run_opts *o)
+{
+	char err[OCI_ERR_MAX];
+	struct oci_ref ref;
+	int rc;
+
+	if (image_parse_ref(o->image, &ref) || image_store_open(&o->image_opts, &o->store))
+		return -EINVAL;
+	if (o->pull == RUN_PULL_ALWAYS && image_pull(&o->image_opts, o->store, &ref, o->image))
+		return -EINVAL;
+	rc = oci_image_get(o->store, &ref, &o->img, err, sizeof(err));
+	if (rc == -ENOENT && o->pull == RUN_PULL_MISSING) {
+		if (image_pull(&o->image_opts, o->store, &ref, o->image))
+			return -EINVAL;
+		rc = oci_image_get(o->store, &ref, &o->img, err, sizeof(err));
+	}
+	if (rc) {
+		fprintf(stderr, "kvmbox: %s%s\n", err,
+		        rc == -ENOENT && o->pull == RUN_PULL_NEVER ? " (--pull never)" : "");
+		return -EINVAL;
+	}
+	o->have_img = true;
+	if (!o->img.nr_layers) {
+		fprintf(stderr, "kvmbox: %s has no layers: nothing to run\n", o->image);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int run_image_prepare(struct run_opts *o)
+{
+	if (o->rootfs || o->root_on_fs) {
+		fprintf(stderr,
+		        "kvmbox: %s is the root: --rootfs and --rootfs-dir do not go with an "
+		        "image\n",
+		        o->image);
+		return -EINVAL;
+	}
+	if (run_image_get(o))
+		return -EINVAL;
+	/* The layers stay while the sandbox reads them: no rmi sweeps them. */
+	if (oci_store_hold(o->store)) {
+		fprintf(stderr, "kvmbox: cannot lock the image store\n");
+		return -EINVAL;
+	}
+	if (run_fs_add_image(o) || run_image_argv(o) || run_image_env(o))
+		return -EINVAL;
+	if (!o->workdir)
+		o->workdir = o->img.workdir && o->img.workdir[0] ? o->img.workdir : NULL;
+	if (!o->user)
+		o->user = o->img.user && o->img.user[0] ? o->img.user : NULL;
+	return 0;
+}
+
+void run_image_free(struct run_opts *o)
+{
+	free(o->cmd_buf);
+	free(o->env_buf);
+	if (o->have_img)
+		oci_image_free(&o->img);
+	oci_store_close(o->store);
+	o->cmd_buf = NULL;
+	o->env_buf = NULL;
+	o->have_img = false;
+	o->store = NULL;
+}
