@@ -10,6 +10,7 @@
 #include "guest-agent/server_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,9 +158,14 @@ int agent_server_run(struct agent_server *srv)
 		int timeout = server_timers(srv), n;
 
 		for (struct agent_conn *c = srv->conns; c; c = c->next) {
+			/* File transfers fill the queue up to AGENT_CONN_HIGH;
+			 * one that could send more must not wait in epoll. */
+			agent_xfer_pump(c);
 			agent_conn_flush(c);
 			if (!c->dead)
 				agent_conn_update(c);
+			if (agent_xfer_busy(c))
+				timeout = 0;
 		}
 		server_sweep(srv);
 		if (srv->stop != AGENT_RUN)
@@ -204,11 +210,14 @@ int agent_server_new(struct agent_server **out, const struct agent_opts *opts)
 	srv->listen = (struct agent_watch){ .kind = AGENT_W_LISTEN, .fd = -1, .owner = srv };
 	if (opts)
 		srv->opts = *opts;
+	/* File paths start here (server_files.c): "/", or a test's root. */
+	srv->root_fd =
+	    open(srv->opts.fs_root ? srv->opts.fs_root : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGPIPE);
 	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv->epfd < 0 || sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+	if (srv->root_fd < 0 || srv->epfd < 0 || sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		err = -errno;
 	if (!err) {
 		sigdelset(&mask, SIGPIPE); /* blocked, so EPIPE instead; never read */
@@ -252,5 +261,8 @@ void agent_server_free(struct agent_server *srv)
 	agent_watch_close(srv, &srv->sig);
 	if (srv->epfd >= 0)
 		close(srv->epfd);
+	if (srv->root_fd >= 0)
+		close(srv->root_fd);
+	free(srv->chunk);
 	free(srv);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * guest-agent/server: the agent's connections and running processes, in
- * one epoll loop (docs/protocol.md, ops ping, exec, exec.stdin,
- * exec.signal, exec.resize, stop).
+ * guest-agent/server: the agent's connections, running processes and file
+ * transfers, in one epoll loop (docs/protocol.md, ops ping, exec,
+ * exec.stdin, exec.signal, exec.resize, stop, and the fs.* file ops).
  *
  * A connection is any connected stream fd (a unix socket in tests, vsock in
  * the guest). Everything read from it is untrusted. Each process belongs to
@@ -45,6 +45,14 @@ struct agent_opts {
 	 * about a program missing from the initramfs.
 	 */
 	const char *refuse_exec;
+	/*
+	 * fs_root: when set, a folder that file operations take as their
+	 * root: every path is resolved inside it (openat2 RESOLVE_IN_ROOT,
+	 * so ".." and absolute symlinks stay in it too), as if chrooted.
+	 * For tests and fuzzing, which must not touch the host's files.
+	 * NULL: "/", the agent's own root.
+	 */
+	const char *fs_root;
 };
 
 /*
@@ -87,6 +95,12 @@ enum agent_stop agent_server_stopped(const struct agent_server *srv);
  */
 __attribute__((warn_unused_result)) int agent_conn_feed(struct agent_conn *conn, const void *data,
                                                         size_t len);
+
+/*
+ * agent_conn_pump: one pass of the connection's outgoing file transfers
+ * (the loop makes them; for fuzzing, where no loop runs).
+ */
+void agent_conn_pump(struct agent_conn *conn);
 
 /* agent_conn_drop_output: forget the queued output (for fuzzing). */
 void agent_conn_drop_output(struct agent_conn *conn);

@@ -215,6 +215,7 @@ void agent_conn_free(struct agent_server *srv, struct agent_conn *c)
 		p->next = srv->orphans;
 		srv->orphans = p;
 	}
+	agent_xfer_free_all(c);
 	agent_watch_close(srv, &c->w);
 	proto_decoder_destroy(&c->dec);
 	proto_buf_free(&c->out);

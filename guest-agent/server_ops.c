@@ -2,7 +2,8 @@
 /*
  * guest-agent/server_ops: the request table (server.h): check a received
  * frame's envelope, find its op and call the handler. The ops that need no
- * process (ping, stop) are here; the exec ops are in server_exec.c.
+ * process (ping, stop) are here; the exec ops are in server_exec.c, the
+ * file ops in server_files.c, server_xfer.c and server_tree.c.
  */
 #define _GNU_SOURCE
 #include "guest-agent/server_int.h"
@@ -44,6 +45,18 @@ static const struct op {
 	{ "exec.signal", false, agent_op_signal },
 	{ "exec.resize", false, agent_op_resize },
 	{ "stop", false, op_stop },
+	{ "fs.stat", false, agent_op_fs_stat },
+	{ "fs.read", false, agent_op_fs_read },
+	{ "fs.write", true, agent_op_fs_write },
+	{ "fs.data", true, agent_op_fs_data },
+	{ "fs.list", false, agent_op_fs_list },
+	{ "fs.mkdir", false, agent_op_fs_mkdir },
+	{ "fs.remove", false, agent_op_fs_remove },
+	{ "fs.rename", false, agent_op_fs_rename },
+	{ "fs.chmod", false, agent_op_fs_chmod },
+	{ "fs.chown", false, agent_op_fs_chown },
+	{ "fs.tar_out", false, agent_op_fs_tar_out },
+	{ "fs.tar_in", true, agent_op_fs_tar_in },
 };
 
 /* agent_conn_handle: one received frame (untrusted). */

@@ -32,6 +32,7 @@
 #define PROTO_ERR_NOT_FOUND   "not_found"
 #define PROTO_ERR_UNAVAILABLE "unavailable"
 #define PROTO_ERR_INTERNAL    "internal"
+#define PROTO_ERR_FS          "fs_error" /* with "errno" and "path" (docs/protocol.md) */
 
 enum proto_type {
 	PROTO_REQUEST,

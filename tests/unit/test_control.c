@@ -468,8 +468,120 @@ TEST(stale_socket_is_replaced)
 	free(vm);
 }
 
-CHECK_MAIN(CASE(agent_frame_over_limit_after_reencoding), CASE(client_over_the_limit_is_told),
-           CASE(stale_socket_is_replaced), CASE(status_reply),
+/* A 1 ms timeout on the loop, so that a pass never waits for ever. */
+struct tick {
+	struct loop_op op;
+	struct __kernel_timespec ts;
+	bool armed;
+};
+
+static void tick_cb(void *opaque, int res, bool more)
+{
+	(void)res, (void)more;
+	((struct tick *)opaque)->armed = false;
+}
+
+/* tick_run: one pass of the loop, at most about 1 ms long. */
+static void tick_run(struct rig *r, struct tick *t)
+{
+	if (!t->armed) {
+		struct io_uring_sqe *sqe;
+
+		t->op = (struct loop_op){ .cb = tick_cb, .opaque = t, .fd = -1 };
+		t->ts = (struct __kernel_timespec){ .tv_nsec = 1000000 };
+		sqe = loop_sqe(&r->vm->loop, &t->op);
+		if (!sqe)
+			return;
+		io_uring_prep_timeout(sqe, &t->ts, 0, 0);
+		t->armed = true;
+	}
+	loop_run_once(&r->vm->loop);
+}
+
+/*
+ * relay: len bytes of data written to out_fd while the loop runs and
+ * in_fd is read, until a whole frame came out of in_fd (5 s at most);
+ * 1 with it in *f.
+ */
+static int relay(struct rig *r, int out_fd, const uint8_t *data, size_t len, int in_fd,
+                 struct proto_frame *f)
+{
+	struct tick t = { .armed = false };
+	struct proto_decoder dec;
+	uint8_t buf[65536];
+	size_t sent = 0;
+	int got = 0;
+
+	proto_decoder_init(&dec);
+	for (int i = 0; i < 5000 && got == 0; i++) {
+		ssize_t n = sent < len
+		                ? send(out_fd, data + sent, len - sent, MSG_DONTWAIT | MSG_NOSIGNAL)
+		                : 0;
+		size_t off = 0, used;
+
+		if (n > 0)
+			sent += (size_t)n;
+		tick_run(r, &t);
+		n = recv(in_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		while (n > 0 && off < (size_t)n && got == 0) {
+			if (proto_decoder_feed(&dec, buf + off, (size_t)n - off, &used) < 0)
+				break;
+			off += used;
+			got = proto_decoder_next(&dec, f);
+		}
+	}
+	while (t.armed) /* the timeout must not outlive t */
+		loop_run_once(&r->vm->loop);
+	proto_decoder_destroy(&dec);
+	return got;
+}
+
+/* The file operations need nothing of the VMM: their frames, bodies of
+ * the largest size included, pass both ways unchanged (docs/protocol.md). */
+TEST(file_frames_pass_through)
+{
+	const size_t big = PROTO_MAX_BODY;
+	struct proto_frame f = { 0 };
+	uint8_t *body = malloc(big), *frame;
+	struct control_conn *c;
+	struct rig r;
+	json_t *m;
+	size_t len;
+	int ag[2];
+
+	for (size_t i = 0; i < big; i++)
+		body[i] = (uint8_t)(i * 31 + 7);
+	CHECK_EQ(rig_init(&r), 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, ag) == 0);
+	c = r.vm->control.conns[0];
+	c->link_fd = ag[0]; /* as if the agent's stream had opened */
+	c->link = CONTROL_LINK_OPEN;
+	control_pump(c);
+	m = json_pack("{sIssssss}", "id", (json_int_t)1, "type", "request", "op", "fs.write",
+	              "path", "/x");
+	CHECK_EQ(proto_frame_pack(m, body, big, &frame, &len), 0);
+	json_decref(m);
+	CHECK_EQ(relay(&r, r.fd, frame, len, ag[1], &f), 1);
+	free(frame);
+	CHECK(f.msg && strcmp(json_string_value(json_object_get(f.msg, "op")), "fs.write") == 0);
+	CHECK(f.body_len == big && memcmp(f.body, body, big) == 0);
+	proto_frame_clear(&f);
+	/* And the other way: a chunk of a read. */
+	m = json_pack("{sIssss}", "id", (json_int_t)1, "type", "event", "event", "fs.data");
+	CHECK_EQ(proto_frame_pack(m, body, 256u << 10, &frame, &len), 0);
+	json_decref(m);
+	CHECK_EQ(relay(&r, ag[1], frame, len, r.fd, &f), 1);
+	free(frame);
+	CHECK(f.msg && strcmp(json_string_value(json_object_get(f.msg, "event")), "fs.data") == 0);
+	CHECK(f.body_len == 256u << 10 && memcmp(f.body, body, 256u << 10) == 0);
+	proto_frame_clear(&f);
+	close(ag[1]);
+	rig_destroy(&r);
+	free(body);
+}
+
+CHECK_MAIN(CASE(agent_frame_over_limit_after_reencoding), CASE(file_frames_pass_through),
+           CASE(client_over_the_limit_is_told), CASE(stale_socket_is_replaced), CASE(status_reply),
            CASE(bad_envelopes_keep_the_connection), CASE(agent_ops_without_vsock_are_unavailable),
            CASE(forced_stop), CASE(framing_errors_close), CASE(client_leaving_frees_its_connection),
            CASE(waiting_requests_are_bounded), CASE(silent_guest_times_out))

@@ -8,6 +8,8 @@
  *   run.c      `kvmbox run`: its options and defaults, building the VM
  *   run_cmd.c  `kvmbox run -- CMD`: the thread that runs CMD in the guest
  *   ctl_cmd.c  `kvmbox exec|status|stop`: clients of a control socket
+ *   cp_cmd.c   `kvmbox cp`: files and folders in and out of the guest
+ *   fs_cmd.c   `kvmbox fs ls|cat|stat|rm|mkdir`, and what cp shares
  *   cli.c      what the verbs share in reading their arguments
  *
  * The CLI uses the VM (vmm/vm.h) and the protocol's client (proto/); the
@@ -153,6 +155,29 @@ int ctl_cmd_status(int argc, char **argv);
 
 /* kvmbox stop [--force] SOCKET */
 int ctl_cmd_stop(int argc, char **argv);
+
+/*
+ * fs_cmd, cp_cmd: the guest's files through the control socket
+ * (docs/protocol.md, "File operations").
+ */
+struct proto_fs_status;
+
+/* kvmbox cp [-r] SRC DST, one of them SOCKET:PATH (cp_cmd.c). */
+int ctl_cmd_cp(int argc, char **argv);
+
+/* kvmbox fs ls|cat|stat|rm|mkdir SOCKET PATH (fs_cmd.c). */
+int ctl_cmd_fs(int argc, char **argv);
+
+/* cli_fs_open: connect to the control socket sock, one line on failure; 0 or -errno. */
+int cli_fs_open(const char *prog, const char *sock, struct proto_client *c);
+
+/*
+ * cli_fs_fail: the one line for a failed file op: "PROG: SOCK:PATH: reason"
+ * for the guest's side (PATH: st's, or guest), "PROG: LOCAL/ENTRY: reason"
+ * for this side's, "PROG: SOCK: why" for the connection's.
+ */
+void cli_fs_fail(const char *prog, const char *sock, const char *guest, const char *local, int err,
+                 const struct proto_fs_status *st, const struct proto_why *why);
 
 /*
  * run_cmd: `kvmbox run ... -- CMD ARGS`: a thread that runs CMD in the

@@ -33,6 +33,8 @@ void cli_usage(FILE *f)
 	    "                   SOCKET -- CMD ARGS...   (kvmbox exec --help)\n"
 	    "       kvmbox status SOCKET\n"
 	    "       kvmbox stop [--force] SOCKET\n"
+	    "       kvmbox cp [-r] SRC DST   (one of them SOCKET:PATH; kvmbox cp --help)\n"
+	    "       kvmbox fs ls|cat|stat|rm|mkdir [-r|-l|-p] SOCKET PATH\n"
 	    "       kvmbox --version | --help\n"
 	    "\n"
 	    "  --kernel PATH        bzImage or uncompressed ELF vmlinux (x86-64); default\n"
@@ -95,9 +97,9 @@ static const struct cli_verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } cli_verbs[] = {
-	{ "run", cli_run },       { "exec", ctl_cmd_exec },   { "status", ctl_cmd_status },
-	{ "stop", ctl_cmd_stop }, { "pull", image_cmd_pull }, { "images", image_cmd_images },
-	{ "rmi", image_cmd_rmi },
+	{ "run", cli_run },         { "exec", ctl_cmd_exec },       { "status", ctl_cmd_status },
+	{ "stop", ctl_cmd_stop },   { "cp", ctl_cmd_cp },           { "fs", ctl_cmd_fs },
+	{ "pull", image_cmd_pull }, { "images", image_cmd_images }, { "rmi", image_cmd_rmi },
 };
 
 int main(int argc, char **argv)
