@@ -214,6 +214,17 @@ check "its command was killed and the agent still serves" run 0 "none" "$sock" -
 check "-e adds to HOME, TERM and PATH" run 0 "x / dumb yes" -e FOO=x "$sock" -- \
 	sh -c 'echo $FOO $HOME $TERM $(case $PATH in */usr/bin*) echo yes;; esac)'
 
+# Issue 13, bytes not text: an argument, a variable and a folder that are
+# not UTF-8 reach the guest byte for byte (as {"base64"} on the wire).
+kx "$sock" -- printf '%s|' $'\xff\xfe' a >"$work/out" 2>"$work/err"
+check "a non-UTF-8 argument arrives unchanged" \
+	[ "$(od -An -tx1 "$work/out" | tr -d ' \n')" = fffe7c617c ]
+kx -e $'V=\xfe\xff' "$sock" -- sh -c 'printf %s "$V"' >"$work/out" 2>"$work/err"
+check "a non-UTF-8 -e value arrives unchanged" [ "$(od -An -tx1 "$work/out" | tr -d ' \n')" = feff ]
+kx "$sock" -- mkdir -p $'/tmp/d\xe9' >/dev/null 2>&1
+kx -w $'/tmp/d\xe9' "$sock" -- sh -c 'pwd | od -An -tx1' >"$work/out" 2>"$work/err"
+check "a non-UTF-8 working folder" [ "$(tr -d ' \n' <"$work/out")" = 2f746d702f64e90a ]
+
 # Issue 14, item 16: an argument over the JSON size limit says so (it is
 # refused before it is sent: exit 125, kvmbox exec's own failure).
 big=$(head -c 100000 /dev/zero | tr '\0' x)
