@@ -261,7 +261,9 @@ check "status: running, 2 vCPUs, ready" \
 # which MemAvailable does not count as free).
 # field FILE EXPR: a number from the status JSON in FILE (python: s is it).
 field() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(int($2))" "$1" 2>/dev/null || echo -1; }
-timeout -k 5 60 "$kvmbox" status "$sock" >"$work/m0" 2>"$work/err"
+# Nested emulation under load can take the agent more than the default
+# second to answer: --guest-wait 30.
+timeout -k 5 60 "$kvmbox" status --guest-wait 30 "$sock" >"$work/m0" 2>"$work/err"
 check "status: the VMM's RSS and CPU time, the guest's memory, CPU, disks, network" \
 	sh -c "python3 - '$work/m0' <<'PY'
 import json, sys
@@ -274,7 +276,7 @@ assert isinstance(g['disks'], list) and any(n['name'] == 'lo' for n in g['net'])
 PY"
 kx "$sock" -- sh -c 'head -c 67108864 /dev/zero >/tmp/fill; end=$(($(date +%s) + 4)); while [ $(date +%s) -lt $end ]; do :; done' \
 	>"$work/out" 2>"$work/err"
-timeout -k 5 60 "$kvmbox" status "$sock" >"$work/m1" 2>"$work/err"
+timeout -k 5 60 "$kvmbox" status --guest-wait 30 "$sock" >"$work/m1" 2>"$work/err"
 busy="s['guest']['cpu']['user_ms'] + s['guest']['cpu']['system_ms']"
 check "metrics: the guest's CPU time grows while it burns CPU" \
 	[ $(($(field "$work/m1" "$busy") - $(field "$work/m0" "$busy"))) -ge 1500 ]

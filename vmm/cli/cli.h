@@ -157,7 +157,8 @@ int ctl_cmd_status(int argc, char **argv);
 /* kvmbox stop [--force] SOCKET */
 int ctl_cmd_stop(int argc, char **argv);
 
-/* kvmbox metrics [--interval S] [--count N] SOCKET: samples as lines of JSON (metrics_cmd.c). */
+/* kvmbox metrics [--interval S] [--count N] [--guest-wait S] SOCKET: samples as lines of JSON
+ * (metrics_cmd.c). */
 int ctl_cmd_metrics(int argc, char **argv);
 
 /*

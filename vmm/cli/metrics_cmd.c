@@ -22,7 +22,8 @@
 
 static void metrics_usage(FILE *f)
 {
-	fprintf(f, "usage: kvmbox metrics [--interval SECONDS] [--count N] SOCKET\n"
+	fprintf(f, "usage: kvmbox metrics [--interval SECONDS] [--count N] [--guest-wait SECONDS]\n"
+	           "                      SOCKET\n"
 	           "\n"
 	           "  Print what the microVM whose control socket is SOCKET uses, one JSON\n"
 	           "  object a line, every --interval seconds (default 1; 0.1 to 3600, to\n"
@@ -30,7 +31,9 @@ static void metrics_usage(FILE *f)
 	           "  the VM ends). Each line has the fields of kvmbox status: the guest's\n"
 	           "  CPU time, memory, disk and network counters (\"guest\", or\n"
 	           "  \"guest_error\" when the guest did not answer in time), the VMM's own\n"
-	           "  RSS and CPU time (\"vmm\") and its exits.\n");
+	           "  RSS and CPU time (\"vmm\") and its exits. --guest-wait: how long the\n"
+	           "  VMM waits for the guest's part of a sample (default 1, at most the\n"
+	           "  interval).\n");
 }
 
 /* metrics_parse_ms: SECONDS ("2", "0.25") as milliseconds in [min, max]; -EINVAL after a line. */
@@ -75,7 +78,7 @@ static int metrics_line(json_t *msg)
  * no end) as they come. 0, or 1 after a message.
  */
 static int metrics_run(struct proto_client *c, const char *path, uint64_t interval_ms,
-                       uint64_t count)
+                       int64_t guest_wait_ms, uint64_t count)
 {
 	struct proto_frame f = { 0 };
 	struct proto_env env;
@@ -86,6 +89,8 @@ static int metrics_run(struct proto_client *c, const char *path, uint64_t interv
 	err = proto_msg_request(&req, 1, "metrics");
 	if (!err)
 		err = proto_msg_set_u64(req, "interval_ms", interval_ms);
+	if (!err && guest_wait_ms >= 0)
+		err = proto_msg_set_u64(req, "guest_wait_ms", (uint64_t)guest_wait_ms);
 	if (!err)
 		err = proto_client_send(c, req, NULL, 0);
 	else
@@ -121,7 +126,8 @@ static int metrics_run(struct proto_client *c, const char *path, uint64_t interv
 int ctl_cmd_metrics(int argc, char **argv)
 {
 	struct proto_client c = { .fd = -1 };
-	uint64_t interval_ms = 1000, count = 0;
+	uint64_t interval_ms = 1000, count = 0, guest_s;
+	int64_t guest_wait_ms = -1;
 	const char *path = NULL;
 	int err;
 
@@ -137,6 +143,11 @@ int ctl_cmd_metrics(int argc, char **argv)
 			if (cli_parse_u64("kvmbox metrics", "--count", argv[++i], 1, UINT32_MAX,
 			                  &count))
 				return 2;
+		} else if (strcmp(argv[i], "--guest-wait") == 0 && i + 1 < argc) {
+			if (cli_parse_u64("kvmbox metrics", "--guest-wait", argv[++i], 0, 60,
+			                  &guest_s))
+				return 2;
+			guest_wait_ms = (int64_t)guest_s * 1000;
 		} else if (argv[i][0] != '-' && !path) {
 			path = argv[i];
 		} else {
@@ -158,7 +169,7 @@ int ctl_cmd_metrics(int argc, char **argv)
 	 * second of it (the VMM's deadline), so silence well past that is a
 	 * VMM that is stuck. */
 	c.wait_ms = (int)(interval_ms + 30000);
-	err = metrics_run(&c, path, interval_ms, count);
+	err = metrics_run(&c, path, interval_ms, guest_wait_ms, count);
 	proto_client_close(&c);
 	return err;
 }
