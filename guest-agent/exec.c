@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "guest-agent/exec.h"
+#include "proto/bytes.h"
 #include "proto/msg.h"
 
 #include <errno.h>
@@ -92,20 +93,21 @@ int agent_exec_parse(const json_t *msg, struct agent_exec_req *req, struct proto
 	int err;
 
 	memset(req, 0, sizeof(*req));
-	err = proto_msg_get_strv(msg, "argv", &req->argv, &argc, AGENT_EXEC_MAX_ARGS, 0, why);
+	err = proto_msg_get_bytesv(msg, "argv", &req->argv, &argc, AGENT_EXEC_MAX_ARGS, 0, why);
 	if (!err && argc == 0) {
 		proto_why_set(why, "field \"argv\" is empty");
 		err = -EINVAL;
 	}
 	if (!err)
-		err = proto_msg_get_strv(msg, "env", &req->env, NULL, AGENT_EXEC_MAX_ENV,
-		                         PROTO_OPTIONAL, why);
+		err = proto_msg_get_bytesv(msg, "env", &req->env, NULL, AGENT_EXEC_MAX_ENV,
+		                           PROTO_OPTIONAL, why);
 	if (!err)
 		err = proto_msg_get_bool(msg, "env_clear", &req->env_clear, PROTO_OPTIONAL, why);
 	if (!err)
-		err = proto_msg_get_string(msg, "cwd", &req->cwd, PROTO_OPTIONAL, why);
+		err = proto_msg_get_path(msg, "cwd", &req->cwd, PROTO_OPTIONAL, why);
 	if (!err)
-		err = proto_msg_get_string(msg, "user", &req->user, PROTO_OPTIONAL, why);
+		err = proto_msg_get_bytes(msg, "user", &req->user, AGENT_EXEC_MAX_USER,
+		                          PROTO_OPTIONAL, why);
 	if (!err)
 		err = proto_msg_get_u64(msg, "timeout_ms", &req->timeout_ms, AGENT_EXEC_MAX_TIMEOUT,
 		                        PROTO_OPTIONAL, why);
@@ -120,8 +122,10 @@ void agent_exec_req_free(struct agent_exec_req *req)
 {
 	free(req->argv);
 	free(req->env);
-	req->argv = NULL;
-	req->env = NULL;
+	free(req->cwd);
+	free(req->user);
+	req->argv = req->env = NULL;
+	req->cwd = req->user = NULL;
 }
 
 /* user_ids: parse "uid:gid" in decimal; 1 if user is not of that form. */
@@ -292,7 +296,7 @@ static __attribute__((noreturn)) void child_run(const struct spawn_ctx *c)
 		child_fail(c, STEP_USER);
 	if (chdir(c->req->cwd ? c->req->cwd : "/"))
 		child_fail(c, STEP_CWD);
-	child_execvpe(c->req->argv, c->envp);
+	child_execvpe((const char *const *)c->req->argv, c->envp);
 	child_fail(c, STEP_EXEC);
 }
 
@@ -381,7 +385,7 @@ static const char **spawn_env(const struct agent_exec_req *req, const char *home
 	if (!out)
 		return NULL;
 	for (size_t i = 0; !req->env_clear && i < 3; i++)
-		if (!env_has(req->env, defaults[i]))
+		if (!env_has((const char *const *)req->env, defaults[i]))
 			out[k++] = defaults[i];
 	for (size_t i = 0; i < n; i++)
 		out[k++] = req->env[i];

@@ -21,19 +21,24 @@
 #define AGENT_EXEC_MAX_ARGS    4096
 #define AGENT_EXEC_MAX_ENV     4096
 #define AGENT_EXEC_MAX_TIMEOUT (7ull * 24 * 3600 * 1000) /* a week, in ms */
+#define AGENT_EXEC_MAX_USER    4095                      /* bytes of a user name or "uid:gid" */
 
 /* The default environment, which a request's env adds to. */
 #define AGENT_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* A parsed exec request. The strings are borrowed from the request object. */
+/*
+ * A parsed exec request. Its strings are its own (byte strings, which may
+ * have come as {"base64"}: docs/protocol.md, "Byte strings"); released by
+ * agent_exec_req_free.
+ */
 struct agent_exec_req {
-	const char **argv; /* malloc'd, NULL-terminated, at least one entry */
-	const char **env;  /* malloc'd, NULL-terminated, added to the default; NULL: none */
-	bool env_clear;    /* env is the whole environment, without the default */
-	const char *cwd;   /* NULL: "/" */
-	const char *user;  /* NULL: the agent's own user */
-	bool stdin_pipe;   /* "stdin": "pipe" (else /dev/null) */
-	bool pty;          /* "pty" given: one pty for stdin, stdout, stderr */
+	char **argv;     /* one malloc'd block, NULL-terminated, at least one entry */
+	char **env;      /* one malloc'd block, NULL-terminated, added to the default; NULL: none */
+	bool env_clear;  /* env is the whole environment, without the default */
+	char *cwd;       /* NULL: "/" */
+	char *user;      /* NULL: the agent's own user */
+	bool stdin_pipe; /* "stdin": "pipe" (else /dev/null) */
+	bool pty;        /* "pty" given: one pty for stdin, stdout, stderr */
 	uint16_t rows, cols;
 	uint64_t timeout_ms; /* 0: none */
 };
@@ -48,7 +53,8 @@ struct agent_child {
 
 /*
  * agent_exec_parse: read the op fields of an exec request (untrusted):
- * argv (required, 1..AGENT_EXEC_MAX_ARGS strings), env, cwd, user, stdin
+ * argv (required, 1..AGENT_EXEC_MAX_ARGS byte strings), env, cwd, user
+ * (each a string or {"base64"}, without NUL), stdin
  * ("none" or "pipe"), pty {rows, cols} (1..65535 each, default 24x80),
  * timeout_ms (0..AGENT_EXEC_MAX_TIMEOUT). Release with agent_exec_req_free.
  * Returns 0, -EINVAL with the field named in why, -ENOMEM.

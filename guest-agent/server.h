@@ -2,7 +2,8 @@
 /*
  * guest-agent/server: the agent's connections, running processes and file
  * transfers, in one epoll loop (docs/protocol.md, ops ping, exec,
- * exec.stdin, exec.signal, exec.resize, stop, and the fs.* file ops).
+ * exec.stdin, exec.signal, exec.resize, stop, metrics, and the fs.* file
+ * ops).
  *
  * A connection is any connected stream fd (a unix socket in tests, vsock in
  * the guest). Everything read from it is untrusted. Each process belongs to
@@ -53,6 +54,12 @@ struct agent_opts {
 	 * NULL: "/", the agent's own root.
 	 */
 	const char *fs_root;
+	/*
+	 * proc_root, sys_root: where the "metrics" op reads the kernel's
+	 * counters (guest-agent/metrics.h); tests give folders of fixed
+	 * files. NULL: "/proc" and "/sys".
+	 */
+	const char *proc_root, *sys_root;
 };
 
 /*

@@ -137,7 +137,7 @@ static int exec_start(struct agent_conn *c, uint64_t id, const struct agent_exec
 		return -EIO;
 	}
 	if (c->srv->opts.exec_filter) {
-		err = c->srv->opts.exec_filter(req->argv, c->srv->opts.opaque);
+		err = c->srv->opts.exec_filter((const char *const *)req->argv, c->srv->opts.opaque);
 		if (err) {
 			proto_why_set(why, "exec of %s refused", req->argv[0]);
 			return err;

@@ -2,10 +2,12 @@
 /*
  * guest-agent/server_ops: the request table (server.h): check a received
  * frame's envelope, find its op and call the handler. The ops that need no
- * process (ping, stop) are here; the exec ops are in server_exec.c, the
- * file ops in server_files.c, server_xfer.c and server_tree.c.
+ * process (ping, stop, metrics: guest-agent/metrics.c) are here; the exec
+ * ops are in server_exec.c, the file ops in server_files.c, server_xfer.c
+ * and server_tree.c.
  */
 #define _GNU_SOURCE
+#include "guest-agent/metrics.h"
 #include "guest-agent/server_int.h"
 #include "proto/msg.h"
 
@@ -34,6 +36,23 @@ static int op_stop(struct agent_conn *c, uint64_t id, const json_t *msg,
 	return 0;
 }
 
+/* op_metrics: the guest's counters (guest-agent/metrics.h) as the reply's fields. */
+static int op_metrics(struct agent_conn *c, uint64_t id, const json_t *msg,
+                      const struct proto_frame *f, struct proto_why *why)
+{
+	json_t *m = NULL;
+	int err;
+
+	(void)msg, (void)f;
+	err = agent_metrics_read(c->srv->opts.proc_root, c->srv->opts.sys_root, &m);
+	if (err) {
+		proto_why_set(why, "cannot gather the metrics: %s", strerror(-err));
+		return err;
+	}
+	agent_conn_reply(c, id, m);
+	return 0;
+}
+
 static const struct op {
 	const char *name;
 	bool body; /* whether a body is allowed */
@@ -45,6 +64,7 @@ static const struct op {
 	{ "exec.signal", false, agent_op_signal },
 	{ "exec.resize", false, agent_op_resize },
 	{ "stop", false, op_stop },
+	{ "metrics", false, op_metrics },
 	{ "fs.stat", false, agent_op_fs_stat },
 	{ "fs.read", false, agent_op_fs_read },
 	{ "fs.write", true, agent_op_fs_write },

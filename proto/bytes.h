@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * proto/bytes: byte strings in JSON, losslessly (docs/protocol.md, "Paths
- * and names"). Unix paths are bytes, anything but NUL; JSON strings are
- * UTF-8. A byte string travels as a JSON string when it is valid UTF-8 and
- * as {"base64": "..."} (RFC 4648 section 4, padded) otherwise, so that no
- * name is lost or altered. Also the names of errno values, which file
- * errors carry ("ENOENT").
+ * proto/bytes: byte strings in JSON, losslessly (docs/protocol.md, "Byte
+ * strings"). Unix paths, arguments and environment strings are bytes,
+ * anything but NUL; JSON strings are UTF-8. A byte string travels as a
+ * JSON string when it is valid UTF-8 and as {"base64": "..."} (RFC 4648
+ * section 4, padded) otherwise, so that no name is lost or altered. Also
+ * the names of errno values, which file errors carry ("ENOENT").
  */
 #ifndef KVMBOX_PROTO_BYTES_H
 #define KVMBOX_PROTO_BYTES_H
@@ -43,6 +43,36 @@ __attribute__((warn_unused_result)) int proto_msg_get_path(const json_t *obj, co
 /* proto_msg_set_path: field key of obj set to the bytes of path; 0 or -ENOMEM. */
 __attribute__((warn_unused_result)) int proto_msg_set_path(json_t *obj, const char *key,
                                                            const char *path);
+
+/*
+ * proto_msg_get_bytes: field key of obj as a byte string (a string or
+ * {"base64"}) of at most max bytes and no NUL, in a malloc'd copy (*out
+ * untouched when absent with PROTO_OPTIONAL; may be empty). 0, -EINVAL
+ * with a reason naming the field, -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int proto_msg_get_bytes(const json_t *obj, const char *key,
+                                                            char **out, size_t max,
+                                                            unsigned int flags,
+                                                            struct proto_why *why);
+
+/*
+ * proto_bytes_array: a new JSON array of the NULL-terminated byte strings
+ * v (argv, env), each as proto_bytes_json makes it; NULL: ENOMEM.
+ */
+json_t *proto_bytes_array(const char *const *v);
+
+/*
+ * proto_msg_get_bytesv: field key of obj (untrusted) as an array of at
+ * most max byte strings (argv, env), each a string or {"base64"} without
+ * NUL, in one malloc'd block *out: a NULL-terminated array of pointers
+ * and the strings after it, so that free(*out) releases all. The count in
+ * *count (may be NULL); *out untouched when absent with PROTO_OPTIONAL. 0,
+ * -EINVAL with a reason naming the element ("argv[2]"), -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int proto_msg_get_bytesv(const json_t *obj, const char *key,
+                                                             char ***out, size_t *count, size_t max,
+                                                             unsigned int flags,
+                                                             struct proto_why *why);
 
 /* proto_errno_name: "ENOENT" for ENOENT or -ENOENT; NULL for an unknown value. */
 const char *proto_errno_name(int err);

@@ -117,7 +117,10 @@ struct proto_exec_opts {
 
 /*
  * proto_client_exec: run argv in the guest, copying its stdout
- * to out_fd and stderr to err_fd as it comes; opts may be NULL. *status is
+ * to out_fd and stderr to err_fd as it comes; opts may be NULL. argv,
+ * env, cwd and user are byte strings (anything but NUL, as Unix has
+ * them): the ones that are not UTF-8 go as {"base64"} (proto/bytes.h), so
+ * the guest gets every byte. *status is
  * its exit code, or 128 + N for death by signal N. Returns 0, or -errno
  * with a reason in why (the agent's error message for a failed exec):
  * -ENOENT for a not_found error (no such program, cwd or user),

@@ -5,6 +5,7 @@
  * poll loop. The connection itself (dial, send, read, the decoder) is
  * client.c's, shared through client_int.h.
  */
+#include "proto/bytes.h"
 #include "proto/client.h"
 #include "proto/client_int.h"
 #include "proto/msg.h"
@@ -304,50 +305,60 @@ static int proto_exec_wait(struct proto_exec_run *run, struct proto_why *why)
 	return err;
 }
 
-/* proto_exec_request_new: the exec request for argv and opts. */
+/* proto_exec_set: field key of req set to v (consumed; NULL: out of memory); 0 or -ENOMEM. */
+static int proto_exec_set(json_t *req, const char *key, json_t *v)
+{
+	return v && json_object_set_new(req, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+/* proto_exec_pty: the "pty" object of an exec with o->pty; NULL: ENOMEM. */
+static json_t *proto_exec_pty(const struct proto_exec_opts *o)
+{
+	unsigned int rows = o->rows, cols = o->cols;
+	json_t *pty = json_object();
+
+	if (!rows || !cols)
+		proto_exec_winsize(o->tty_fd, &rows, &cols);
+	/* Either still 0: the agent's default for it. */
+	if (pty && ((rows && json_object_set_new(pty, "rows", json_integer(rows))) ||
+	            (cols && json_object_set_new(pty, "cols", json_integer(cols))))) {
+		json_decref(pty);
+		pty = NULL;
+	}
+	return pty;
+}
+
+/*
+ * proto_exec_request_new: the exec request for argv and opts. Arguments,
+ * variables, the folder and the user are bytes: each goes as a string
+ * when it is UTF-8 and as {"base64"} otherwise (proto/bytes.h), so none
+ * is lost. 0 or -ENOMEM.
+ */
 static int proto_exec_request_new(json_t **out, uint64_t id, char *const *argv,
                                   const struct proto_exec_opts *o)
 {
-	json_t *req, *args = json_array();
+	json_t *req;
 	int err;
 
-	if (!args)
-		return -ENOMEM;
-	for (char *const *a = argv; *a; a++)
-		json_array_append_new(args, json_string(*a));
 	err = proto_msg_request(&req, id, "exec");
-	if (err) {
-		json_decref(args);
+	if (err)
 		return err;
-	}
-	json_object_set_new(req, "argv", args);
-	if (o->timeout_ms)
-		json_object_set_new(req, "timeout_ms", json_integer((json_int_t)o->timeout_ms));
-	if (o->env) {
-		json_t *env = json_array();
-
-		for (const char *const *e = o->env; env && *e; e++)
-			json_array_append_new(env, json_string(*e));
-		json_object_set_new(req, "env", env);
-	}
-	if (o->cwd)
-		json_object_set_new(req, "cwd", json_string(o->cwd));
-	if (o->user)
-		json_object_set_new(req, "user", json_string(o->user));
-	if (o->pty) {
-		unsigned int rows = o->rows, cols = o->cols;
-		json_t *pty = json_object();
-
-		if (!rows || !cols)
-			proto_exec_winsize(o->tty_fd, &rows, &cols);
-		/* Either still 0: the agent's default for it. */
-		if (pty && rows)
-			json_object_set_new(pty, "rows", json_integer(rows));
-		if (pty && cols)
-			json_object_set_new(pty, "cols", json_integer(cols));
-		json_object_set_new(req, "pty", pty);
-	} else if (o->stdin_fd >= 0) {
-		json_object_set_new(req, "stdin", json_string("pipe"));
+	err = proto_exec_set(req, "argv", proto_bytes_array((const char *const *)argv));
+	if (!err && o->timeout_ms)
+		err = proto_exec_set(req, "timeout_ms", json_integer((json_int_t)o->timeout_ms));
+	if (!err && o->env)
+		err = proto_exec_set(req, "env", proto_bytes_array(o->env));
+	if (!err && o->cwd)
+		err = proto_exec_set(req, "cwd", proto_bytes_json(o->cwd, strlen(o->cwd)));
+	if (!err && o->user)
+		err = proto_exec_set(req, "user", proto_bytes_json(o->user, strlen(o->user)));
+	if (!err && o->pty)
+		err = proto_exec_set(req, "pty", proto_exec_pty(o));
+	else if (!err && o->stdin_fd >= 0)
+		err = proto_exec_set(req, "stdin", json_string("pipe"));
+	if (err) {
+		json_decref(req);
+		return err;
 	}
 	*out = req;
 	return 0;

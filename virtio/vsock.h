@@ -57,11 +57,12 @@
 #define VSOCK_MAX_CONNS  1024u
 /*
  * Of VSOCK_MAX_CONNS, slots only vsock_connect_local may take: one per
- * control client (CONTROL_MAX_CONNS), so that guest connections and host
- * clients of the unix socket can never lock the control socket out of
- * the agent.
+ * control client (CONTROL_MAX_CONNS), and one for the VMM's own stream
+ * to the agent (the guest's metrics: vmm/control/control_guest.c), so that
+ * guest connections and host clients of the unix socket can never lock
+ * the control socket out of the agent.
  */
-#define VSOCK_LOCAL_RESERVE 64u
+#define VSOCK_LOCAL_RESERVE 65u
 /*
  * A host client has this long to write its CONNECT line, and the guest
  * this long to answer the REQUEST (RESPONSE or RST); then the connection

@@ -295,8 +295,8 @@ int vm_load(struct vm *vm)
 /* The least vsock connections worth offering the guest and host clients. */
 #define VM_FD_MIN_VSOCK 16u
 
-_Static_assert(VSOCK_LOCAL_RESERVE >= CONTROL_MAX_CONNS,
-               "every control client needs a vsock slot of its own");
+_Static_assert(VSOCK_LOCAL_RESERVE >= CONTROL_MAX_CONNS + 1,
+               "every control client, and the VMM's metrics stream, needs a vsock slot of its own");
 
 /*
  * vm_size_fds: raise the soft RLIMIT_NOFILE to the hard one, then share it

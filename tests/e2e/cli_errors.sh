@@ -115,6 +115,10 @@ expect "stop on a mute socket" 1 "no answer from .* within 1 s" stop --wait 1 "$
 expect "exec on a mute socket" 125 "no answer from the agent within 1 s" \
 	exec --wait 1 "$work/mute.sock" -- true
 expect "status --wait not a number" 2 "--wait" status --wait soon "$work/mute.sock"
+expect "metrics --interval under 0.1 s" 2 "--interval 0.01: expected seconds from 0.1" \
+	metrics --interval 0.01 "$work/mute.sock"
+expect "metrics --count 0" 2 "--count" metrics --count 0 "$work/mute.sock"
+expect "metrics on a missing socket" 1 "control socket .*No such file" metrics "$work/nope.sock"
 
 # The file behind the refused symlink was not touched.
 if [ "$(head -c 20 "$work/text")" = "$check_text" ]; then

@@ -8,8 +8,8 @@
 # through the control socket: output and exit codes, stdin, 100 MiB of
 # output checked by hash, 32 execs at once, timeout and kill, signals
 # passed on by kvmbox exec, a pty shell,
-# a missing command, clients that send garbage or vanish mid-stream, and
-# status and stop.
+# a missing command, clients that send garbage or vanish mid-stream,
+# arguments that are not UTF-8, status and metrics, and stop.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -214,6 +214,17 @@ check "its command was killed and the agent still serves" run 0 "none" "$sock" -
 check "-e adds to HOME, TERM and PATH" run 0 "x / dumb yes" -e FOO=x "$sock" -- \
 	sh -c 'echo $FOO $HOME $TERM $(case $PATH in */usr/bin*) echo yes;; esac)'
 
+# Issue 13, bytes not text: an argument, a variable and a folder that are
+# not UTF-8 reach the guest byte for byte (as {"base64"} on the wire).
+kx "$sock" -- printf '%s|' $'\xff\xfe' a >"$work/out" 2>"$work/err"
+check "a non-UTF-8 argument arrives unchanged" \
+	[ "$(od -An -tx1 "$work/out" | tr -d ' \n')" = fffe7c617c ]
+kx -e $'V=\xfe\xff' "$sock" -- sh -c 'printf %s "$V"' >"$work/out" 2>"$work/err"
+check "a non-UTF-8 -e value arrives unchanged" [ "$(od -An -tx1 "$work/out" | tr -d ' \n')" = feff ]
+kx "$sock" -- mkdir -p $'/tmp/d\xe9' >/dev/null 2>&1
+kx -w $'/tmp/d\xe9' "$sock" -- sh -c 'pwd | od -An -tx1' >"$work/out" 2>"$work/err"
+check "a non-UTF-8 working folder" [ "$(tr -d ' \n' <"$work/out")" = 2f746d702f64e90a ]
+
 # Issue 14, item 16: an argument over the JSON size limit says so (it is
 # refused before it is sent: exit 125, kvmbox exec's own failure).
 big=$(head -c 100000 /dev/zero | tr '\0' x)
@@ -244,6 +255,47 @@ check "the 65th client is told the limit" grep -q "65th:.*too many clients.*at m
 timeout -k 5 60 "$kvmbox" status "$sock" >"$work/out" 2>"$work/err"
 check "status: running, 2 vCPUs, ready" \
 	sh -c "grep -q '\"state\": \"running\"' '$work/out' && grep -q '\"vcpus\": 2' '$work/out' && grep -q '\"ready_ms\"' '$work/out'"
+
+# Issue 13, metrics: status has the VMM's and the guest's use, and they
+# move when the guest burns CPU and holds memory (64 MiB in its tmpfs,
+# which MemAvailable does not count as free).
+# field FILE EXPR: a number from the status JSON in FILE (python: s is it).
+field() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(int($2))" "$1" 2>/dev/null || echo -1; }
+# Nested emulation under load can take the agent more than the default
+# second to answer: --guest-wait 30.
+timeout -k 5 60 "$kvmbox" status --guest-wait 30 "$sock" >"$work/m0" 2>"$work/err"
+check "status: the VMM's RSS and CPU time, the guest's memory, CPU, disks, network" \
+	sh -c "python3 - '$work/m0' <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+v, g = s['vmm'], s['guest']
+assert 'guest_error' not in s, s.get('guest_error')
+assert v['rss_bytes'] > 0 and v['user_ms'] + v['system_ms'] > 0 and v['threads'] >= 3
+assert g['memory']['total_bytes'] > 128 << 20 and g['cpus'] == 2 and 'idle_ms' in g['cpu']
+assert isinstance(g['disks'], list) and any(n['name'] == 'lo' for n in g['net'])
+PY"
+kx "$sock" -- sh -c 'head -c 67108864 /dev/zero >/tmp/fill; end=$(($(date +%s) + 4)); while [ $(date +%s) -lt $end ]; do :; done' \
+	>"$work/out" 2>"$work/err"
+timeout -k 5 60 "$kvmbox" status --guest-wait 30 "$sock" >"$work/m1" 2>"$work/err"
+busy="s['guest']['cpu']['user_ms'] + s['guest']['cpu']['system_ms']"
+check "metrics: the guest's CPU time grows while it burns CPU" \
+	[ $(($(field "$work/m1" "$busy") - $(field "$work/m0" "$busy"))) -ge 1500 ]
+check "metrics: the guest's used memory grows by the 64 MiB it holds" \
+	[ $(($(field "$work/m1" "s['guest']['memory']['used_bytes']") - $(field "$work/m0" "s['guest']['memory']['used_bytes']"))) -ge $((48 << 20)) ]
+vcpu="s['vmm']['user_ms'] + s['vmm']['system_ms']"
+check "metrics: the VMM's CPU time grows with its vCPU's" \
+	[ $(($(field "$work/m1" "$vcpu") - $(field "$work/m0" "$vcpu"))) -ge 1000 ]
+kx "$sock" -- rm -f /tmp/fill >/dev/null 2>&1
+timeout -k 5 60 "$kvmbox" metrics --interval 0.3 --count 3 "$sock" >"$work/out" 2>"$work/err"
+check "kvmbox metrics: 3 samples, one JSON object a line, uptime rising" \
+	sh -c "python3 - '$work/out' <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 3, lines
+s = [json.loads(l) for l in lines]
+assert all('vmm' in x and ('guest' in x or 'guest_error' in x) for x in s)
+assert s[0]['uptime_ms'] < s[1]['uptime_ms'] < s[2]['uptime_ms']
+PY"
 
 timeout 60 "$kvmbox" stop "$sock" >"$work/out" 2>"$work/err"
 for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done

@@ -163,6 +163,54 @@ TEST(cwd_and_env)
 	CHECK_EQ(client_stop(&c), 0);
 }
 
+/*
+ * Issue 13, bytes not text: arguments, variables, the folder and the user
+ * are bytes; what is not UTF-8 comes as {"base64"} and reaches the
+ * command unchanged, and a NUL is refused with the element named.
+ */
+TEST(bytes_not_text)
+{
+	struct client c;
+	struct result r;
+
+	CHECK_EQ(client_start(&c), 0);
+	/* printf '%s|' $'\xff\xfe' a */
+	CHECK_EQ(run(&c, 1, "\"argv\":[\"printf\",\"%s|\",{\"base64\":\"//4=\"},\"a\"]", &r), 0);
+	CHECK(r.exited && r.code == 0);
+	CHECK(r.out_len == 5 && memcmp(r.out, "\xff\xfe|a|", 5) == 0);
+	result_free(&r);
+	/* V=$'\xff\xfe', a folder given as base64 (it may be, though UTF-8). */
+	CHECK_EQ(run(&c, 2,
+	             "\"argv\":[\"sh\",\"-c\",\"printf %s \\\"$V\\\"; pwd\"],"
+	             "\"env\":[{\"base64\":\"Vj3//g==\"}],\"cwd\":{\"base64\":\"L3RtcA==\"}",
+	             &r),
+	         0);
+	CHECK(r.exited && r.code == 0);
+	CHECK(r.out_len == 7 && memcmp(r.out, "\xff\xfe/tmp\n", 7) == 0);
+	result_free(&r);
+	if (geteuid() == 0) {
+		CHECK_EQ(run(&c, 3, "\"argv\":[\"id\",\"-u\"],\"user\":{\"base64\":\"MDow\"}", &r),
+		         0);
+		CHECK(r.out && strcmp((char *)r.out, "0\n") == 0);
+		result_free(&r);
+	}
+	/* "a\0b": no argument can hold it; refused, not cut at the NUL. */
+	CHECK_EQ(run(&c, 4, "\"argv\":[\"echo\",{\"base64\":\"YQBi\"}]", &r), 0);
+	CHECK(strcmp(r.err_code, "bad_request") == 0);
+	CHECK(strstr(r.err_msg, "argv[1]") && strstr(r.err_msg, "NUL"));
+	result_free(&r);
+	CHECK_EQ(run(&c, 5, "\"argv\":[\"true\"],\"env\":[\"A=1\",{\"base64\":\"!!\"}]", &r), 0);
+	CHECK(strcmp(r.err_code, "bad_request") == 0 && strstr(r.err_msg, "env[1]"));
+	result_free(&r);
+	CHECK_EQ(run(&c, 6, "\"argv\":[\"true\"],\"cwd\":{\"base64\":\"\"}", &r), 0);
+	CHECK(strcmp(r.err_code, "bad_request") == 0 && strstr(r.err_msg, "cwd"));
+	result_free(&r);
+	CHECK_EQ(run(&c, 7, "\"argv\":[\"true\",7]", &r), 0);
+	CHECK(strcmp(r.err_code, "bad_request") == 0 && strstr(r.err_msg, "argv[1]"));
+	result_free(&r);
+	CHECK_EQ(client_stop(&c), 0);
+}
+
 TEST(stdin_pipe)
 {
 	struct client c;
@@ -201,4 +249,5 @@ TEST(stdin_pipe)
 }
 
 CHECK_MAIN(CASE(ping_and_unknown), CASE(malformed_frame_closes), CASE(echo_and_exit_codes),
-           CASE(death_by_signal), CASE(not_found), CASE(cwd_and_env), CASE(stdin_pipe))
+           CASE(death_by_signal), CASE(not_found), CASE(cwd_and_env), CASE(bytes_not_text),
+           CASE(stdin_pipe))

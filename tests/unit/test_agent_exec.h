@@ -59,8 +59,9 @@ static inline uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* client_start: fork a server on a socketpair; the test speaks on c->fd. */
-static inline int client_start(struct client *c)
+/* client_start_opts: fork a server with opts (may be NULL) on a socketpair; the test speaks on
+ * c->fd. */
+static inline int client_start_opts(struct client *c, const struct agent_opts *opts)
 {
 	int sv[2];
 
@@ -73,7 +74,7 @@ static inline int client_start(struct client *c)
 		int err;
 
 		close(sv[0]);
-		err = agent_server_new(&srv, NULL);
+		err = agent_server_new(&srv, opts);
 		if (!err)
 			err = agent_server_add_conn(srv, sv[1], NULL);
 		if (!err)
@@ -85,6 +86,12 @@ static inline int client_start(struct client *c)
 	c->fd = sv[0];
 	proto_decoder_init(&c->dec);
 	return c->server > 0 ? 0 : -EAGAIN;
+}
+
+/* client_start: client_start_opts with the default options. */
+static inline int client_start(struct client *c)
+{
+	return client_start_opts(c, NULL);
 }
 
 /* client_stop: close the connection and reap the server (bounded). */

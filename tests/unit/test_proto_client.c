@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "check.h"
 
+#include "proto/bytes.h"
 #include "proto/client.h"
 #include "proto/msg.h"
 
@@ -160,6 +161,74 @@ TEST(exec_connection_error_ends_it)
 	close(peer);
 }
 
+/* take: the next frame the client sent, read on the peer's end; 0 or -errno. */
+static int take(int peer, struct proto_frame *f)
+{
+	struct proto_decoder dec;
+	uint8_t b;
+	size_t used;
+	int err = 0, got = 0;
+
+	/* Byte by byte: nothing of a later frame is read. */
+	proto_decoder_init(&dec);
+	while (!err && (got = proto_decoder_next(&dec, f)) == 0)
+		err = read(peer, &b, 1) == 1 ? proto_decoder_feed(&dec, &b, 1, &used) : -EIO;
+	proto_decoder_destroy(&dec);
+	return err ? err : got < 0 ? got : 0;
+}
+
+/*
+ * Issue 13, bytes not text: argv, env, cwd and user that are not UTF-8
+ * go as {"base64"}, UTF-8 ones as strings, and the agent's getter gets
+ * every byte back.
+ */
+TEST(exec_bytes_not_text)
+{
+	char *argv[] = { "printf", "%s|", "\xff\xfe", "\xc3\xa9", NULL };
+	const char *env[] = { "V=\xff", "W=w", NULL };
+	struct proto_exec_opts o = PROTO_EXEC_OPTS_INIT;
+	struct proto_client c;
+	struct proto_frame f = { 0 };
+	struct proto_why why = { "" };
+	char **v = NULL, *s = NULL;
+	json_t *m;
+	int peer = -1, status = -1;
+
+	o.env = env;
+	o.cwd = "/t\xff";
+	o.user = "n\xfe";
+	CHECK_EQ(pair(&c, &peer), 0);
+	CHECK_EQ(proto_msg_error(&m, 1, "not_found", "no"), 0);
+	CHECK_EQ(put(peer, m, NULL, 0), 0);
+	CHECK_ERR(proto_client_exec(&c, argv, &o, -1, -1, &status, &why), -ENOENT);
+	CHECK_EQ(take(peer, &f), 0);
+	CHECK(f.msg != NULL);
+	if (!f.msg)
+		goto out;
+	m = json_object_get(f.msg, "argv");
+	CHECK(json_is_string(json_array_get(m, 1)) && json_is_string(json_array_get(m, 3)));
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(m, 2), "base64")), "//4=") ==
+	      0);
+	CHECK(strcmp(json_string_value(json_object_get(
+	                 json_array_get(json_object_get(f.msg, "env"), 0), "base64")),
+	             "Vj3/") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(f.msg, "cwd"), "base64")),
+	             "L3T/") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(f.msg, "user"), "base64")),
+	             "bv4=") == 0);
+	CHECK_EQ(proto_msg_get_bytesv(f.msg, "argv", &v, NULL, 8, 0, &why), 0);
+	for (int i = 0; v && i < 4; i++)
+		CHECK(strcmp(v[i], argv[i]) == 0);
+	free(v);
+	CHECK_EQ(proto_msg_get_bytes(f.msg, "user", &s, 16, 0, &why), 0);
+	CHECK(s && strcmp(s, o.user) == 0);
+	free(s);
+out:
+	proto_frame_clear(&f);
+	proto_client_close(&c);
+	close(peer);
+}
+
 static void setup(void) __attribute__((constructor));
 static void setup(void)
 {
@@ -168,4 +237,5 @@ static void setup(void)
 
 CHECK_MAIN(CASE(next_gives_up_after_wait), CASE(exec_start_gives_up_after_wait),
            CASE(exec_runs_past_wait_once_started), CASE(exec_argument_over_json_limit),
-           CASE(exec_output_refused_is_not_eio), CASE(exec_connection_error_ends_it))
+           CASE(exec_output_refused_is_not_eio), CASE(exec_connection_error_ends_it),
+           CASE(exec_bytes_not_text))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of the protocol messages (proto/msg.c). */
 #include "check.h"
+#include "proto/bytes.h"
 #include "proto/msg.h"
 
 #include <errno.h>
@@ -286,5 +287,62 @@ TEST(getter_strv)
 	json_decref(m);
 }
 
+/* Byte strings (proto/bytes.h): UTF-8 as a string, anything else as base64. */
+TEST(bytes_forms)
+{
+	static const char *const argv[] = { "printf", "%s|", "\xff\xfe", "\xc3\xa9", NULL };
+	json_t *a = proto_bytes_array(argv), *m;
+	struct proto_why why = { "" };
+	char **v = NULL, *s = NULL;
+	size_t n = 0, len = 0;
+
+	CHECK(a && json_array_size(a) == 4);
+	CHECK(json_is_string(json_array_get(a, 3))); /* é is UTF-8 */
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(a, 2), "base64")), "//4=") ==
+	      0);
+	m = json_object();
+	CHECK_EQ(json_object_set_new(m, "argv", a), 0);
+	CHECK_EQ(proto_msg_get_bytesv(m, "argv", &v, &n, 8, 0, &why), 0);
+	CHECK_EQ(n, 4);
+	for (size_t i = 0; v && i < 4; i++)
+		CHECK(strcmp(v[i], argv[i]) == 0);
+	CHECK(v && v[4] == NULL);
+	free(v);
+	/* A NUL travels as base64 (a string with \u0000 is refused), and is
+	 * refused where a Unix string is wanted. */
+	CHECK_EQ(json_object_set_new(m, "nul", proto_bytes_json("a\0b", 3)), 0);
+	CHECK(json_is_object(json_object_get(m, "nul")));
+	CHECK_ERR(proto_msg_get_bytes(m, "nul", &s, 16, 0, &why), -EINVAL);
+	CHECK(strstr(why.text, "\"nul\" holds a NUL") != NULL);
+	CHECK_EQ(json_object_set_new(m, "env", json_pack("[s{ss}]", "A=1", "base64", "YQBi")), 0);
+	CHECK_ERR(proto_msg_get_bytesv(m, "env", &v, &n, 8, 0, &why), -EINVAL);
+	CHECK(strstr(why.text, "\"env[1]\" holds a NUL") != NULL);
+	/* Bad base64, extra keys, wrong types. */
+	CHECK_EQ(json_object_set_new(m, "bad", json_pack("[{ss}]", "base64", "Zg=")), 0);
+	CHECK_ERR(proto_msg_get_bytesv(m, "bad", &v, &n, 8, 0, &why), -EINVAL);
+	CHECK(strstr(why.text, "bad[0]") && strstr(why.text, "base64"));
+	CHECK_EQ(json_object_set_new(m, "two", json_pack("{ssss}", "base64", "Zg==", "x", "y")), 0);
+	CHECK_ERR(proto_msg_get_bytes(m, "two", &s, 16, 0, &why), -EINVAL);
+	CHECK_ERR(proto_msg_get_bytesv(m, "argv", &v, &n, 3, 0, &why), -EINVAL);
+	CHECK_ERR(proto_msg_get_bytesv(m, "nul", &v, &n, 3, 0, &why), -EINVAL);
+	/* Absent: fine when optional, and *out untouched. */
+	v = NULL;
+	CHECK_EQ(proto_msg_get_bytesv(m, "none", &v, &n, 3, PROTO_OPTIONAL, &why), 0);
+	CHECK(v == NULL);
+	CHECK_ERR(proto_msg_get_bytes(m, "none", &s, 16, 0, &why), -EINVAL);
+	/* Limits: max bytes, and an empty string is a string. */
+	CHECK_EQ(json_object_set_new(m, "u", json_pack("{ss}", "base64", "MDow")), 0);
+	CHECK_ERR(proto_msg_get_bytes(m, "u", &s, 2, 0, &why), -EINVAL);
+	CHECK_EQ(proto_msg_get_bytes(m, "u", &s, 3, 0, &why), 0);
+	CHECK(s && strcmp(s, "0:0") == 0);
+	free(s);
+	CHECK_EQ(json_object_set_new(m, "e", json_string("")), 0);
+	CHECK_EQ(proto_bytes_get(json_object_get(m, "e"), "e", &s, &len, 3, &why), 0);
+	CHECK(s && len == 0 && s[0] == '\0');
+	free(s);
+	json_decref(m);
+}
+
 CHECK_MAIN(CASE(builders), CASE(builders_refuse), CASE(error_frames), CASE(error_codes),
-           CASE(envelope_rejects), CASE(envelope_accepts), CASE(getters), CASE(getter_strv))
+           CASE(envelope_rejects), CASE(envelope_accepts), CASE(getters), CASE(getter_strv),
+           CASE(bytes_forms))

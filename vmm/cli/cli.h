@@ -8,6 +8,7 @@
  *   run.c      `kvmbox run`: its options and defaults, building the VM
  *   run_cmd.c  `kvmbox run -- CMD`: the thread that runs CMD in the guest
  *   ctl_cmd.c  `kvmbox exec|status|stop`: clients of a control socket
+ *   metrics_cmd.c `kvmbox metrics`: a stream of samples of what the VM uses
  *   cp_cmd.c   `kvmbox cp`: files and folders in and out of the guest
  *   fs_cmd.c   `kvmbox fs ls|cat|stat|rm|mkdir`, and what cp shares
  *   cli.c      what the verbs share in reading their arguments
@@ -157,6 +158,10 @@ int ctl_cmd_status(int argc, char **argv);
 
 /* kvmbox stop [--force] SOCKET */
 int ctl_cmd_stop(int argc, char **argv);
+
+/* kvmbox metrics [--interval S] [--count N] [--guest-wait S] SOCKET: samples as lines of JSON
+ * (metrics_cmd.c). */
+int ctl_cmd_metrics(int argc, char **argv);
 
 /*
  * fs_cmd, cp_cmd: the guest's files through the control socket

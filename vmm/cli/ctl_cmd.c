@@ -267,11 +267,12 @@ out:
 }
 
 /*
- * ctl_request: send op (with force when set) and wait for its answer; the
- * reply object in *reply. 0, or 1 after a message.
+ * ctl_request: send op (with force when set, and guest_wait_ms unless it
+ * is -1) and wait for its answer; the reply object in *reply. 0, or 1
+ * after a message.
  */
-static int ctl_request(const char *path, const char *op, bool force, uint64_t wait_s,
-                       json_t **reply)
+static int ctl_request(const char *path, const char *op, bool force, int64_t guest_wait_ms,
+                       uint64_t wait_s, json_t **reply)
 {
 	struct proto_client client = { .fd = -1 };
 	struct proto_frame f = { 0 };
@@ -286,6 +287,8 @@ static int ctl_request(const char *path, const char *op, bool force, uint64_t wa
 	err = proto_msg_request(&req, 1, op);
 	if (!err && force)
 		err = proto_msg_set_bool(req, "force", true);
+	if (!err && guest_wait_ms >= 0)
+		err = proto_msg_set_u64(req, "guest_wait_ms", (uint64_t)guest_wait_ms);
 	if (!err)
 		err = proto_client_send(&client, req, NULL, 0);
 	else
@@ -328,30 +331,36 @@ static int ctl_request(const char *path, const char *op, bool force, uint64_t wa
 }
 
 /*
- * ctl_socket_arg: [--force] [--wait S] SOCKET, the options in any order
- * (--force only where force is given); NULL after a message.
+ * ctl_socket_arg: [--force] [--wait S] [--guest-wait S] SOCKET, the
+ * options in any order (--force only where force is given, --guest-wait
+ * where guest_wait_s is); NULL after a message.
  */
 static const char *ctl_socket_arg(int argc, char **argv, const char *cmd, bool *force,
-                                  uint64_t *wait_s)
+                                  uint64_t *wait_s, int64_t *guest_wait_s)
 {
+	char opt[32];
+	uint64_t v;
 	int i = 1;
 
+	snprintf(opt, sizeof(opt), "kvmbox %s", cmd);
 	for (; i < argc; i++) {
 		if (force && strcmp(argv[i], "--force") == 0) {
 			*force = true;
 		} else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
-			char opt[32];
-
-			snprintf(opt, sizeof(opt), "kvmbox %s", cmd);
 			if (cli_parse_u64(opt, "--wait", argv[++i], 0, CTL_WAIT_MAX_S, wait_s))
 				return NULL;
+		} else if (guest_wait_s && strcmp(argv[i], "--guest-wait") == 0 && i + 1 < argc) {
+			/* docs/protocol.md, status: guest_wait_ms is at most 60 s. */
+			if (cli_parse_u64(opt, "--guest-wait", argv[++i], 0, 60, &v))
+				return NULL;
+			*guest_wait_s = (int64_t)v;
 		} else {
 			break;
 		}
 	}
 	if (argc - i != 1 || argv[i][0] == '-') {
-		fprintf(stderr, "usage: kvmbox %s%s [--wait SECONDS] SOCKET\n", cmd,
-		        force ? " [--force]" : "");
+		fprintf(stderr, "usage: kvmbox %s%s [--wait SECONDS]%s SOCKET\n", cmd,
+		        force ? " [--force]" : "", guest_wait_s ? " [--guest-wait SECONDS]" : "");
 		return NULL;
 	}
 	return argv[i];
@@ -360,12 +369,16 @@ static const char *ctl_socket_arg(int argc, char **argv, const char *cmd, bool *
 int ctl_cmd_status(int argc, char **argv)
 {
 	uint64_t wait_s = CTL_WAIT_VMM_S;
-	const char *path = ctl_socket_arg(argc, argv, "status", NULL, &wait_s);
+	int64_t guest_s = -1;
+	const char *path = ctl_socket_arg(argc, argv, "status", NULL, &wait_s, &guest_s);
 	json_t *reply;
 
 	if (!path)
 		return 2;
-	if (ctl_request(path, "status", false, wait_s, &reply))
+	/* The VMM answers once the guest did, or its wait is over. */
+	if (wait_s && guest_s >= 0 && wait_s < (uint64_t)guest_s + CTL_WAIT_VMM_S)
+		wait_s = (uint64_t)guest_s + CTL_WAIT_VMM_S;
+	if (ctl_request(path, "status", false, guest_s < 0 ? -1 : guest_s * 1000, wait_s, &reply))
 		return 1;
 	json_object_del(reply, "type");
 	json_object_del(reply, "id");
@@ -379,12 +392,12 @@ int ctl_cmd_stop(int argc, char **argv)
 {
 	bool force = false;
 	uint64_t wait_s = CTL_WAIT_AGENT_S;
-	const char *path = ctl_socket_arg(argc, argv, "stop", &force, &wait_s);
+	const char *path = ctl_socket_arg(argc, argv, "stop", &force, &wait_s, NULL);
 	json_t *reply;
 
 	if (!path)
 		return 2;
-	if (ctl_request(path, "stop", force, wait_s, &reply))
+	if (ctl_request(path, "stop", force, -1, wait_s, &reply))
 		return 1;
 	json_decref(reply); /* NULL when the stream ended instead */
 	return 0;

@@ -31,7 +31,8 @@ void cli_usage(FILE *f)
 	    "       kvmbox images | kvmbox rmi REF...   (kvmbox pull --help)\n"
 	    "       kvmbox exec [-t] [-e K=V]... [-w DIR] [-u USER] [--timeout S]\n"
 	    "                   SOCKET -- CMD ARGS...   (kvmbox exec --help)\n"
-	    "       kvmbox status SOCKET\n"
+	    "       kvmbox status [--guest-wait S] SOCKET\n"
+	    "       kvmbox metrics [--interval S] [--count N] [--guest-wait S] SOCKET\n"
 	    "       kvmbox stop [--force] SOCKET\n"
 	    "       kvmbox cp [-r] SRC DST   (one of them SOCKET:PATH; kvmbox cp --help)\n"
 	    "       kvmbox fs ls|cat|stat|rm|mkdir [-r|-l|-p] SOCKET PATH\n"
@@ -97,9 +98,11 @@ static const struct cli_verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } cli_verbs[] = {
-	{ "run", cli_run },         { "exec", ctl_cmd_exec },       { "status", ctl_cmd_status },
-	{ "stop", ctl_cmd_stop },   { "cp", ctl_cmd_cp },           { "fs", ctl_cmd_fs },
-	{ "pull", image_cmd_pull }, { "images", image_cmd_images }, { "rmi", image_cmd_rmi },
+	{ "run", cli_run },           { "exec", ctl_cmd_exec },
+	{ "status", ctl_cmd_status }, { "stop", ctl_cmd_stop },
+	{ "cp", ctl_cmd_cp },         { "fs", ctl_cmd_fs },
+	{ "pull", image_cmd_pull },   { "images", image_cmd_images },
+	{ "rmi", image_cmd_rmi },     { "metrics", ctl_cmd_metrics },
 };
 
 int main(int argc, char **argv)

@@ -468,6 +468,7 @@ void control_destroy(struct control *ctl)
 		free(ctl->conns[i]);
 	}
 	ctl->nr_conns = 0;
+	control_metrics_destroy(ctl);
 	if (ctl->listen_fd >= 0)
 		close(ctl->listen_fd);
 	if (ctl->path)

@@ -22,8 +22,10 @@
  * includes vmm/vm.h, so the imports point one way.
  *
  * Files: control.c (connections, queues, polls), control_link.c (the
- * agent's stream), control_ops.c (the client's requests); control_int.h is
- * their private header.
+ * agent's stream), control_ops.c (the client's requests), control_metrics.c
+ * (status and metrics: the VM's, the VMM's and the guest's use) and
+ * control_guest.c (the VMM's own stream to the agent, which gives the
+ * guest's); control_int.h is their private header.
  *
  * Everything runs on the main thread's event loop with one-shot polls;
  * nothing blocks. Buffers are bounded: a client that does not read stops
@@ -72,6 +74,7 @@ struct control_host {
 };
 
 struct control_conn;
+struct control_metrics;
 
 struct control {
 	struct control_host host;
@@ -83,7 +86,8 @@ struct control {
 	/* How long the agent link may take to open: CONTROL_LINK_TIMEOUT_MS
 	 * (docs/protocol.md's 60 s); tests shorten it. */
 	uint32_t link_timeout_ms;
-	bool ready; /* control_init succeeded */
+	struct control_metrics *metrics; /* control_metrics.c's; NULL until a request needs it */
+	bool ready;                      /* control_init succeeded */
 };
 
 /*

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * control_int: control/'s private header, what control.c (connections, queues, polls),
- * control_link.c (the agent's stream) and control_ops.c (the client's requests) share. All of it
+ * control_link.c (the agent's stream), control_ops.c (the client's requests), control_metrics.c
+ * (status and metrics) and control_guest.c (the VMM's own stream to the agent) share. All of it
  * runs on the main thread.
  */
 #ifndef KVMBOX_VMM_CONTROL_CONTROL_INT_H
@@ -24,6 +25,45 @@ enum control_link {
 	CONTROL_LINK_RETRY,   /* refused; a timer runs before the next try */
 	CONTROL_LINK_OPEN,    /* relaying */
 	CONTROL_LINK_FAILED,  /* gave up, or the agent's stream ended */
+};
+
+/*
+ * Status and metrics (control_metrics.c, control_guest.c): a request that
+ * waits for the guest's part is an ask of its connection; a metrics
+ * stream makes one every interval.
+ */
+#define CONTROL_MAX_ASKS          16      /* asks waiting per connection */
+#define CONTROL_MAX_STREAMS       8       /* metrics streams per connection */
+#define CONTROL_GUEST_WAIT_MS     1000    /* guest_wait_ms's default */
+#define CONTROL_GUEST_WAIT_MAX_MS 60000   /* and its largest */
+#define CONTROL_METRICS_MIN_MS    100     /* a stream's shortest interval_ms */
+#define CONTROL_METRICS_MAX_MS    3600000 /* and its longest */
+#define CONTROL_GUEST_STALE_MS    30000   /* a request the agent sits on this long: new stream */
+
+struct control_ask {
+	uint64_t id;          /* the request's (a stream's, for a sample) */
+	uint64_t deadline_ms; /* monotonic: answered without the guest's part then */
+	uint64_t wait_ms;     /* what the deadline was set from */
+	bool event;           /* a stream's sample (a "metrics" event), not a reply */
+};
+
+struct control_stream {
+	uint64_t id; /* the metrics request's */
+	uint32_t interval_ms, wait_ms;
+	uint64_t next_ms; /* monotonic: when the next sample is due */
+};
+
+struct control_glink;
+
+/* The VMM's side of metrics, made at the first request that needs it. */
+struct control_metrics {
+	struct control_glink *link; /* the stream to the agent in use; NULL: none */
+	struct control_glink
+	    *links;       /* every stream not freed yet (dropped ones wait for their polls) */
+	uint64_t next_id; /* of the VMM's own requests to the agent */
+	int timer_fd;     /* timerfd: the earliest deadline or sample due */
+	struct loop_op timer_op;
+	uint64_t timer_ms; /* what timer_fd is set to; 0: disarmed */
 };
 
 /* One client connection. */
@@ -50,6 +90,11 @@ struct control_conn {
 	struct loop_op deadline_op;
 	bool deadline_armed, deadline_cancelled;
 	struct __kernel_timespec deadline_ts;
+	/* Requests waiting for the guest's metrics, and metrics streams. */
+	struct control_ask asks[CONTROL_MAX_ASKS];
+	unsigned int nr_asks;
+	struct control_stream streams[CONTROL_MAX_STREAMS];
+	unsigned int nr_streams;
 };
 
 /* Chunks read per wake-up, so that one busy stream cannot starve the loop. */
@@ -82,6 +127,29 @@ void control_read_link(struct control_conn *c);
 /* control_forward: a frame from the client that the agent answers. */
 void control_forward(struct control_conn *c, const struct proto_frame *f,
                      const struct proto_env *env);
+
+/* control_metrics.c */
+/*
+ * control_metrics_frame: a request the VMM answers with what the VM uses
+ * (status, metrics, metrics.cancel); false when f is none of them.
+ */
+bool control_metrics_frame(struct control_conn *c, const struct proto_frame *f,
+                           const struct proto_env *env);
+/*
+ * control_metrics_guest: the guest's metrics came (guest: the agent's
+ * reply, borrowed, untrusted) or cannot come (why): every ask of every
+ * connection is answered.
+ */
+void control_metrics_guest(struct control *ctl, const json_t *guest, const char *why);
+/* control_metrics_destroy: close and free ctl->metrics (after the loop). */
+void control_metrics_destroy(struct control *ctl);
+
+/* control_guest.c */
+/* control_guest_ask: have the agent asked (the answer: control_metrics_guest, maybe at once). */
+void control_guest_ask(struct control *ctl);
+/* control_guest_waiting_ms: how long the request in flight has waited; 0: none. */
+uint64_t control_guest_waiting_ms(const struct control *ctl);
+void control_guest_destroy(struct control *ctl);
 
 /* control_ops.c */
 /* control_client_frame: one frame from the client (untrusted). */
