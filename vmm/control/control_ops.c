@@ -52,6 +52,10 @@ void control_client_frame(struct control_conn *c, const struct proto_frame *f)
 		control_error(c, proto_msg_peek_id(f->msg), -EINVAL, "%s", why.text);
 		return;
 	}
+	if (env.type == PROTO_REQUEST && strncmp(env.name, "ports.", 6) == 0) {
+		control_ports_request(c, f, &env); /* the VMM's own: published ports */
+		return;
+	}
 	if (env.type != PROTO_REQUEST ||
 	    (strcmp(env.name, "status") != 0 && strcmp(env.name, "stop") != 0)) {
 		control_forward(c, f, &env);
