@@ -75,9 +75,9 @@ check "nobody listens in the guest: curl sees the end (52, 56) within 10 s" \
 # The guest's server: busybox httpd on its loopback only, no network device.
 head -c 65536 /dev/urandom >"$work/small.bin"
 head -c 8388608 /dev/urandom >"$work/big.bin"
-cat "$work/small.bin" "$work/big.bin" | kx "$sock" -- sh -c 'mkdir -p /www &&
-	head -c 65536 >/www/small.bin && cat >/www/big.bin &&
-	echo hello from the guest >/www/index.html'
+kx "$sock" -- sh -c 'mkdir -p /www && echo hello from the guest >/www/index.html &&
+	cat >/www/small.bin' <"$work/small.bin"
+kx "$sock" -- sh -c 'cat >/www/big.bin' <"$work/big.bin"
 "$kvmbox" exec "$sock" -- httpd -f -p 127.0.0.1:8080 -h /www >"$work/httpd.out" 2>&1 &
 httpd=$!
 for _ in $(seq 1 100); do
