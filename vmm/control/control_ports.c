@@ -234,19 +234,20 @@ static int port_listen_unix(struct control_port *p, struct proto_why *why)
 		return err == -EEXIST ? -EADDRINUSE : err;
 	}
 	node = open(p->spec.host_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", node);
-	if (node < 0 || fstat(node, &st) < 0 || !S_ISSOCK(st.st_mode) || chmod(proc, 0600) < 0 ||
-	    listen(p->fd, 128) < 0) {
-		err = errno ? -errno : -EIO;
-		if (node >= 0)
-			close(node);
-		proto_why_set(why, "listen on %s: %s", p->spec.host_path, strerror(-err));
-		return err;
+	err = node < 0 || fstat(node, &st) < 0 ? -errno : !S_ISSOCK(st.st_mode) ? -EEXIST : 0;
+	if (!err) {
+		/* Ours from here on: removed again if what follows fails. */
+		p->dev = st.st_dev;
+		p->ino = st.st_ino;
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", node);
+		if (chmod(proc, 0600) < 0 || listen(p->fd, 128) < 0)
+			err = -errno;
 	}
-	close(node);
-	p->dev = st.st_dev;
-	p->ino = st.st_ino;
-	return 0;
+	if (node >= 0)
+		close(node);
+	if (err)
+		proto_why_set(why, "listen on %s: %s", p->spec.host_path, strerror(-err));
+	return err;
 }
 
 /* port_unlink: remove host_path if the socket there is still the one we made. */
@@ -342,6 +343,7 @@ int control_port_publish(struct control *ctl, const struct control_port_spec *sp
 	}
 	p->hello_len =
 	    (size_t)snprintf(p->hello, sizeof(p->hello), "CONNECT %u\n", spec->guest_port);
+	p->id = ctl->last_port_id + 1; /* taken only if it works */
 	err = p->spec.host_path ? port_listen_unix(p, why) : port_listen_tcp(p, why);
 	if (!err)
 		err = port_describe(p, info, false);
@@ -353,12 +355,12 @@ int control_port_publish(struct control *ctl, const struct control_port_spec *sp
 		return err;
 	}
 	p->closed = false;
-	p->id = ++ctl->last_port_id;
+	ctl->last_port_id = p->id;
 	p->accept_op = (struct loop_op){ .cb = port_accept_cb, .opaque = p, .fd = -1 };
 	p->backoff_op = (struct loop_op){ .cb = port_backoff_cb, .opaque = p, .fd = -1 };
 	ctl->ports[ctl->nr_ports++] = p;
 	port_arm(p);
-	return proto_msg_set_u64(info, "port_id", p->id);
+	return 0;
 }
 
 int control_port_close(struct control *ctl, uint64_t id)
