@@ -94,9 +94,8 @@ struct run_opts {
 	const char *env[RUN_MAX_ENV + 1];
 	unsigned int nr_env;
 	const char *workdir, *user;
-	const char **env_buf;
-	    /* the image's Env with -e over it */ /* --publish SPEC: published on the VM's control
-	                                             server before it boots */
+	const char **env_buf; /* the image's Env with -e over it */
+	/* --publish SPEC: published on the VM's control server before it boots */
 	struct control_port_spec publish[CONTROL_MAX_PORTS];
 	const char *publish_arg[CONTROL_MAX_PORTS];
 	char *publish_buf[CONTROL_MAX_PORTS]; /* what publish[] points into */
