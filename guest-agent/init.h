@@ -21,6 +21,7 @@
 #define AGENT_DEBUG_PORT  0x4f0 /* the VMM's debug port (tests/e2e/guest_init.c) */
 #define AGENT_DEBUG_READY 0x01
 #define AGENT_VSOCK_PORT  1024
+#define AGENT_RELAY_PORT  1025 /* published ports' streams (server.h) */
 
 /*
  * What the kernel command line asks of PID 1 (untrusted only by the VMM's
@@ -66,6 +67,13 @@ int agent_init_console(void);
 
 /* agent_init_hostname: sethostname. PID 1. */
 int agent_init_hostname(const char *name);
+
+/*
+ * agent_init_loopback: bring the loopback interface "lo" up, as init
+ * systems do: published ports reach the guest's servers on 127.0.0.1,
+ * with or without a network device. 0 or -errno. PID 1.
+ */
+int agent_init_loopback(void);
 
 /*
  * agent_init_switch_root: mount boot->root (if set) on /newroot, move the

@@ -5,7 +5,8 @@
  *   kvmbox-agent [--listen PATH | --vsock PORT]
  *
  * As PID 1 it first does init's work (guest-agent/init.h), then listens on
- * vsock port AGENT_VSOCK_PORT unless told otherwise, marks the VM ready on
+ * vsock port AGENT_VSOCK_PORT unless told otherwise (and on
+ * AGENT_RELAY_PORT for published ports), marks the VM ready on
  * the debug port, and serves until a "stop" request, which powers the VM
  * off (or reboots it). Run by hand (not PID 1), it serves on a unix socket
  * or vsock port and exits on "stop": that is how tests drive it.
@@ -118,6 +119,9 @@ static void pid1_init(char *root_err, size_t cap)
 	err = agent_init_hostname(boot.hostname);
 	if (err)
 		fprintf(stderr, "kvmbox-agent: hostname: %s\n", strerror(-err));
+	err = agent_init_loopback();
+	if (err)
+		fprintf(stderr, "kvmbox-agent: lo: %s\n", strerror(-err));
 }
 
 static int usage(void)
@@ -127,10 +131,11 @@ static int usage(void)
 }
 
 /*
- * serve: listen on fd and run the loop; returns what "stop" asked, or
- * -errno. refuse (may be "") is why no command can run.
+ * serve: listen on fd (and for published ports' streams on relay_fd, if
+ * not negative) and run the loop; returns what "stop" asked, or -errno.
+ * refuse (may be "") is why no command can run.
  */
-static int serve(int fd, bool pid1, const char *refuse)
+static int serve(int fd, int relay_fd, bool pid1, const char *refuse)
 {
 	const struct agent_opts opts = { .refuse_exec = refuse[0] ? refuse : NULL };
 	struct agent_server *srv;
@@ -139,8 +144,13 @@ static int serve(int fd, bool pid1, const char *refuse)
 	if (err) {
 		if (fd >= 0)
 			close(fd);
+		if (relay_fd >= 0)
+			close(relay_fd);
 		return err;
 	}
+	/* Without it the agent still serves everything but published ports. */
+	if (relay_fd >= 0 && agent_server_relay_listen(srv, relay_fd) < 0)
+		fprintf(stderr, "kvmbox-agent: cannot serve published ports\n");
 	err = agent_server_listen(srv, fd);
 	if (!err && pid1) {
 		err = agent_init_ready();
@@ -162,7 +172,7 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	char root_err[512] = "";
 	long port = pid1 ? AGENT_VSOCK_PORT : -1;
-	int ret;
+	int ret, relay_fd = -1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
@@ -176,7 +186,14 @@ int main(int argc, char **argv)
 		return usage();
 	if (pid1)
 		pid1_init(root_err, sizeof(root_err));
-	ret = serve(path ? listen_unix(path) : listen_vsock((unsigned int)port), pid1, root_err);
+	if (pid1) {
+		relay_fd = listen_vsock(AGENT_RELAY_PORT);
+		if (relay_fd < 0)
+			fprintf(stderr, "kvmbox-agent: vsock port %u: %s\n", AGENT_RELAY_PORT,
+			        strerror(-relay_fd));
+	}
+	ret = serve(path ? listen_unix(path) : listen_vsock((unsigned int)port), relay_fd, pid1,
+	            root_err);
 	if (path)
 		unlink(path);
 	if (ret < 0)

@@ -46,6 +46,7 @@ static void server_sweep(struct agent_server *srv)
 		}
 		cp = &c->next;
 	}
+	agent_relay_sweep(srv, false);
 }
 
 /* server_reaped: record the end of pid (any child: as PID 1, orphans too). */
@@ -116,6 +117,7 @@ static int server_timers(struct agent_server *srv)
 				next = p->linger;
 		}
 	}
+	next = agent_relay_timers(srv, now, next);
 	return next > now ? (int)(next - now) : 0;
 }
 
@@ -147,6 +149,12 @@ static void server_dispatch(struct agent_server *srv, struct agent_watch *w, uin
 		if (p->conn->out.len < AGENT_CONN_HIGH)
 			agent_proc_read(p, w);
 		break;
+	case AGENT_W_RELAY_LISTEN:
+		agent_relay_accept(srv);
+		break;
+	case AGENT_W_RELAY:
+		agent_relay_event(w, events);
+		break;
 	}
 }
 
@@ -170,7 +178,8 @@ int agent_server_run(struct agent_server *srv)
 		server_sweep(srv);
 		if (srv->stop != AGENT_RUN)
 			return 0;
-		if (srv->listen.fd < 0 && !srv->conns && !srv->orphans)
+		if (srv->listen.fd < 0 && srv->relay_listen.fd < 0 && !srv->conns &&
+		    !srv->orphans && !srv->relays)
 			return 0;
 		n = epoll_wait(srv->epfd, ev, MAX_EVENTS, timeout);
 		if (n < 0 && errno != EINTR)
@@ -208,6 +217,8 @@ int agent_server_new(struct agent_server **out, const struct agent_opts *opts)
 		return -ENOMEM;
 	srv->sig = (struct agent_watch){ .kind = AGENT_W_SIGNAL, .fd = -1, .owner = srv };
 	srv->listen = (struct agent_watch){ .kind = AGENT_W_LISTEN, .fd = -1, .owner = srv };
+	srv->relay_listen =
+	    (struct agent_watch){ .kind = AGENT_W_RELAY_LISTEN, .fd = -1, .owner = srv };
 	if (opts)
 		srv->opts = *opts;
 	/* File paths start here (server_files.c): "/", or a test's root. */
@@ -257,7 +268,9 @@ void agent_server_free(struct agent_server *srv)
 			;
 		agent_proc_free(srv, p);
 	}
+	agent_relay_sweep(srv, true);
 	agent_watch_close(srv, &srv->listen);
+	agent_watch_close(srv, &srv->relay_listen);
 	agent_watch_close(srv, &srv->sig);
 	if (srv->epfd >= 0)
 		close(srv->epfd);

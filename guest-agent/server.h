@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * guest-agent/server: the agent's connections, running processes and file
- * transfers, in one epoll loop (docs/protocol.md, ops ping, exec,
- * exec.stdin, exec.signal, exec.resize, stop, metrics, and the fs.* file
- * ops).
+ * guest-agent/server: the agent's connections, running processes, file
+ * transfers and relays of published ports, in one epoll loop
+ * (docs/protocol.md, ops ping, exec, exec.stdin, exec.signal, exec.resize,
+ * stop, metrics, the fs.* file ops, and "Published ports").
  *
  * A connection is any connected stream fd (a unix socket in tests, vsock in
  * the guest). Everything read from it is untrusted. Each process belongs to
@@ -60,6 +60,10 @@ struct agent_opts {
 	 * files. NULL: "/proc" and "/sys".
 	 */
 	const char *proc_root, *sys_root;
+	/* relay_setup_ms: how long a published port's stream may take to
+	 * name its port and be connected (0: AGENT_RELAY_SETUP_MS, 60 s);
+	 * tests shorten it. */
+	unsigned int relay_setup_ms;
 };
 
 /*
@@ -86,9 +90,25 @@ __attribute__((warn_unused_result)) int agent_server_add_conn(struct agent_serve
                                                               struct agent_conn **out);
 
 /*
+ * agent_server_relay_listen: accept the streams of published ports on fd
+ * (listening, owned from now on; docs/protocol.md, "Published ports"):
+ * each names a guest port in its first line and is relayed to
+ * 127.0.0.1:<port> (server_relay.c). 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int agent_server_relay_listen(struct agent_server *srv, int fd);
+
+/*
+ * agent_server_add_relay: relay the connected stream fd (owned from now on),
+ * its header not read yet. 0, or -EMFILE (AGENT_MAX_RELAYS: fd was closed)
+ * or -ENOMEM.
+ */
+int agent_server_add_relay(struct agent_server *srv, int fd);
+
+/*
  * agent_server_run: the event loop. Returns 0 when a "stop" request was
- * answered, or when there is no listener and the last connection and its
- * processes are gone; -errno on a failure of the loop itself.
+ * answered, or when there is no listener and the last connection, its
+ * processes and the last relay are gone; -errno on a failure of the loop
+ * itself.
  */
 __attribute__((warn_unused_result)) int agent_server_run(struct agent_server *srv);
 

@@ -12,6 +12,8 @@
  *                  fs.write, fs.data) and the pump of outgoing ones
  *   server_tree.c  the ops over a tree: fs.list, a recursive fs.remove,
  *                  fs.tar_out, fs.tar_in
+ *   server_relay.c published ports: the streams of AGENT_RELAY_PORT relayed
+ *                  to 127.0.0.1
  *
  * Ownership: the server owns its connections; a connection owns the
  * processes it started and the transfers it opened; a process whose
@@ -36,14 +38,21 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define AGENT_CONN_HIGH   (1u << 20)   /* queued output that pauses reading output */
-#define AGENT_STDIN_HIGH  (256u << 10) /* queued stdin that pauses reading the connection */
-#define AGENT_READ_CHUNK  (64u << 10)  /* bytes per read and per output event */
-#define AGENT_LINGER_MS   200          /* how long output may trail the exit of a process */
-#define AGENT_MAX_PROCS   256          /* running processes per connection */
-#define AGENT_MAX_XFERS   64           /* open file transfers per connection */
-#define AGENT_FILE_CHUNK  (256u << 10) /* file bytes per fs.data event */
-#define AGENT_XFER_ROUNDS 16           /* chunks per transfer per pass of the loop */
+#define AGENT_CONN_HIGH      (1u << 20)   /* queued output that pauses reading output */
+#define AGENT_STDIN_HIGH     (256u << 10) /* queued stdin that pauses reading the connection */
+#define AGENT_READ_CHUNK     (64u << 10)  /* bytes per read and per output event */
+#define AGENT_LINGER_MS      200          /* how long output may trail the exit of a process */
+#define AGENT_MAX_PROCS      256          /* running processes per connection */
+#define AGENT_MAX_XFERS      64           /* open file transfers per connection */
+#define AGENT_FILE_CHUNK     (256u << 10) /* file bytes per fs.data event */
+#define AGENT_XFER_ROUNDS    16           /* chunks per transfer per pass of the loop */
+#define AGENT_MAX_RELAYS     512          /* relayed connections of published ports */
+#define AGENT_RELAY_CHUNK    (64u << 10)  /* bytes per read; also what a direction keeps */
+#define AGENT_RELAY_LINE     32           /* "CONNECT <port>\n" with its newline, and a NUL */
+#define AGENT_RELAY_SETUP_MS 60000        /* for the header and the connect */
+#define AGENT_RELAY_ACCEPTS  16           /* streams accepted per event */
+
+_Static_assert(AGENT_RELAY_CHUNK <= AGENT_FILE_CHUNK, "relays read into the file chunk");
 
 enum agent_watch_kind {
 	AGENT_W_SIGNAL,
@@ -52,6 +61,8 @@ enum agent_watch_kind {
 	AGENT_W_IN,
 	AGENT_W_OUT,
 	AGENT_W_ERR,
+	AGENT_W_RELAY_LISTEN,
+	AGENT_W_RELAY, /* either socket of a relay */
 };
 
 /* One fd in the epoll set; epoll's data.ptr points here. */
@@ -111,6 +122,35 @@ struct agent_xfer {
 	size_t batch_bytes;
 };
 
+/* One direction of a relay: the bytes its destination has not taken yet. */
+struct agent_relay_dir {
+	uint8_t *buf; /* malloc'd while len > 0 */
+	size_t head, len;
+	bool eof;  /* the source ended */
+	bool shut; /* so the destination's write half was shut */
+};
+
+enum agent_relay_state {
+	AGENT_RELAY_HEADER,     /* reading "CONNECT <port>\n" from the host */
+	AGENT_RELAY_CONNECTING, /* connecting to 127.0.0.1:<port> */
+	AGENT_RELAY_OPEN,       /* relaying */
+};
+
+/* One relayed connection of a published port (server_relay.c). */
+struct agent_relay {
+	struct agent_relay *next;
+	struct agent_server *srv;
+	struct agent_watch host;  /* the VMM's vsock stream */
+	struct agent_watch guest; /* the TCP socket to the guest's port; fd -1 before */
+	enum agent_relay_state state;
+	char line[AGENT_RELAY_LINE];
+	size_t line_len;
+	struct agent_relay_dir up;   /* host -> guest */
+	struct agent_relay_dir down; /* guest -> host */
+	uint64_t deadline;           /* of HEADER and CONNECTING (monotonic ms) */
+	bool dead;                   /* closed; freed by the sweep */
+};
+
 struct agent_conn {
 	struct agent_conn *next;
 	struct agent_server *srv;
@@ -132,6 +172,9 @@ struct agent_server {
 	struct agent_proc *orphans;
 	struct agent_opts opts;
 	enum agent_stop stop;
+	struct agent_watch relay_listen; /* published ports' streams; fd -1: none */
+	struct agent_relay *relays;
+	unsigned int nrelays;
 	int root_fd;    /* where file paths start: "/", or opts.fs_root */
 	uint8_t *chunk; /* AGENT_FILE_CHUNK bytes for file data; NULL until used */
 };
@@ -234,5 +277,15 @@ void agent_xfer_pump(struct agent_conn *c);
 bool agent_xfer_busy(const struct agent_conn *c);
 /* agent_xfer_free_all: end every transfer of c (the connection is going away). */
 void agent_xfer_free_all(struct agent_conn *c);
+
+/* server_relay.c: published ports. */
+/* agent_relay_accept: new streams on the relay listener. */
+void agent_relay_accept(struct agent_server *srv);
+/* agent_relay_event: events on one of a relay's sockets. */
+void agent_relay_event(struct agent_watch *w, uint32_t events);
+/* agent_relay_timers: close relays past their setup deadline; the earlier of next and theirs. */
+uint64_t agent_relay_timers(struct agent_server *srv, uint64_t now, uint64_t next);
+/* agent_relay_sweep: free dead relays (all: every relay, closed first). */
+void agent_relay_sweep(struct agent_server *srv, bool all);
 
 #endif

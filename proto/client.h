@@ -17,6 +17,8 @@
 #include "proto/frame.h"
 
 #define PROTO_AGENT_PORT 1024
+/* The agent's port for published ports' streams (docs/protocol.md, "Published ports"). */
+#define PROTO_RELAY_PORT 1025
 
 struct proto_client {
 	int fd;

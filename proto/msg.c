@@ -19,10 +19,10 @@ static const char *const type_names[] = {
 
 /* The op names docs/protocol.md reserves; keep the two lists in step. */
 static const char *const reserved_ops[] = {
-	"status",      "stop",       "exec",      "exec.stdin",   "exec.signal",
-	"exec.resize", "fs.read",    "fs.write",  "fs.data",      "fs.stat",
-	"fs.list",     "fs.mkdir",   "fs.remove", "fs.rename",    "fs.chmod",
-	"fs.chown",    "fs.tar_out", "fs.tar_in", "port.forward", "ping",
+	"status",        "stop",       "exec",        "exec.stdin", "exec.signal", "exec.resize",
+	"fs.read",       "fs.write",   "fs.data",     "fs.stat",    "fs.list",     "fs.mkdir",
+	"fs.remove",     "fs.rename",  "fs.chmod",    "fs.chown",   "fs.tar_out",  "fs.tar_in",
+	"ports.publish", "ports.list", "ports.close", "ping",
 };
 
 const char *proto_type_name(enum proto_type type)

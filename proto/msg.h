@@ -32,7 +32,8 @@
 #define PROTO_ERR_NOT_FOUND   "not_found"
 #define PROTO_ERR_UNAVAILABLE "unavailable"
 #define PROTO_ERR_INTERNAL    "internal"
-#define PROTO_ERR_FS          "fs_error" /* with "errno" and "path" (docs/protocol.md) */
+#define PROTO_ERR_FS          "fs_error"   /* with "errno" and "path" (docs/protocol.md) */
+#define PROTO_ERR_PORT        "port_error" /* with "errno": ports.publish's bind or listen */
 
 enum proto_type {
 	PROTO_REQUEST,

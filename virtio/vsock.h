@@ -178,6 +178,21 @@ void vsock_destroy(struct vsock *v);
 __attribute__((warn_unused_result)) int vsock_connect_local(struct vsock *v, uint32_t port, int fd);
 
 /*
+ * vsock_connect_stream: a host-initiated connection to guest port for a
+ * connected socket of the VMM's own that speaks no handshake (a TCP
+ * client of a published port): nothing is written to fd before the
+ * guest's bytes, and hello (1 to VSOCK_LINE_MAX bytes: the relay's header)
+ * reaches the guest before anything read from fd. When the guest refuses,
+ * fd is closed, so its peer sees end-of-file. Unlike vsock_connect_local,
+ * it counts against max_conns (the guest's and unix-socket clients'
+ * share), never the local reserve. On success the device owns fd; on
+ * -EMFILE (too many connections) or -EINVAL (hello's length) the caller
+ * still does. Main thread; takes the transport lock.
+ */
+__attribute__((warn_unused_result)) int vsock_connect_stream(struct vsock *v, uint32_t port, int fd,
+                                                             const void *hello, size_t hello_len);
+
+/*
  * vsock_live: DRIVER_OK and not DEVICE_NEEDS_RESET: the queues may be
  * used. Transport lock held.
  */

@@ -58,6 +58,11 @@ struct vsock_conn {
 
 	char line[VSOCK_LINE_MAX];
 	uint32_t line_len;
+	/* vsock_connect_stream's: no "OK" line for fd, and these bytes go to
+	 * the guest before any of fd's. */
+	bool raw;
+	uint8_t hello[VSOCK_LINE_MAX];
+	uint32_t hello_len, hello_off;
 
 	struct loop_op rd_op, wr_op; /* one-shot polls: POLLIN, POLLOUT */
 	bool rd_armed, wr_armed;

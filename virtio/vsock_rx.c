@@ -35,7 +35,13 @@ static uint16_t vsock_conn_next(struct vsock_conn *c)
 		return VIRTIO_VSOCK_OP_RESPONSE;
 	if (c->pending & VSOCK_P_CREDIT_UPDATE)
 		return VIRTIO_VSOCK_OP_CREDIT_UPDATE;
-	if (c->state == VSOCK_S_OPEN && c->readable && !c->host_eof && !c->guest_shut_rcv) {
+	/* A raw stream's hello goes first, whatever fd has (vsock_rx_data). */
+	if (c->state == VSOCK_S_OPEN && c->hello_off < c->hello_len && !c->guest_shut_rcv) {
+		if (vsock_peer_credit(c))
+			return VIRTIO_VSOCK_OP_RW;
+		if (!c->credit_asked)
+			c->pending |= VSOCK_P_CREDIT_REQUEST;
+	} else if (c->state == VSOCK_S_OPEN && c->readable && !c->host_eof && !c->guest_shut_rcv) {
 		int r;
 
 		if (vsock_peer_credit(c) == 0) {
@@ -66,8 +72,9 @@ static uint16_t vsock_conn_next(struct vsock_conn *c)
 
 /*
  * vsock_rx_data: read host data into the chain after the header, as much
- * as the buffer, the guest's credit and VSOCK_MAX_PKT allow. Returns the
- * bytes read; 0 when the read failed (c may be closed then).
+ * as the buffer, the guest's credit and VSOCK_MAX_PKT allow; a raw
+ * stream's hello comes before any of it. Returns the bytes read; 0 when
+ * the read failed (c may be closed then).
  */
 static uint32_t vsock_rx_data(struct vsock *v, struct vsock_conn *c)
 {
@@ -81,6 +88,18 @@ static uint32_t vsock_rx_data(struct vsock *v, struct vsock_conn *c)
 		want = VSOCK_MAX_PKT;
 	if (!want)
 		return 0;
+	if (c->hello_off < c->hello_len) {
+		uint32_t k = c->hello_len - c->hello_off;
+
+		if (k > want)
+			k = want;
+		/* Fits: want is within the chain's writable part. */
+		(void)virtq_chain_write(&v->chain, VSOCK_HDR, c->hello + c->hello_off, k);
+		c->hello_off += k;
+		c->tx_cnt += k;
+		v->stats.rx_bytes += k;
+		return k;
+	}
 	msg.msg_iovlen = (size_t)vsock_chain_iov(v, true, VSOCK_HDR, want);
 	n = recvmsg(c->fd, &msg, MSG_DONTWAIT);
 	if (n > 0) {

@@ -276,8 +276,9 @@ int vsock_uds_open(struct vsock_conn *c)
 	char ok[24];
 	int n = snprintf(ok, sizeof(ok), "OK %u\n", c->local_port);
 
-	/* The first bytes on a fresh socket: they fit, or the client is gone. */
-	if (send(c->fd, ok, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+	/* The first bytes on a fresh socket: they fit, or the client is gone.
+	 * A raw stream's peer speaks no handshake (vsock_connect_stream). */
+	if (!c->raw && send(c->fd, ok, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
 		return -EPIPE;
 	c->state = VSOCK_S_OPEN;
 	c->readable = false;
@@ -543,16 +544,35 @@ fail:
 	return err;
 }
 
-int vsock_connect_local(struct vsock *v, uint32_t port, int fd)
+/* vsock_connect_fd: ask the guest for port on fd's behalf (vsock.h's two callers). */
+static int vsock_connect_fd(struct vsock *v, uint32_t port, int fd, bool local, const void *hello,
+                            size_t hello_len)
 {
 	struct vsock_conn *c;
 
 	virtio_mmio_lock(&v->transport);
-	c = vsock_conn_new(v, fd, VSOCK_S_REQUEST, true);
+	c = vsock_conn_new(v, fd, VSOCK_S_REQUEST, local);
 	if (c) {
 		c->peer_port = port;
+		c->raw = hello_len > 0;
+		if (hello_len)
+			memcpy(c->hello, hello, hello_len);
+		c->hello_len = (uint32_t)hello_len;
 		vsock_uds_request(c);
 	}
 	virtio_mmio_unlock(&v->transport);
 	return c ? 0 : -EMFILE;
+}
+
+int vsock_connect_local(struct vsock *v, uint32_t port, int fd)
+{
+	return vsock_connect_fd(v, port, fd, true, NULL, 0);
+}
+
+int vsock_connect_stream(struct vsock *v, uint32_t port, int fd, const void *hello,
+                         size_t hello_len)
+{
+	if (!hello_len || hello_len > VSOCK_LINE_MAX)
+		return -EINVAL;
+	return vsock_connect_fd(v, port, fd, false, hello, hello_len);
 }

@@ -288,8 +288,11 @@ int vm_load(struct vm *vm)
 
 /* Descriptors kept for the VMM itself: the process's own, 2 per vCPU, the
  * control clients' 3 each (the vsock end of their agent stream included:
- * VSOCK_LOCAL_RESERVE), the devices' eventfds, and slack. */
-#define VM_FD_BASE(vm) (64u + 2u * (vm)->cfg.nr_cpus + 3u * CONTROL_MAX_CONNS + 4u * VM_MAX_VIRTIO)
+ * VSOCK_LOCAL_RESERVE), the published ports' listeners (their clients are
+ * vsock connections, within max_conns), the devices' eventfds, and slack. */
+#define VM_FD_BASE(vm)                                                                             \
+	(64u + 2u * (vm)->cfg.nr_cpus + 3u * CONTROL_MAX_CONNS + CONTROL_MAX_PORTS +               \
+	 4u * VM_MAX_VIRTIO)
 /* The least each shared folder's server is given. */
 #define VM_FD_MIN_SHARE 64u
 /* The least vsock connections worth offering the guest and host clients. */

@@ -149,11 +149,24 @@ static void vm_control_stop(void *opaque)
 	vm_request_stop(opaque, VM_EXIT_OK);
 }
 
+/* vm_control_port_connect: a published port's client to the agent's relay (control.h). */
+static int vm_control_port_connect(void *opaque, int fd, const void *hello, size_t hello_len)
+{
+	struct vm *vm = opaque;
+
+	if (!vm->vsock)
+		return -ENODEV;
+	if (fd < 0)
+		return 0;
+	return vsock_connect_stream(vm->vsock, PROTO_RELAY_PORT, fd, hello, hello_len);
+}
+
 static const struct control_host_ops vm_control_ops = {
 	.agent_connect = vm_control_agent_connect,
 	.agent_linked = vm_control_agent_linked,
 	.status = vm_control_status,
 	.stop = vm_control_stop,
+	.port_connect = vm_control_port_connect,
 };
 
 int vm_control_init(struct vm *vm, const char *path)

@@ -82,6 +82,72 @@ TEST(local_connect)
 	rig_fini(&r);
 }
 
+/*
+ * vsock_connect_stream: a published port's client. No "OK" line reaches
+ * it, the hello reaches the guest before its bytes, it counts against
+ * max_conns and not the local reserve, and a refusal is end-of-file.
+ */
+TEST(stream_connect)
+{
+	static const char hello[] = "CONNECT 8080\n";
+	char buf[32] = { 0 };
+	struct rig r;
+	struct pkt p;
+	int sv[2];
+
+	rig_init(&r);
+	post_rx(&r, 16, RXBUF);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	CHECK_EQ(vsock_connect_stream(r.v, 1025, sv[1], "", 0), -EINVAL);
+	/* The client's first bytes come before the guest accepted. */
+	CHECK_EQ(write(sv[0], "GET /", 5), 5);
+	CHECK_EQ(vsock_connect_stream(r.v, 1025, sv[1], hello, strlen(hello)), 0);
+	CHECK_EQ(r.v->nr_local, 0);
+	pump(&r);
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	CHECK_EQ(p.h.dst_port, 1025);
+	/* A guest with no credit yet: asked for it before the hello. */
+	send_pkt(&r, VIRTIO_VSOCK_OP_RESPONSE, 1025, p.h.src_port, 0, 0, 0, NULL, 0);
+	pump(&r);
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_CREDIT_REQUEST);
+	send_pkt(&r, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1025, p.h.src_port, 0, 4096, 0, NULL, 0);
+	pump(&r);
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_RW);
+	CHECK_EQ(p.h.len, strlen(hello));
+	CHECK(!memcmp(p.data, hello, strlen(hello)));
+	CHECK(get_rx(&r, &p));
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_RW);
+	CHECK_EQ(p.h.len, 5);
+	CHECK(!memcmp(p.data, "GET /", 5));
+	/* Nothing but the guest's bytes reach the client. */
+	send_pkt(&r, VIRTIO_VSOCK_OP_RW, 1025, p.h.src_port, 0, 4096, 0, "200", 3);
+	CHECK_EQ(host_read(&r, sv[0], buf, sizeof(buf)), 3);
+	CHECK(!memcmp(buf, "200", 3));
+	close(sv[0]);
+
+	/* Refused in the guest: end-of-file for the client. */
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	CHECK_EQ(vsock_connect_stream(r.v, 1025, sv[1], hello, strlen(hello)), 0);
+	pump(&r);
+	while (get_rx(&r, &p) && p.h.op != VIRTIO_VSOCK_OP_REQUEST)
+		;
+	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	send_pkt(&r, VIRTIO_VSOCK_OP_RST, 1025, p.h.src_port, 0, 0, 0, NULL, 0);
+	CHECK_EQ(host_read(&r, sv[0], buf, sizeof(buf)), -1);
+	close(sv[0]);
+
+	/* Over max_conns: refused, the fd still the caller's. */
+	r.v->max_conns = r.v->nr_conns;
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	CHECK_EQ(vsock_connect_stream(r.v, 1025, sv[1], hello, strlen(hello)), -EMFILE);
+	close(sv[0]);
+	close(sv[1]);
+	rig_fini(&r);
+}
+
 TEST(credit_exhaustion)
 {
 	struct rig r;
@@ -200,5 +266,5 @@ TEST(bad_connect_lines)
 	rig_fini(&r);
 }
 
-CHECK_MAIN(CASE(host_connect_data), CASE(local_connect), CASE(credit_exhaustion),
-           CASE(guest_connect), CASE(bad_connect_lines))
+CHECK_MAIN(CASE(host_connect_data), CASE(local_connect), CASE(stream_connect),
+           CASE(credit_exhaustion), CASE(guest_connect), CASE(bad_connect_lines))

@@ -11,6 +11,7 @@
  *   metrics_cmd.c `kvmbox metrics`: a stream of samples of what the VM uses
  *   cp_cmd.c   `kvmbox cp`: files and folders in and out of the guest
  *   fs_cmd.c   `kvmbox fs ls|cat|stat|rm|mkdir`, and what cp shares
+ *   ports_cmd.c `kvmbox ports publish|list|close` and `kvmbox run --publish`
  *   cli.c      what the verbs share in reading their arguments
  *
  * The CLI uses the VM (vmm/vm.h) and the protocol's client (proto/); the
@@ -95,6 +96,11 @@ struct run_opts {
 	unsigned int nr_env;
 	const char *workdir, *user;
 	const char **env_buf; /* the image's Env with -e over it */
+	/* --publish SPEC: published on the VM's control server before it boots */
+	struct control_port_spec publish[CONTROL_MAX_PORTS];
+	const char *publish_arg[CONTROL_MAX_PORTS];
+	char *publish_buf[CONTROL_MAX_PORTS]; /* what publish[] points into */
+	unsigned int nr_publish;
 };
 
 /* run_image_prepare: IMAGE's layers as the root (pulled as --pull says)
@@ -109,6 +115,22 @@ void run_image_free(struct run_opts *o);
 __attribute__((warn_unused_result)) int run_image_opt(struct run_opts *o, int c, const char *arg);
 /* run_fs_add_image: the image's layers as the share the agent makes the root. */
 __attribute__((warn_unused_result)) int run_fs_add_image(struct run_opts *o);
+
+/*
+ * ports_cmd: published ports (ports_cmd.c). cli_parse_publish reads
+ * [HOSTIP:]HOSTPORT:GUESTPORT or PATH:GUESTPORT (s cut in place; spec
+ * points into it); -EINVAL after one message naming prog.
+ */
+__attribute__((warn_unused_result)) int cli_parse_publish(const char *prog, char *s,
+                                                          struct control_port_spec *spec);
+/* run_parse_publish: kvmbox run --publish SPEC into o; -EINVAL after a message. */
+__attribute__((warn_unused_result)) int run_parse_publish(struct run_opts *o, const char *arg);
+/* run_publish: publish o's ports on vm's control server (after vm_create); -errno after a message.
+ */
+__attribute__((warn_unused_result)) int run_publish(struct run_opts *o, struct vm *vm);
+void run_publish_free(struct run_opts *o);
+/* kvmbox ports publish|list|close SOCKET ... */
+int ctl_cmd_ports(int argc, char **argv);
 
 /* run_fs_parse_volume: --volume HOSTDIR:GUESTPATH[:ro] (arg cut in place). */
 __attribute__((warn_unused_result)) int run_fs_parse_volume(struct run_opts *o, char *arg);

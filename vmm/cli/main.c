@@ -22,6 +22,7 @@ void cli_usage(FILE *f)
 	    "                  [--disk PATH[,ro][,id=NAME]]... [--vsock PATH] [--cid N]\n"
 	    "                  [--control PATH] [--rootfs PATH[,ro]|none]\n"
 	    "                  [--rootfs-dir DIR[,OPTS]] [--volume HOSTDIR:GUESTPATH[:OPTS]]...\n"
+	    "                  [--publish [HOSTIP:]HOSTPORT:GUESTPORT|PATH:GUESTPORT]...\n"
 	    "                  [--timings] [--timings-json PATH]\n"
 	    "                  [-e K=V]... [-w DIR] [-u USER]\n"
 	    "                  [--pull missing|always|never] [--insecure-registry HOST]...\n"
@@ -36,6 +37,7 @@ void cli_usage(FILE *f)
 	    "       kvmbox stop [--force] SOCKET\n"
 	    "       kvmbox cp [-r] SRC DST   (one of them SOCKET:PATH; kvmbox cp --help)\n"
 	    "       kvmbox fs ls|cat|stat|rm|mkdir [-r|-l|-p] SOCKET PATH\n"
+	    "       kvmbox ports publish|list|close SOCKET ...   (kvmbox ports --help)\n"
 	    "       kvmbox --version | --help\n"
 	    "\n"
 	    "  --kernel PATH        bzImage or uncompressed ELF vmlinux (x86-64); default\n"
@@ -72,6 +74,11 @@ void cli_usage(FILE *f)
 	    "                       OPTS, comma-separated: ro; cache=auto (default: host\n"
 	    "                       changes seen within 1 s) or cache=always (the guest\n"
 	    "                       caches for a day: for folders only it changes)\n"
+	    "  -p, --publish [HOSTIP:]HOSTPORT:GUESTPORT | PATH:GUESTPORT\n"
+	    "                       relay connections to HOSTIP:HOSTPORT (default\n"
+	    "                       127.0.0.1; HOSTPORT 0: any, said on stderr) or to the\n"
+	    "                       unix socket PATH to the guest's 127.0.0.1:GUESTPORT,\n"
+	    "                       through the agent; no network device needed\n"
 	    "  --timings            print the boot timeline and exit counts on stderr\n"
 	    "  --timings-json PATH  write them as JSON to PATH\n"
 	    "  -e K=V, -w DIR, -u USER\n"
@@ -103,6 +110,7 @@ static const struct cli_verb {
 	{ "cp", ctl_cmd_cp },         { "fs", ctl_cmd_fs },
 	{ "pull", image_cmd_pull },   { "images", image_cmd_images },
 	{ "rmi", image_cmd_rmi },     { "metrics", ctl_cmd_metrics },
+	{ "ports", ctl_cmd_ports },
 };
 
 int main(int argc, char **argv)

@@ -35,6 +35,7 @@ enum {
 	OPT_VOLUME,
 	OPT_ROOTFS_DIR,
 	OPT_CONSOLE_MAX,
+	OPT_PUBLISH,
 };
 
 /* --console's default limit: enough for any boot log, not a full disk. */
@@ -95,6 +96,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 		{ "volume", required_argument, NULL, OPT_VOLUME },
 		{ "rootfs-dir", required_argument, NULL, OPT_ROOTFS_DIR },
+		{ "publish", required_argument, NULL, 'p' },
 		{ "timings", no_argument, NULL, 't' },
 		{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
 		{ "env", required_argument, NULL, 'e' },
@@ -114,7 +116,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	o->cfg.mem_mib = CLI_DEFAULT_MEM_MIB;
 	o->cfg.console_fd = STDOUT_FILENO;
 	opterr = 0; /* our own one-line messages, naming kvmbox */
-	while ((c = getopt_long(argc, argv, "+:e:w:u:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:e:w:u:p:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 		case 'w':
@@ -182,6 +184,10 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_ROOTFS_DIR:
 			if (run_fs_parse_rootfs_dir(o, optarg))
+				return -EINVAL;
+			break;
+		case 'p':
+			if (run_parse_publish(o, optarg))
 				return -EINVAL;
 			break;
 		case 't':
@@ -287,7 +293,8 @@ static int run_private_vsock(struct run_opts *o)
 {
 	char tmpl[] = "/tmp/kvmbox-XXXXXX";
 
-	if (o->cfg.vsock.uds_path || (!o->command && !o->cfg.control_path && !o->cid))
+	if (o->cfg.vsock.uds_path ||
+	    (!o->command && !o->cfg.control_path && !o->cid && !o->nr_publish))
 		return 0;
 	if (!mkdtemp(tmpl) || !(o->tmpdir = strdup(tmpl)) ||
 	    asprintf(&o->uds_buf, "%s/vsock", tmpl) < 0) {
@@ -366,7 +373,7 @@ static int run_defaults(struct run_opts *o)
 	/* The agent is the guest's init when a command or a control socket
 	 * needs it and no other initrd was given; it switches into the root
 	 * disk, by default the project's image, shared read-only. */
-	if (!o->cfg.initrd_path && (o->command || o->cfg.control_path)) {
+	if (!o->cfg.initrd_path && (o->command || o->cfg.control_path || o->nr_publish)) {
 		o->cfg.initrd_path = o->initrd_buf = run_share("agent-initrd.gz");
 		if (!o->cfg.initrd_path) {
 			fprintf(stderr, "kvmbox: no agent initramfs beside kvmbox (share/kvmbox/"
@@ -464,6 +471,7 @@ static int run_open_console(struct run_opts *o)
 static void run_opts_free(struct run_opts *o)
 {
 	run_image_free(o);
+	run_publish_free(o);
 	if (o->tmpdir)
 		rmdir(o->tmpdir);
 	free(o->kernel_buf);
@@ -543,6 +551,8 @@ int cli_run(int argc, char **argv)
 	if (vm_load(vm) || vm_create(vm))
 		goto out;
 	run_private_forget(&o);
+	if (run_publish(&o, vm))
+		goto out;
 	o.env[o.nr_env] = NULL;
 	rc.env = o.env_buf ? o.env_buf : o.nr_env ? o.env : NULL;
 	rc.cwd = o.workdir;

@@ -356,6 +356,7 @@ static void control_idle(void *opaque)
 		}
 		i++;
 	}
+	control_ports_idle(ctl, false);
 }
 
 /*
@@ -364,7 +365,7 @@ static void control_idle(void *opaque)
  * Then it is removed and 0 returned: bind may try again. A live socket is
  * -EADDRINUSE, any other file -EEXIST; neither is touched.
  */
-static int control_stale(const struct sockaddr_un *sa)
+int control_stale(const struct sockaddr_un *sa)
 {
 	struct stat st;
 	int fd, err;
@@ -469,6 +470,7 @@ void control_destroy(struct control *ctl)
 	}
 	ctl->nr_conns = 0;
 	control_metrics_destroy(ctl);
+	control_ports_idle(ctl, true);
 	if (ctl->listen_fd >= 0)
 		close(ctl->listen_fd);
 	if (ctl->path)

@@ -25,7 +25,9 @@
  * agent's stream), control_ops.c (the client's requests), control_metrics.c
  * (status and metrics: the VM's, the VMM's and the guest's use) and
  * control_guest.c (the VMM's own stream to the agent, which gives the
- * guest's); control_int.h is their private header.
+ * guest's) and control_ports.c (published ports: listeners whose
+ * connections go to the agent's relay port as raw vsock streams);
+ * control_int.h is their private header.
  *
  * Everything runs on the main thread's event loop with one-shot polls;
  * nothing blocks. Buffers are bounded: a client that does not read stops
@@ -65,6 +67,15 @@ struct control_host_ops {
 	int (*status)(void *opaque, json_t *reply);
 	/* stop: stop the VM now ("stop" with force). */
 	void (*stop)(void *opaque);
+	/*
+	 * port_connect: hand fd (a client of a published port, nonblocking)
+	 * to the guest as a stream to the agent's relay port
+	 * (PROTO_RELAY_PORT), hello (the relay's header line) first. 0: the VM
+	 * owns fd. -ENODEV (no vsock device) or -EMFILE (too many vsock
+	 * connections): the caller still does. With fd < 0 it only says
+	 * whether streams can be opened at all (0 or -ENODEV).
+	 */
+	int (*port_connect)(void *opaque, int fd, const void *hello, size_t hello_len);
 };
 
 struct control_host {
@@ -75,6 +86,26 @@ struct control_host {
 
 struct control_conn;
 struct control_metrics;
+struct control_port;
+struct proto_why;
+
+/* Published ports (docs/protocol.md, ports.publish): at most this many at once. */
+#define CONTROL_MAX_PORTS 64
+/* Connections a published port accepts per wake-up (the rest on a later pass). */
+#define CONTROL_PORT_BUDGET 16
+/* After EMFILE (or ENFILE, ENOBUFS, ENOMEM) from accept, a port rests this long. */
+#define CONTROL_PORT_BACKOFF_MS 100
+
+/*
+ * control_port_spec: what to publish: a TCP address or a unix socket on
+ * the host, relayed to a TCP port on the guest's 127.0.0.1.
+ */
+struct control_port_spec {
+	const char *host_addr; /* numeric IPv4 or IPv6 address; NULL: 127.0.0.1 */
+	uint16_t host_port;    /* 0: one the kernel picks */
+	const char *host_path; /* a unix socket to make instead (mode 0600); NULL: TCP */
+	uint16_t guest_port;   /* 1..65535 */
+};
 
 struct control {
 	struct control_host host;
@@ -88,6 +119,12 @@ struct control {
 	uint32_t link_timeout_ms;
 	struct control_metrics *metrics; /* control_metrics.c's; NULL until a request needs it */
 	bool ready;                      /* control_init succeeded */
+	/* Published ports, the VM's (not a client's): they outlive the
+	 * connection that asked for them (control_ports.c). */
+	struct control_port *ports[CONTROL_MAX_PORTS];
+	unsigned int nr_ports;
+	uint64_t last_port_id;
+	struct control_port *closing; /* closed, freed once nothing of theirs is armed */
 };
 
 /*
@@ -108,6 +145,26 @@ control_init(struct control *ctl, const struct control_host *host, const char *p
  * says so).
  */
 __attribute__((warn_unused_result)) int control_attach(struct control *ctl, int fd);
+
+/*
+ * control_port_publish: listen as spec says and relay every connection
+ * made there to the guest's spec->guest_port (control_ports.c). Its
+ * description goes into info (port_id, guest_port, and host_addr with
+ * host_port, or host_path: what ports.publish replies). Main thread. 0,
+ * -EINVAL (a field: why says which), -E2BIG (CONTROL_MAX_PORTS), -ENODEV
+ * (no vsock device), or the -errno of socket, bind or listen (why says
+ * which step and address).
+ */
+__attribute__((warn_unused_result)) int control_port_publish(struct control *ctl,
+                                                             const struct control_port_spec *spec,
+                                                             json_t *info, struct proto_why *why);
+
+/*
+ * control_port_close: stop listening on published port id: new
+ * connections are refused from now on; connections already relayed go on
+ * until either end closes them. 0 or -ENOENT.
+ */
+int control_port_close(struct control *ctl, uint64_t id);
 
 /* control_destroy: close every connection and the socket; after loop_destroy. */
 void control_destroy(struct control *ctl);

@@ -2,8 +2,8 @@
 /*
  * control_int: control/'s private header, what control.c (connections, queues, polls),
  * control_link.c (the agent's stream), control_ops.c (the client's requests), control_metrics.c
- * (status and metrics) and control_guest.c (the VMM's own stream to the agent) share. All of it
- * runs on the main thread.
+ * (status and metrics), control_guest.c (the VMM's own stream to the agent) and control_ports.c
+ * (published ports) share. All of it runs on the main thread.
  */
 #ifndef KVMBOX_VMM_CONTROL_CONTROL_INT_H
 #define KVMBOX_VMM_CONTROL_CONTROL_INT_H
@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum control_link {
 	CONTROL_LINK_NONE,    /* not needed yet */
@@ -150,6 +151,39 @@ void control_guest_ask(struct control *ctl);
 /* control_guest_waiting_ms: how long the request in flight has waited; 0: none. */
 uint64_t control_guest_waiting_ms(const struct control *ctl);
 void control_guest_destroy(struct control *ctl);
+/* One published port (control_ports.c). */
+struct control_port {
+	struct control *ctl;
+	struct control_port *next; /* in ctl->closing, once closed */
+	uint64_t id;
+	struct control_port_spec spec; /* host_addr, host_path: addr, path */
+	char *addr, *path;             /* ours (malloc'd) */
+	int fd;                        /* the listener; -1 once closed */
+	char hello[32];                /* "CONNECT <guest_port>\n" for the agent */
+	size_t hello_len;
+	dev_t dev; /* host_path's socket, removed at close only if it is still ours */
+	ino_t ino;
+	uint64_t accepted, refused;
+	bool closed, warned;
+	struct loop_op accept_op, backoff_op;
+	bool accept_armed, backoff_armed;
+	struct __kernel_timespec backoff_ts;
+};
+
+/*
+ * control_stale: whether the file at sa (bind said EADDRINUSE) is a socket
+ * nobody listens on; then it is removed and 0 returned. A live socket is
+ * -EADDRINUSE, any other file -EEXIST (control.c).
+ */
+struct sockaddr_un;
+int control_stale(const struct sockaddr_un *sa);
+
+/* control_ports.c */
+/* control_ports_request: a ports.* request from the client. */
+void control_ports_request(struct control_conn *c, const struct proto_frame *f,
+                           const struct proto_env *env);
+/* control_ports_idle: free the closed ports that have nothing armed (all: close them first). */
+void control_ports_idle(struct control *ctl, bool all);
 
 /* control_ops.c */
 /* control_client_frame: one frame from the client (untrusted). */

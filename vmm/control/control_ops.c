@@ -30,6 +30,10 @@ void control_client_frame(struct control_conn *c, const struct proto_frame *f)
 	}
 	if (env.type == PROTO_REQUEST && control_metrics_frame(c, f, &env))
 		return; /* status, metrics, metrics.cancel: control_metrics.c */
+	if (env.type == PROTO_REQUEST && strncmp(env.name, "ports.", 6) == 0) {
+		control_ports_request(c, f, &env); /* the VMM's own: published ports */
+		return;
+	}
 	if (env.type != PROTO_REQUEST || strcmp(env.name, "stop") != 0) {
 		control_forward(c, f, &env);
 		return;
