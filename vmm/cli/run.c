@@ -104,6 +104,10 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "insecure-registry", required_argument, NULL, IMAGE_OPT_INSECURE },
 		{ "auth-file", required_argument, NULL, IMAGE_OPT_AUTH_FILE },
 		{ "store", required_argument, NULL, IMAGE_OPT_STORE },
+		{ "net", required_argument, NULL, RUN_OPT_NET },
+		{ "net-allow", required_argument, NULL, RUN_OPT_NET_ALLOW },
+		{ "net-deny", required_argument, NULL, RUN_OPT_NET_DENY },
+		{ "net-policy", required_argument, NULL, RUN_OPT_NET_POLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -113,6 +117,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	o->cfg.nr_cpus = 1;
 	o->cfg.mem_mib = CLI_DEFAULT_MEM_MIB;
 	o->cfg.console_fd = STDOUT_FILENO;
+	net_policy_init(&o->cfg.net.policy, NULL);
 	opterr = 0; /* our own one-line messages, naming kvmbox */
 	while ((c = getopt_long(argc, argv, "+:e:w:u:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -124,6 +129,13 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case IMAGE_OPT_AUTH_FILE:
 		case IMAGE_OPT_STORE:
 			if (run_image_opt(o, c, optarg))
+				return -EINVAL;
+			break;
+		case RUN_OPT_NET:
+		case RUN_OPT_NET_ALLOW:
+		case RUN_OPT_NET_DENY:
+		case RUN_OPT_NET_POLICY:
+			if (run_net_opt(o, c, optarg))
 				return -EINVAL;
 			break;
 		case 'k':
@@ -242,15 +254,17 @@ static char *run_cmdline(const struct run_opts *o, const char *base)
 	size_t b_rest, a_rest, b = boot_cmdline_dashes(base, &b_rest),
 	                       a = boot_cmdline_dashes(app, &a_rest);
 	bool dashes = b < b_rest || a < a_rest;
-	char *s, *fs;
+	char *s, *fs, *net = NULL;
 
 	if (run_fs_cmdline(o, &fs))
 		return NULL;
-	if (asprintf(&s, "%.*s%s%s %.*s%s%s%s", (int)b, base,
-	             o->root_on_vda ? " kvmbox.root=/dev/vda" : "", fs, (int)a, app,
+	if (run_net_cmdline(o, &net) ||
+	    asprintf(&s, "%.*s%s%s%s %.*s%s%s%s", (int)b, base,
+	             o->root_on_vda ? " kvmbox.root=/dev/vda" : "", fs, net, (int)a, app,
 	             dashes ? " --" : "", base + b_rest, app + a_rest) < 0)
 		s = NULL;
 	free(fs);
+	free(net);
 	return s;
 }
 
@@ -390,12 +404,15 @@ static int run_defaults(struct run_opts *o)
 	}
 	if (o->rootfs && strcmp(o->rootfs, "none") != 0 && run_parse_rootfs(o))
 		return -EINVAL;
-	if (o->cfg.nr_disks + o->cfg.nr_shares + (o->cfg.vsock.uds_path ? 1 : 0) > VM_MAX_VIRTIO) {
+	if (run_net_defaults(o))
+		return -EINVAL;
+	if (o->cfg.nr_disks + o->cfg.nr_shares + !!o->cfg.vsock.uds_path + !!o->cfg.net.mode >
+	    VM_MAX_VIRTIO) {
 		fprintf(stderr,
-		        "kvmbox: %u disks, %u shared folders and %s vsock device: at most %d "
-		        "virtio devices in all\n",
+		        "kvmbox: %u disks, %u shared folders, %s vsock and %s network device: at "
+		        "most %d virtio devices in all\n",
 		        o->cfg.nr_disks, o->cfg.nr_shares, o->cfg.vsock.uds_path ? "a" : "no",
-		        VM_MAX_VIRTIO);
+		        o->cfg.net.mode ? "a" : "no", VM_MAX_VIRTIO);
 		return -EINVAL;
 	}
 	if (!o->command)
