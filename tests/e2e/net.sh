@@ -41,19 +41,25 @@ serve() {
 	python3 -m http.server --bind "${2:-127.0.0.1}" --directory "$work/www" "$1" \
 		>"$work/http.$1.log" 2>&1 &
 }
-# up ADDR PORT: wait until the server listens.
+# up ADDR PORT: wait until the server listens (python3 starts slowly in L1).
 up() {
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
 		sleep 0.1
 	done
 	return 1
 }
+# L1's init leaves its loopback down.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 serve $port1
 srv1=$!
 serve $port2
 srv2=$!
-up 127.0.0.1 $port1 && up 127.0.0.1 $port2 || { echo "the HTTP servers did not start"; exit 1; }
+up 127.0.0.1 $port1 && up 127.0.0.1 $port2 || {
+	echo "the HTTP servers did not start"
+	cat "$work"/http.*.log
+	exit 1
+}
 
 # krun ARGS...: kvmbox run ARGS with a bounded time, output in out and err.
 krun() {
