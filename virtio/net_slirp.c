@@ -264,14 +264,14 @@ static void net_slirp_arm_timer(struct net_slirp *s, uint32_t timeout_ms)
 	(void)timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-/* net_slirp_idle: after a pass that touched slirp, fill again. */
-static void net_slirp_idle(void *opaque)
+/*
+ * net_slirp_fill: libslirp's table filled again and the epoll set made to
+ * match; the timerfd set for its timers and timeout.
+ */
+static void net_slirp_fill(struct net_slirp *s)
 {
-	struct net_slirp *s = opaque;
 	uint32_t timeout = UINT32_MAX;
 
-	if (!s->dirty)
-		return;
 	s->dirty = false;
 	s->gen++;
 	s->nr_fds = 0;
@@ -287,26 +287,62 @@ static void net_slirp_idle(void *opaque)
 	net_slirp_arm_timer(s, timeout);
 }
 
-/* net_slirp_poll: hand slirp what epoll saw (none: its timeouts only). */
+/* net_slirp_idle: after a pass that touched slirp, fill again. */
+static void net_slirp_idle(void *opaque)
+{
+	struct net_slirp *s = opaque;
+
+	if (s->dirty)
+		net_slirp_fill(s);
+}
+
+/*
+ * net_slirp_to_revents: epoll's events for table entry p as libslirp's,
+ * only those it asked for. libslirp reads a TCP socket on an error or
+ * hang-up as on input, and asserts that it has room then (soread): it
+ * asks for input only when it has. So where it did not ask for input, an
+ * error or hang-up is reported as output (the write finds the error).
+ */
+static short net_slirp_to_revents(const struct pollfd *p, uint32_t e)
+{
+	int r = (e & EPOLLIN ? SLIRP_POLL_IN : 0) | (e & EPOLLOUT ? SLIRP_POLL_OUT : 0) |
+	        (e & EPOLLPRI ? SLIRP_POLL_PRI : 0);
+
+	r &= p->events;
+	if (e & (EPOLLERR | EPOLLHUP)) {
+		if (p->events & SLIRP_POLL_IN)
+			r |= (e & EPOLLERR ? SLIRP_POLL_ERR : 0) |
+			     (e & EPOLLHUP ? SLIRP_POLL_HUP : 0);
+		else
+			r |= p->events & SLIRP_POLL_OUT;
+	}
+	return (short)r;
+}
+
+/*
+ * net_slirp_poll: hand slirp what epoll sees now (events false: nothing,
+ * its timeouts only). Every poll follows a fill of its own: a second poll
+ * on an old table would hand libslirp input on a socket it has since
+ * filled its buffer from, which it does not survive.
+ */
 static void net_slirp_poll(struct net_slirp *s, bool events)
 {
 	struct epoll_event ev[NET_SLIRP_EVENTS];
-	int n = events ? epoll_wait(s->epfd, ev, NET_SLIRP_EVENTS, 0) : 0;
+	int n;
 
+	if (s->dirty)
+		net_slirp_fill(s);
+	n = events ? epoll_wait(s->epfd, ev, NET_SLIRP_EVENTS, 0) : 0;
 	for (unsigned int i = 0; i < s->nr_fds; i++)
 		s->fds[i].revents = 0;
 	for (int i = 0; i < n; i++) {
 		int fd = ev[i].data.fd;
-		uint32_t e = ev[i].events;
 
 		if (fd < 0 || (unsigned int)fd >= s->nr_reg || !s->reg[fd].events ||
 		    s->reg[fd].gen != s->gen)
 			continue;
-		s->fds[s->reg[fd].idx].revents = (short)((e & EPOLLIN ? SLIRP_POLL_IN : 0) |
-		                                         (e & EPOLLOUT ? SLIRP_POLL_OUT : 0) |
-		                                         (e & EPOLLPRI ? SLIRP_POLL_PRI : 0) |
-		                                         (e & EPOLLERR ? SLIRP_POLL_ERR : 0) |
-		                                         (e & EPOLLHUP ? SLIRP_POLL_HUP : 0));
+		s->fds[s->reg[fd].idx].revents =
+		    net_slirp_to_revents(&s->fds[s->reg[fd].idx], ev[i].events);
 	}
 	slirp_pollfds_poll(s->slirp, 0, net_slirp_revents, s);
 	s->dirty = true;
