@@ -377,10 +377,33 @@ static void net_slirp_t_ready(void *opaque, int res, bool more)
 	net_slirp_poll(s, false);
 }
 
+/*
+ * net_slirp_new_tcp: frame (already judged well-formed by the policy) is
+ * an IPv4 or IPv6 TCP SYN without ACK: a new connection, a new socket.
+ */
+static bool net_slirp_new_tcp(const uint8_t *f, size_t len)
+{
+	size_t l4;
+
+	if (len >= 14 + 20 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 6 && !(f[20] & 0x1f) &&
+	    !f[21])
+		l4 = 14 + (f[14] & 15u) * 4u;
+	else if (len >= 14 + 40 && f[12] == 0x86 && f[13] == 0xdd && f[20] == 6)
+		l4 = 14 + 40;
+	else
+		return false;
+	return len >= l4 + 14 && (f[l4 + 13] & 0x12) == 0x02;
+}
+
 static int net_slirp_send(struct net_backend *be, const uint8_t *frame, size_t len)
 {
 	struct net_slirp *s = (struct net_slirp *)be;
 
+	/* libslirp opens a host socket per flow with no limit of its own:
+	 * past NET_SLIRP_MAX_FDS (what one fill polls), new connections are
+	 * refused here, so that a guest cannot take the VMM's descriptors. */
+	if (s->nr_fds >= NET_SLIRP_MAX_FDS && net_slirp_new_tcp(frame, len))
+		return -EMFILE;
 	slirp_input(s->slirp, frame, (int)len);
 	s->dirty = true;
 	return 0;
