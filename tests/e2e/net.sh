@@ -41,9 +41,10 @@ serve() {
 	python3 -m http.server --bind "${2:-127.0.0.1}" --directory "$work/www" "$1" \
 		>"$work/http.$1.log" 2>&1 &
 }
-# up ADDR PORT: wait until the server listens (python3 starts slowly in L1).
+# up ADDR PORT: wait until the server listens (python3 starts slowly in L1,
+# a minute and more on a busy machine).
 up() {
-	for _ in $(seq 1 600); do
+	for _ in $(seq 1 3000); do
 		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
 		sleep 0.1
 	done
