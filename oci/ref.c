@@ -235,9 +235,12 @@ static int parse_name(const char *s, struct oci_ref *r, char *err, size_t errcap
 			               "invalid reference \"%s\": name too long", s);
 		memcpy(r->registry, s, dlen);
 		r->registry[dlen] = '\0';
-		/* normalize.go: the old name of Docker Hub. */
-		if (!strcmp(r->registry, "index.docker.io"))
+		/* normalize.go: the old name of Docker Hub. The whole field is
+		 * rewritten, so that two parses of one name compare equal. */
+		if (!strcmp(r->registry, "index.docker.io")) {
+			memset(r->registry, 0, sizeof(r->registry));
 			strcpy(r->registry, "docker.io");
+		}
 	} else {
 		strcpy(r->registry, "docker.io");
 	}

@@ -22,10 +22,22 @@ for t in umoci skopeo docker-registry htpasswd; do
 done
 
 work=$(mktemp -d)
-pids=()
+# skopeo keeps blobs in $TMPDIR, and for a docker archive in /var/tmp
+# whatever it says: L1's is on the host's read-only root, so a tmpfs goes
+# over it there (only where it cannot be written).
+export TMPDIR=$work/tmp
+mkdir -p "$TMPDIR"
+if ! touch /var/tmp/.kvmbox-probe 2>/dev/null; then
+	mount -t tmpfs tmpfs /var/tmp || echo "FAIL cannot make /var/tmp writable"
+fi
+rm -f /var/tmp/.kvmbox-probe
+# L1 has no network card and leaves even loopback down: the registries
+# listen on it.
+ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	mountpoint -q "$work/store" && umount "$work/store"
+	[ "${KVM_ENV_L1:-0}" = 1 ] && mountpoint -q /var/tmp && umount /var/tmp
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,7 +85,8 @@ cp /bin/busybox "$r/bin/busybox"
 for a in sh cat echo pwd ls test id stat mkdir rm touch env sync; do ln -s busybox "$r/bin/$a"; done
 echo "layer one" >"$r/etc/greeting"
 echo "from the first layer" >"$r/cache/old/file"
-echo "suid" >"$r/bin/suid" && chmod 4755 "$r/bin/suid" && chown 1234:5678 "$r/bin/suid"
+# (chown first: it clears the setuid bit)
+echo "suid" >"$r/bin/suid" && chown 1234:5678 "$r/bin/suid" && chmod 4755 "$r/bin/suid"
 umoci repack --image "$L:t" "$work/b"
 rm -rf "$work/b"
 umoci unpack --image "$L:t" "$work/b"

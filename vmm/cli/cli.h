@@ -112,7 +112,9 @@ __attribute__((warn_unused_result)) int run_net_cmdline(const struct run_opts *o
 
 /* run_image_prepare: IMAGE's layers as the root (pulled as --pull says)
  * and its config's command, environment, folder and user under ours.
- * -EINVAL after one message. run_image_free undoes it. */
+ * After one message: -EINVAL for a usage error (a bad reference, options
+ * that do not go with an image), -EIO for the rest (the pull failed, the
+ * image is missing). run_image_free undoes it. */
 __attribute__((warn_unused_result)) int run_image_prepare(struct run_opts *o);
 void run_image_free(struct run_opts *o);
 /* run_image_opt: -e, -w, -u, --pull and the image options into o;

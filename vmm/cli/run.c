@@ -506,9 +506,13 @@ int cli_run(int argc, char **argv)
 	status = VM_EXIT_ERROR;
 	if (o.console_path && run_open_console(&o))
 		return VM_EXIT_ERROR;
-	if (o.image && run_image_prepare(&o)) {
-		run_opts_free(&o);
-		return VM_EXIT_USAGE;
+	if (o.image) {
+		int err = run_image_prepare(&o);
+
+		if (err) {
+			run_opts_free(&o);
+			return err == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_ERROR;
+		}
 	}
 	if (run_defaults(&o)) {
 		run_opts_free(&o);

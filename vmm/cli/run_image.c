@@ -122,31 +122,35 @@ static int run_image_get(struct run_opts *o)
 	struct oci_ref ref;
 	int rc;
 
-	if (image_parse_ref(o->image, &ref) || image_store_open(&o->image_opts, &o->store))
+	if (image_parse_ref(o->image, &ref))
 		return -EINVAL;
+	if (image_store_open(&o->image_opts, &o->store))
+		return -EIO;
 	if (o->pull == RUN_PULL_ALWAYS && image_pull(&o->image_opts, o->store, &ref, o->image))
-		return -EINVAL;
+		return -EIO;
 	rc = oci_image_get(o->store, &ref, &o->img, err, sizeof(err));
 	if (rc == -ENOENT && o->pull == RUN_PULL_MISSING) {
 		if (image_pull(&o->image_opts, o->store, &ref, o->image))
-			return -EINVAL;
+			return -EIO;
 		rc = oci_image_get(o->store, &ref, &o->img, err, sizeof(err));
 	}
 	if (rc) {
 		fprintf(stderr, "kvmbox: %s%s\n", err,
 		        rc == -ENOENT && o->pull == RUN_PULL_NEVER ? " (--pull never)" : "");
-		return -EINVAL;
+		return -EIO;
 	}
 	o->have_img = true;
 	if (!o->img.nr_layers) {
 		fprintf(stderr, "kvmbox: %s has no layers: nothing to run\n", o->image);
-		return -EINVAL;
+		return -EIO;
 	}
 	return 0;
 }
 
 int run_image_prepare(struct run_opts *o)
 {
+	int err;
+
 	if (o->rootfs || o->root_on_fs) {
 		fprintf(stderr,
 		        "kvmbox: %s is the root: --rootfs and --rootfs-dir do not go with an "
@@ -154,12 +158,13 @@ int run_image_prepare(struct run_opts *o)
 		        o->image);
 		return -EINVAL;
 	}
-	if (run_image_get(o))
-		return -EINVAL;
+	err = run_image_get(o);
+	if (err)
+		return err;
 	/* The layers stay while the sandbox reads them: no rmi sweeps them. */
 	if (oci_store_hold(o->store)) {
 		fprintf(stderr, "kvmbox: cannot lock the image store\n");
-		return -EINVAL;
+		return -EIO;
 	}
 	if (run_fs_add_image(o) || run_image_argv(o) || run_image_env(o))
 		return -EINVAL;
