@@ -105,7 +105,8 @@ struct run_opts {
  * may be cut in place); -EINVAL after one message. */
 __attribute__((warn_unused_result)) int run_net_opt(struct run_opts *o, int c, char *arg);
 /* run_net_defaults: the default network, the guest's addresses, MAC and
- * the host's networks for the policy; -EINVAL after one message. */
+ * the host's networks for the policy, and the count of virtio devices
+ * checked with the network's; -EINVAL after one message. */
 __attribute__((warn_unused_result)) int run_net_defaults(struct run_opts *o);
 /* run_net_cmdline: " kvmbox.net=IP/N,GW[,DNS]" or "" (malloc'd); 0 or -ENOMEM. */
 __attribute__((warn_unused_result)) int run_net_cmdline(const struct run_opts *o, char **out);

@@ -404,17 +404,8 @@ static int run_defaults(struct run_opts *o)
 	}
 	if (o->rootfs && strcmp(o->rootfs, "none") != 0 && run_parse_rootfs(o))
 		return -EINVAL;
-	if (run_net_defaults(o))
+	if (run_net_defaults(o)) /* the last device: it also counts them all */
 		return -EINVAL;
-	if (o->cfg.nr_disks + o->cfg.nr_shares + !!o->cfg.vsock.uds_path + !!o->cfg.net.mode >
-	    VM_MAX_VIRTIO) {
-		fprintf(stderr,
-		        "kvmbox: %u disks, %u shared folders, %s vsock and %s network device: at "
-		        "most %d virtio devices in all\n",
-		        o->cfg.nr_disks, o->cfg.nr_shares, o->cfg.vsock.uds_path ? "a" : "no",
-		        o->cfg.net.mode ? "a" : "no", VM_MAX_VIRTIO);
-		return -EINVAL;
-	}
 	if (!o->command)
 		return 0;
 	/* The command's output is ours: the console only with --console. */

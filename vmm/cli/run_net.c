@@ -201,6 +201,21 @@ static void run_net_host_nets(struct net_policy *p)
 		        NET_POLICY_MAX_HOST_NETS);
 }
 
+/* run_net_count: the virtio devices, the network's included, fit the slots. */
+static int run_net_count(const struct run_opts *o)
+{
+	const struct vm_config *c = &o->cfg;
+
+	if (c->nr_disks + c->nr_shares + !!c->vsock.uds_path + !!c->net.mode <= VM_MAX_VIRTIO)
+		return 0;
+	fprintf(stderr,
+	        "kvmbox: %u disks, %u shared folders, %s vsock and %s network device: at most %d "
+	        "virtio devices in all\n",
+	        c->nr_disks, c->nr_shares, c->vsock.uds_path ? "a" : "no", c->net.mode ? "a" : "no",
+	        VM_MAX_VIRTIO);
+	return -EINVAL;
+}
+
 int run_net_defaults(struct run_opts *o)
 {
 	struct net_params *np = &o->cfg.net;
@@ -209,6 +224,8 @@ int run_net_defaults(struct run_opts *o)
 
 	if (!o->net_set)
 		np->mode = agent ? NET_MODE_USER : NET_MODE_NONE;
+	if (run_net_count(o))
+		return -EINVAL;
 	if (np->mode == NET_MODE_NONE) {
 		if (o->net_policy_set) {
 			fprintf(stderr, "kvmbox: --net-allow, --net-deny and --net-policy need a "
