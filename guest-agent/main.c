@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "guest-agent/exec.h"
 #include "guest-agent/init.h"
+#include "guest-agent/net.h"
 #include "guest-agent/server.h"
 #include "guest-agent/volumes.h"
 
@@ -88,6 +89,28 @@ static void agent_volumes_init(const char *cmdline)
 }
 
 /*
+ * agent_net_setup: lo up, and eth0 as kvmbox.net= says (net.h); a bad
+ * value is said once and leaves eth0 down.
+ */
+static void agent_net_setup(const char *cmdline)
+{
+	struct agent_net net;
+	char spec[128];
+
+	if (agent_cmdline_param(cmdline, "kvmbox.net", spec, sizeof(spec))) {
+		agent_init_net(NULL);
+		return;
+	}
+	if (agent_net_parse(spec, &net)) {
+		fprintf(stderr, "kvmbox-agent: kvmbox.net=%s: expected IP/N,GATEWAY[,RESOLVER]\n",
+		        spec);
+		agent_init_net(NULL);
+		return;
+	}
+	agent_init_net(&net);
+}
+
+/*
  * pid1_init: init's work before serving; failures are logged, not fatal.
  * A root file system that could not be mounted is also said in root_err
  * (cap bytes), for every exec request to report.
@@ -116,6 +139,7 @@ static void pid1_init(char *root_err, size_t cap)
 		         err == -EINVAL ? ", is it a file system of that type?" : "");
 	}
 	agent_volumes_init(cmdline);
+	agent_net_setup(cmdline);
 	err = agent_init_hostname(boot.hostname);
 	if (err)
 		fprintf(stderr, "kvmbox-agent: hostname: %s\n", strerror(-err));

@@ -368,19 +368,42 @@ int virtq_pop(struct virtq *q, struct virtq_chain *chain)
 	return 0;
 }
 
-int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+int virtq_push_batch(struct virtq *q, const uint16_t *heads, const uint32_t *lens, unsigned int n)
 {
-	uint8_t *elem;
-
-	if (!q->ready || head >= q->size)
+	if (!q->ready || n > q->size)
 		return -EINVAL;
-	elem = q->used + USED_RING + (uint64_t)USED_ELEM_SIZE * (q->used_idx & (q->size - 1));
-	store32(elem, head); /* struct virtq_used_elem: le32 id, le32 len (§2.7.8) */
-	store32(elem + 4, len);
-	q->used_idx++;
-	/* Release: the element is visible before the idx that publishes it. */
+	for (unsigned int i = 0; i < n; i++)
+		if (heads[i] >= q->size)
+			return -EINVAL;
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *elem =
+		    q->used + USED_RING +
+		    (uint64_t)USED_ELEM_SIZE * ((uint16_t)(q->used_idx + i) & (q->size - 1));
+
+		store32(elem, heads[i]); /* struct virtq_used_elem: le32 id, le32 len (§2.7.8) */
+		store32(elem + 4, lens[i]);
+	}
+	q->used_idx = (uint16_t)(q->used_idx + n);
+	/* Release: the elements are visible before the idx that publishes
+	 * them, all at once (a driver never sees part of a batch). */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	store16(q->used + USED_IDX, q->used_idx);
+	return 0;
+}
+
+int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+{
+	return virtq_push_batch(q, &head, &len, 1);
+}
+
+int virtq_unpop(struct virtq *q, uint16_t n)
+{
+	if (!q->ready || n > q->size)
+		return -EINVAL;
+	/* The entries stay in the available ring, where the driver put
+	 * them: the next pops read (and check) them again. avail_event is
+	 * left past them, so the driver's next addition still notifies. */
+	q->last_avail_idx = (uint16_t)(q->last_avail_idx - n);
 	return 0;
 }
 

@@ -148,6 +148,23 @@ int virtq_pop(struct virtq *q, struct virtq_chain *chain);
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 
 /*
+ * virtq_push_batch: virtq_push for n chains at once (n <= size): the used
+ * elements are written, then used->idx moves once, so the driver sees all
+ * of them or none (virtio-net's merged receive buffers, §5.1.6.4: a packet
+ * spread over several buffers). Returns 0 or -EINVAL (a head >= size, the
+ * queue not ready: nothing is pushed).
+ */
+int virtq_push_batch(struct virtq *q, const uint16_t *heads, const uint32_t *lens, unsigned int n);
+
+/*
+ * virtq_unpop: give back the last n chains popped and not pushed, to be
+ * popped again later (when a packet does not fit in what is available,
+ * the device waits for more buffers rather than using part of them).
+ * n must not exceed what was popped since the last push. 0 or -EINVAL.
+ */
+int virtq_unpop(struct virtq *q, uint16_t n);
+
+/*
  * virtq_needs_interrupt: whether the driver wants an interrupt for what
  * was pushed since the last call (§2.7.7 VIRTQ_AVAIL_F_NO_INTERRUPT, or
  * with EVENT_IDX the used_event rule of §2.7.10). Batching contract: push

@@ -39,7 +39,8 @@ static uint32_t vm_virtio_gsi(unsigned int i)
 
 int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size)
 {
-	unsigned int nr = vm->cfg.nr_disks + vm->cfg.nr_shares + (vm->cfg.vsock.uds_path ? 1 : 0);
+	unsigned int nr = vm->cfg.nr_disks + vm->cfg.nr_shares + (vm->cfg.vsock.uds_path ? 1 : 0) +
+	                  (vm->cfg.net.mode != NET_MODE_NONE ? 1 : 0);
 	size_t used = 0;
 
 	buf[0] = '\0';
@@ -280,6 +281,27 @@ static int vm_add_vsock(struct vm *vm)
 	return vm_virtio_slot_wire(vm, s, &vm->vsock->transport);
 }
 
+/* vm_add_net: the virtio-net device, last, so that the others keep their slots. */
+static int vm_add_net(struct vm *vm)
+{
+	struct virtio_mmio_params mp;
+	struct vm_virtio_slot *s = vm_virtio_slot_new(vm, &mp);
+	int err;
+
+	if (!s)
+		return -errno;
+	vm->net = calloc(1, sizeof(*vm->net));
+	if (!vm->net)
+		return -ENOMEM;
+	err = net_init(vm->net, &vm->cfg.net, &vm->loop, &vm->mem, &mp);
+	if (err) {
+		free(vm->net);
+		vm->net = NULL;
+		return err;
+	}
+	return vm_virtio_slot_wire(vm, s, &vm->net->transport);
+}
+
 int vm_devices_add(struct vm *vm)
 {
 	int err = vm_add_legacy(vm);
@@ -312,11 +334,31 @@ int vm_devices_add(struct vm *vm)
 			return err;
 		}
 	}
+	if (vm->cfg.net.mode != NET_MODE_NONE) {
+		err = vm_add_net(vm);
+		if (err) {
+			if (vm->cfg.net.mode == NET_MODE_TAP)
+				fprintf(
+				    stderr, "kvmbox: --net tap=%s: %s%s\n", vm->cfg.net.tap_name,
+				    strerror(-err),
+				    err == -EPERM || err == -EACCES
+				        ? " (a tap needs CAP_NET_ADMIN, or one made for this user)"
+				        : "");
+			else
+				fprintf(stderr, "kvmbox: --net user: %s\n", strerror(-err));
+			return err;
+		}
+	}
 	return 0;
 }
 
 void vm_devices_destroy(struct vm *vm)
 {
+	if (vm->net) {
+		net_destroy(vm->net);
+		free(vm->net);
+		vm->net = NULL;
+	}
 	if (vm->vsock) {
 		vsock_destroy(vm->vsock);
 		free(vm->vsock);

@@ -42,7 +42,7 @@ struct loop_op {
  */
 #define LOOP_POLL_RETRIES 3
 
-#define LOOP_MAX_IDLE 32 /* control, and up to 8 disks and 8 shares */
+#define LOOP_MAX_IDLE 32 /* control, up to 8 disks and 8 shares, net and its slirp */
 
 /* loop_idle: called after each batch of completions (devices batch their
  * interrupts there: one per batch rather than one per request). */

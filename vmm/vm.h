@@ -18,6 +18,7 @@
 
 #include "virtio/blk.h"
 #include "virtio/fs.h"
+#include "virtio/net.h"
 #include "virtio/vsock.h"
 #include "vmm/boot/boot.h"
 #include "vmm/bus.h"
@@ -74,6 +75,7 @@ struct vm_config {
 	struct vfs_params shares[VM_MAX_SHARES]; /* host folders, by tag */
 	unsigned int nr_shares;
 	struct vsock_params vsock; /* uds_path NULL: no vsock device */
+	struct net_params net;     /* mode NET_MODE_NONE: no network device */
 	const char *control_path;  /* the control socket; NULL: none */
 };
 
@@ -140,6 +142,7 @@ struct vm {
 	struct vfs *shares[VM_MAX_SHARES];
 	unsigned int nr_shares;
 	struct vsock *vsock;
+	struct net *net;
 	struct control control;
 	struct vm_virtio_slot slots[VM_MAX_VIRTIO];
 	unsigned int nr_slots;

@@ -14,6 +14,7 @@
 #include "proto/msg.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -82,6 +83,41 @@ static int vm_control_fs_stats(const struct vm *vm, json_t *msg)
 	return json_object_set_new(msg, "fs", a) ? -ENOMEM : 0;
 }
 
+/*
+ * vm_control_net_stats: the network device's counters as "net" in msg,
+ * the frames the egress policy denied among them, by reason; 0 or -errno.
+ */
+static int vm_control_net_stats(struct net *n, json_t *msg)
+{
+	const uint8_t *m = n->params.policy.link.mac;
+	json_t *o, *by = json_object();
+	char mac[18];
+
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+	         m[5]);
+	virtio_mmio_lock(&n->transport);
+	for (int v = NET_DENY_MALFORMED; by && v < NET_VERDICTS; v++)
+		if (json_object_set_new(by, net_verdict_name((enum net_verdict)v),
+		                        json_integer((json_int_t)n->stats.denied_by[v]))) {
+			json_decref(by);
+			by = NULL;
+		}
+	o = !by ? NULL
+	        : json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "mode",
+	                    n->params.mode == NET_MODE_TAP ? "tap" : "user", "mac", mac,
+	                    "tx_frames", (json_int_t)n->stats.tx_frames, "tx_bytes",
+	                    (json_int_t)n->stats.tx_bytes, "rx_frames",
+	                    (json_int_t)n->stats.rx_frames, "rx_bytes",
+	                    (json_int_t)n->stats.rx_bytes, "tx_bad", (json_int_t)n->stats.tx_bad,
+	                    "tx_errors", (json_int_t)n->stats.tx_errors, "rx_dropped",
+	                    (json_int_t)n->stats.rx_dropped, "denied", (json_int_t)n->stats.denied,
+	                    "denied_by", by);
+	virtio_mmio_unlock(&n->transport);
+	if (!o)
+		return -ENOMEM;
+	return json_object_set_new(msg, "net", o) ? -ENOMEM : 0;
+}
+
 static void vm_control_exits_one(const char *name, uint64_t value, void *opaque)
 {
 	if (strcmp(name, "exits") == 0)
@@ -141,6 +177,8 @@ static int vm_control_status(void *opaque, json_t *msg)
 		err = vm_control_vsock_stats(vm->vsock, msg);
 	if (!err && vm->nr_shares)
 		err = vm_control_fs_stats(vm, msg);
+	if (!err && vm->net)
+		err = vm_control_net_stats(vm->net, msg);
 	return err;
 }
 

@@ -54,6 +54,16 @@ expect "cpus 1000" 2 "--cpus" run --kernel "$k" --cpus 1000
 expect "cpus negative" 2 "--cpus" run --kernel "$k" --cpus -1
 KVMBOX_KERNEL_DIR= KVMBOX_KERNEL= expect "no kernel" 2 "--kernel" run
 expect "unknown option" 2 "unrecognized|invalid" run --kernel "$k" --frobnicate
+expect "net, unknown mode" 2 "expected none, user or tap" run --kernel "$k" --net bridge
+expect "net, tap name too long" 2 "at most 15 bytes" run --kernel "$k" --net tap=abcdefghijklmnopq
+expect "net, tap, bad address" 2 "A.B.C.D/N" run --kernel "$k" --net tap=t0,ip=10.0.0.1
+expect "net, tap, gateway elsewhere" 2 "gateway" run --kernel "$k" \
+	--net tap=t0,ip=10.0.0.2/24,gw=10.1.0.1
+expect "net-allow, host bits" 2 "no bits set past" run --kernel "$k" --net user \
+	--net-allow 10.0.2.15/24
+expect "net-deny, bad port" 2 "--net-deny" run --kernel "$k" --net user --net-deny 1.2.3.4:65536
+expect "net-policy, unknown" 2 "public, all or none" run --kernel "$k" --net user --net-policy open
+expect "net rules without a network" 2 "need a network" run --kernel "$k" --net-deny 1.2.3.4
 expect "volume without a guest path" 2 "HOSTDIR:GUESTPATH" run --kernel "$k" --volume "$work"
 expect "volume, relative guest path" 2 "absolute" run --kernel "$k" --volume "$work:data"
 expect "volume, unknown option" 2 "unknown option bogus" run --kernel "$k" --volume "$work:/d:ro,bogus"

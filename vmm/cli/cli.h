@@ -64,7 +64,9 @@ int image_cmd_rmi(int argc, char **argv);
 /* kvmbox run --pull: when IMAGE is fetched. */
 enum run_pull { RUN_PULL_MISSING = 0, RUN_PULL_ALWAYS, RUN_PULL_NEVER };
 #define RUN_OPT_PULL 600 /* getopt's value for --pull */
-#define RUN_MAX_ENV  4096
+/* getopt's values for --net, --net-allow, --net-deny, --net-policy (run_net.c) */
+enum { RUN_OPT_NET = 700, RUN_OPT_NET_ALLOW, RUN_OPT_NET_DENY, RUN_OPT_NET_POLICY };
+#define RUN_MAX_ENV 4096
 
 /* kvmbox run's options, as run.c and run_fs.c read them. */
 struct run_opts {
@@ -101,7 +103,20 @@ struct run_opts {
 	const char *publish_arg[CONTROL_MAX_PORTS];
 	char *publish_buf[CONTROL_MAX_PORTS]; /* what publish[] points into */
 	unsigned int nr_publish;
+	/* --net and the policy (run_net.c) */
+	bool net_set, net_policy_set;
+	uint32_t net_dns; /* the guest's resolver for kvmbox.net=; 0: none */
 };
+
+/* run_net_opt: --net, --net-allow, --net-deny, --net-policy into o (arg
+ * may be cut in place); -EINVAL after one message. */
+__attribute__((warn_unused_result)) int run_net_opt(struct run_opts *o, int c, char *arg);
+/* run_net_defaults: the default network, the guest's addresses, MAC and
+ * the host's networks for the policy, and the count of virtio devices
+ * checked with the network's; -EINVAL after one message. */
+__attribute__((warn_unused_result)) int run_net_defaults(struct run_opts *o);
+/* run_net_cmdline: " kvmbox.net=IP/N,GW[,DNS]" or "" (malloc'd); 0 or -ENOMEM. */
+__attribute__((warn_unused_result)) int run_net_cmdline(const struct run_opts *o, char **out);
 
 /* run_image_prepare: IMAGE's layers as the root (pulled as --pull says)
  * and its config's command, environment, folder and user under ours.
@@ -142,6 +157,13 @@ __attribute__((warn_unused_result)) int run_fs_cmdline(const struct run_opts *o,
 
 /* The default guest RAM of `kvmbox run`, in MiB. */
 #define CLI_DEFAULT_MEM_MIB 128
+
+/*
+ * cli_share: <directory of this executable>/share/kvmbox/NAME if it
+ * exists (malloc'd), else NULL: where the build puts the guest's kernel,
+ * the agent's initramfs and the root image.
+ */
+char *cli_share(const char *name);
 
 /* cli_usage: the whole usage text (main.c). */
 void cli_usage(FILE *f);

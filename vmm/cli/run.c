@@ -106,6 +106,10 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "insecure-registry", required_argument, NULL, IMAGE_OPT_INSECURE },
 		{ "auth-file", required_argument, NULL, IMAGE_OPT_AUTH_FILE },
 		{ "store", required_argument, NULL, IMAGE_OPT_STORE },
+		{ "net", required_argument, NULL, RUN_OPT_NET },
+		{ "net-allow", required_argument, NULL, RUN_OPT_NET_ALLOW },
+		{ "net-deny", required_argument, NULL, RUN_OPT_NET_DENY },
+		{ "net-policy", required_argument, NULL, RUN_OPT_NET_POLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -115,6 +119,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	o->cfg.nr_cpus = 1;
 	o->cfg.mem_mib = CLI_DEFAULT_MEM_MIB;
 	o->cfg.console_fd = STDOUT_FILENO;
+	net_policy_init(&o->cfg.net.policy, NULL);
 	opterr = 0; /* our own one-line messages, naming kvmbox */
 	while ((c = getopt_long(argc, argv, "+:e:w:u:p:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -126,6 +131,13 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case IMAGE_OPT_AUTH_FILE:
 		case IMAGE_OPT_STORE:
 			if (run_image_opt(o, c, optarg))
+				return -EINVAL;
+			break;
+		case RUN_OPT_NET:
+		case RUN_OPT_NET_ALLOW:
+		case RUN_OPT_NET_DENY:
+		case RUN_OPT_NET_POLICY:
+			if (run_net_opt(o, c, optarg))
 				return -EINVAL;
 			break;
 		case 'k':
@@ -248,40 +260,18 @@ static char *run_cmdline(const struct run_opts *o, const char *base)
 	size_t b_rest, a_rest, b = boot_cmdline_dashes(base, &b_rest),
 	                       a = boot_cmdline_dashes(app, &a_rest);
 	bool dashes = b < b_rest || a < a_rest;
-	char *s, *fs;
+	char *s, *fs, *net = NULL;
 
 	if (run_fs_cmdline(o, &fs))
 		return NULL;
-	if (asprintf(&s, "%.*s%s%s %.*s%s%s%s", (int)b, base,
-	             o->root_on_vda ? " kvmbox.root=/dev/vda" : "", fs, (int)a, app,
+	if (run_net_cmdline(o, &net) ||
+	    asprintf(&s, "%.*s%s%s%s %.*s%s%s%s", (int)b, base,
+	             o->root_on_vda ? " kvmbox.root=/dev/vda" : "", fs, net, (int)a, app,
 	             dashes ? " --" : "", base + b_rest, app + a_rest) < 0)
 		s = NULL;
 	free(fs);
+	free(net);
 	return s;
-}
-
-/*
- * run_share: <directory of this executable>/share/kvmbox/NAME if it
- * exists, else NULL: where the build puts the agent's initramfs.
- */
-static char *run_share(const char *name)
-{
-	char exe[4096], *path = NULL, *slash;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n <= 0)
-		return NULL;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return NULL;
-	*slash = '\0';
-	if (asprintf(&path, "%s/share/kvmbox/%s", exe, name) < 0)
-		return NULL;
-	if (access(path, R_OK) == 0)
-		return path;
-	free(path);
-	return NULL;
 }
 
 /*
@@ -362,7 +352,7 @@ static int run_defaults(struct run_opts *o)
 	if (!o->cfg.kernel_path && dir && *dir && asprintf(&o->kernel_buf, "%s/vmlinux", dir) > 0)
 		o->cfg.kernel_path = o->kernel_buf;
 	if (!o->cfg.kernel_path)
-		o->cfg.kernel_path = o->kernel_buf = run_share("vmlinux");
+		o->cfg.kernel_path = o->kernel_buf = cli_share("vmlinux");
 	if (!o->cfg.kernel_path) {
 		fprintf(stderr, "kvmbox: no kernel: give --kernel, or set KVMBOX_KERNEL_DIR to "
 		                "tools/build-kernel's output\n");
@@ -374,14 +364,14 @@ static int run_defaults(struct run_opts *o)
 	 * needs it and no other initrd was given; it switches into the root
 	 * disk, by default the project's image, shared read-only. */
 	if (!o->cfg.initrd_path && (o->command || o->cfg.control_path || o->nr_publish)) {
-		o->cfg.initrd_path = o->initrd_buf = run_share("agent-initrd.gz");
+		o->cfg.initrd_path = o->initrd_buf = cli_share("agent-initrd.gz");
 		if (!o->cfg.initrd_path) {
 			fprintf(stderr, "kvmbox: no agent initramfs beside kvmbox (share/kvmbox/"
 			                "agent-initrd.gz): give --initrd\n");
 			return -EINVAL;
 		}
 		if (!o->rootfs && !o->root_on_fs && !o->have_img) {
-			o->rootfs_buf = run_share("rootfs.ext4");
+			o->rootfs_buf = cli_share("rootfs.ext4");
 			if (!o->rootfs_buf) {
 				fprintf(stderr, "kvmbox: no root file system beside kvmbox "
 				                "(share/kvmbox/rootfs.ext4): give --rootfs\n");
@@ -397,14 +387,8 @@ static int run_defaults(struct run_opts *o)
 	}
 	if (o->rootfs && strcmp(o->rootfs, "none") != 0 && run_parse_rootfs(o))
 		return -EINVAL;
-	if (o->cfg.nr_disks + o->cfg.nr_shares + (o->cfg.vsock.uds_path ? 1 : 0) > VM_MAX_VIRTIO) {
-		fprintf(stderr,
-		        "kvmbox: %u disks, %u shared folders and %s vsock device: at most %d "
-		        "virtio devices in all\n",
-		        o->cfg.nr_disks, o->cfg.nr_shares, o->cfg.vsock.uds_path ? "a" : "no",
-		        VM_MAX_VIRTIO);
+	if (run_net_defaults(o)) /* the last device: it also counts them all */
 		return -EINVAL;
-	}
 	if (!o->command)
 		return 0;
 	/* The command's output is ours: the console only with --console. */

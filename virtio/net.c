@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+/*
+ * net: the virtio-net device model and its transmit path (net.h). The
+ * receive path: net_rx.c. Layout facts: virtio 1.2 §5.1.
+ */
+#include "virtio/net_int.h"
+
+#include <errno.h>
+#include <linux/virtio_net.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct virtio_net_hdr_v1) == NET_HDR_LEN, "virtio 1.2 §5.1.6");
+
+/*
+ * net_csum_complete: §5.1.6.2 VIRTIO_NET_HDR_F_NEEDS_CSUM: the driver put
+ * the pseudo-header's sum at start + off; the device sums the bytes from
+ * start to the end of the frame and stores the complement there. Zero is
+ * stored as 0xffff, the same value in one's complement (RFC 1071) and the
+ * only one UDP allows (RFC 768). -EINVAL when the field lies past the
+ * frame (guest values).
+ */
+static int net_csum_complete(uint8_t *f, size_t len, uint16_t start, uint16_t off)
+{
+	uint32_t sum = 0;
+	uint16_t c;
+	size_t i;
+
+	if (start >= len || off > len - start || len - start - off < 2)
+		return -EINVAL;
+	for (i = start; i + 1 < len; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	if (i < len)
+		sum += (uint32_t)f[i] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	c = (uint16_t)~sum;
+	if (c == 0)
+		c = 0xffff;
+	f[start + off] = (uint8_t)(c >> 8);
+	f[start + off + 1] = (uint8_t)c;
+	return 0;
+}
+
+/* net_tx_one: the chain in n->chain: copy, check, judge, send. */
+static void net_tx_one(struct net *n)
+{
+	const struct virtq_chain *c = &n->chain;
+	uint64_t feats = virtio_mmio_features(&n->transport);
+	struct virtio_net_hdr_v1 h;
+	uint8_t *frame = n->txbuf + NET_HDR_LEN;
+	uint32_t len = c->readable_len;
+	enum net_verdict v;
+
+	/* §5.1.6.2: header then frame, device-readable; a longer frame
+	 * than the MTU we offered, or a shorter one than an Ethernet
+	 * header, is no frame of ours. */
+	if (len < NET_HDR_LEN + 14 || len > sizeof(n->txbuf) ||
+	    virtq_chain_read(c, 0, n->txbuf, len)) {
+		n->stats.tx_bad++;
+		return;
+	}
+	memcpy(&h, n->txbuf, sizeof(h));
+	len -= NET_HDR_LEN;
+	/* No segmentation offload is offered: any GSO type is bad. */
+	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		n->stats.tx_bad++;
+		return;
+	}
+	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (!(feats & (1ull << VIRTIO_NET_F_CSUM)) ||
+		    net_csum_complete(frame, len, h.csum_start, h.csum_offset)) {
+			n->stats.tx_bad++;
+			return;
+		}
+	}
+	/* The checksum is in: the frame is final. Judge it. */
+	v = net_policy_check(&n->params.policy, frame, len, NULL);
+	if (v != NET_ALLOW) {
+		n->stats.denied++;
+		n->stats.denied_by[v]++;
+		return;
+	}
+	if (n->be->ops->send(n->be, frame, len) < 0) {
+		n->stats.tx_errors++;
+		return;
+	}
+	n->stats.tx_frames++;
+	n->stats.tx_bytes += len;
+}
+
+static void net_defer(struct net *n)
+{
+	n->stats.deferred++;
+	if (n->resume_armed)
+		return;
+	n->resume_wanted = loop_defer(n->loop, &n->resume_op) < 0;
+	n->resume_armed = !n->resume_wanted;
+}
+
+/*
+ * net_tx: pop, judge and send up to NET_BUDGET chains (lock held, main
+ * thread). Every chain goes back used with length 0 (§5.1.6.2: the
+ * device writes nothing), whatever became of its frame.
+ */
+static void net_tx(struct net *n)
+{
+	struct virtq *q = virtio_mmio_queue(&n->transport, NET_TX_QUEUE);
+
+	for (unsigned int i = 0;; i++) {
+		int err;
+
+		if (i == NET_BUDGET) {
+			net_defer(n);
+			return;
+		}
+		err = virtq_pop(q, &n->chain);
+		if (err) {
+			if (err != -ENOENT)
+				virtio_mmio_set_needs_reset(&n->transport);
+			return;
+		}
+		net_tx_one(n);
+		if (virtq_push(q, n->chain.head, 0) < 0) {
+			virtio_mmio_set_needs_reset(&n->transport);
+			return;
+		}
+		n->notify_tx = true;
+	}
+}
+
+/* net_rx: deliver what is queued; come back later for the rest. */
+static void net_rx(struct net *n)
+{
+	unsigned int room = net_rx_room(n);
+
+	if (net_rx_flush(n))
+		net_defer(n);
+	/* Frames left the queue: a backend that waited for room may go on. */
+	if (net_rx_room(n) > room && n->be->ops->rx_room)
+		n->be->ops->rx_room(n->be);
+}
+
+static void net_queue_notify(void *dev, unsigned int q)
+{
+	struct net *n = dev;
+
+	if (q == NET_TX_QUEUE) {
+		net_tx(n);
+	} else {
+		n->rx_waiting = false; /* the guest added buffers */
+		net_rx(n);
+	}
+}
+
+/* net_resume: the later pass net_defer asked for (main thread). */
+static void net_resume(void *opaque, int res, bool more)
+{
+	struct net *n = opaque;
+
+	(void)res;
+	(void)more;
+	virtio_mmio_lock(&n->transport);
+	n->resume_armed = false;
+	/* After a reset the queues are not ready: the pops find nothing. */
+	net_tx(n);
+	net_rx(n);
+	virtio_mmio_unlock(&n->transport);
+}
+
+/*
+ * net_idle: after each batch of completions: frames the backends queued
+ * go to the guest, and one interrupt per queue covers the batch.
+ */
+static void net_idle(void *opaque)
+{
+	struct net *n = opaque;
+
+	virtio_mmio_lock(&n->transport);
+	if (n->resume_wanted && !n->resume_armed) {
+		n->resume_wanted = loop_defer(n->loop, &n->resume_op) < 0;
+		n->resume_armed = !n->resume_wanted;
+	}
+	if (n->rxq_len && !n->rx_waiting)
+		net_rx(n);
+	if (n->notify_rx) {
+		n->notify_rx = false;
+		virtio_mmio_notify_used(&n->transport, NET_RX_QUEUE);
+	}
+	if (n->notify_tx) {
+		n->notify_tx = false;
+		virtio_mmio_notify_used(&n->transport, NET_TX_QUEUE);
+	}
+	virtio_mmio_unlock(&n->transport);
+}
+
+static void net_config_read(void *dev, uint32_t offset, void *data, uint32_t len)
+{
+	struct net *n = dev;
+	struct virtio_net_config cfg = {
+		.status = VIRTIO_NET_S_LINK_UP,
+		.max_virtqueue_pairs = 1,
+		.mtu = NET_MTU,
+	};
+
+	memcpy(cfg.mac, n->params.policy.link.mac, 6);
+	/* offset + len <= config_size, checked by the transport; x86 and
+	 * virtio 1.x are both little-endian. */
+	memcpy(data, (const uint8_t *)&cfg + offset, len);
+}
+
+static int net_activate(void *dev)
+{
+	struct net *n = dev;
+	uint64_t one = 1;
+
+	if (n->be->ops->offload)
+		n->be->ops->offload(n->be, virtio_mmio_features(&n->transport));
+	/* Buffers made available before DRIVER_OK: the main thread looks. */
+	for (unsigned int q = 0; q < 2; q++)
+		if (n->transport.notify_fd[q] >= 0 && write(n->transport.notify_fd[q], &one, 8) < 0)
+			return -errno;
+	return 0;
+}
+
+static void net_reset(void *dev)
+{
+	struct net *n = dev;
+
+	/* Queued frames stay for the driver's next life: the receive
+	 * queue is the main thread's, and this is a vCPU's. */
+	n->notify_rx = n->notify_tx = false;
+	n->rx_waiting = false;
+}
+
+/* §5.1.3. The transport adds VERSION_1, EVENT_IDX and INDIRECT_DESC. */
+#define NET_FEATURES                                                                               \
+	(1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM | 1ull << VIRTIO_NET_F_MTU |  \
+	 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MRG_RXBUF | 1ull << VIRTIO_NET_F_STATUS)
+
+/* Device ID 1: §5.1.1. Config space up to and with mtu (§5.1.4). */
+static const struct virtio_dev_ops net_ops = {
+	.name = "net",
+	.device_id = 1,
+	.features = NET_FEATURES,
+	.num_queues = 2,
+	.queue_max_size = NET_QUEUE_SIZE,
+	.config_size = offsetof(struct virtio_net_config, mtu) + 2,
+	.config_read = net_config_read,
+	.activate = net_activate,
+	.queue_notify = net_queue_notify,
+	.reset = net_reset,
+};
+
+int net_init_with(struct net *n, const struct net_params *np, struct loop *loop,
+                  const struct gmem *mem, const struct virtio_mmio_params *mp,
+                  struct net_backend *be)
+{
+	int err;
+
+	memset(n, 0, sizeof(*n));
+	n->loop = loop;
+	n->params = *np;
+	n->params.tap_name = NULL; /* not ours to keep */
+	n->resume_op = (struct loop_op){ .cb = net_resume, .opaque = n };
+	n->rxq = calloc(NET_RXQ_FRAMES, sizeof(*n->rxq));
+	if (!n->rxq)
+		return -ENOMEM;
+	n->be = be;
+	be->net = n;
+	err = virtio_mmio_init(&n->transport, &net_ops, n, mem, mp);
+	if (err)
+		goto fail;
+	err = loop_add_idle(loop, net_idle, n);
+	if (err) {
+		virtio_mmio_destroy(&n->transport);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(n->rxq);
+	n->rxq = NULL;
+	n->be = NULL;
+	return err;
+}
+
+int net_init(struct net *n, const struct net_params *np, struct loop *loop, const struct gmem *mem,
+             const struct virtio_mmio_params *mp)
+{
+	struct net_backend *be = NULL;
+	int err;
+
+	/* The backend first: it needs only the loop, and its failure (no
+	 * tap, no permission) is the likely one. */
+	n->loop = loop;
+	n->params = *np;
+	if (np->mode == NET_MODE_TAP)
+		err = net_tap_open(n, np->tap_name, &be);
+	else if (np->mode == NET_MODE_USER)
+		err = net_slirp_open(n, &be);
+	else
+		err = -EINVAL;
+	if (err)
+		return err;
+	err = net_init_with(n, np, loop, mem, mp, be);
+	if (err)
+		be->ops->destroy(be);
+	return err;
+}
+
+void net_destroy(struct net *n)
+{
+	if (n->be)
+		n->be->ops->destroy(n->be);
+	n->be = NULL;
+	virtio_mmio_destroy(&n->transport);
+	free(n->rxq);
+	n->rxq = NULL;
+}

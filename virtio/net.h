@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * net: virtio-net (virtio 1.2 §5.1) on the mmio transport, with the
+ * egress policy (net_policy.h) applied to every frame the guest sends
+ * before its backend sees it (docs/network.md).
+ *
+ * One queue pair: receiveq1 (0) and transmitq1 (1). Features: the MAC in
+ * config space, link status (always up), an MTU, merged receive buffers,
+ * checksum offload both ways (the guest may leave its checksums to us: we
+ * complete them before the policy looks at the frame, so a checksum offset
+ * aimed at a header cannot rewrite what was checked; frames from a
+ * user-mode backend arrive with DATA_VALID). No segmentation offload yet.
+ *
+ * TX: each chain is header + frame, copied once out of guest RAM into a
+ * buffer of the device's (what is checked is what is sent, whatever the
+ * guest writes meanwhile), checksummed, judged, then handed to the backend
+ * or counted as denied. At most NET_BUDGET chains per pass of the loop.
+ *
+ * RX: backends push frames into a bounded queue of the device's
+ * (net_rx_push, main thread, no lock); the device moves them into the
+ * guest's receive buffers when it has some, a packet spread over as many
+ * buffers as it needs (MRG_RXBUF) and published in one go, or waits,
+ * giving back the buffers it took, until the guest adds more. A full
+ * queue drops frames (counted); TCP will send them again.
+ *
+ * Backends (net_int.h): tap (net_tap.c) and user mode through libslirp on
+ * the main loop (net_slirp.c), behind one ops table.
+ */
+#ifndef KVMBOX_VIRTIO_NET_H
+#define KVMBOX_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/mmio.h"
+#include "virtio/net_policy.h"
+#include "vmm/loop.h"
+
+#define NET_QUEUE_SIZE 256
+#define NET_RX_QUEUE   0
+#define NET_TX_QUEUE   1
+/* struct virtio_net_hdr_v1 (§5.1.6): 12 bytes with VIRTIO_F_VERSION_1. */
+#define NET_HDR_LEN 12
+#define NET_MTU     1500
+/* The largest frame either way: the MTU and an Ethernet header. */
+#define NET_MAX_FRAME (NET_MTU + 14)
+/* Chains (TX) or frames (RX) per pass of the loop, as BLK_BUDGET. */
+#define NET_BUDGET 64u
+/* The receive queue between the backends and the guest. */
+#define NET_RXQ_FRAMES 256u
+
+enum net_mode {
+	NET_MODE_NONE = 0,
+	NET_MODE_USER, /* libslirp, in process */
+	NET_MODE_TAP,
+};
+
+struct net_params {
+	enum net_mode mode;
+	const char *tap_name;     /* NET_MODE_TAP */
+	struct net_policy policy; /* the guest's link is in policy.link */
+};
+
+struct net_stats {
+	uint64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
+	uint64_t tx_bad;     /* a bad header or length: dropped */
+	uint64_t tx_errors;  /* the backend could not send */
+	uint64_t rx_dropped; /* the receive queue was full, or a frame fit no buffer */
+	uint64_t denied;     /* by the policy, all reasons */
+	uint64_t denied_by[NET_VERDICTS];
+	uint64_t deferred; /* passes that stopped at NET_BUDGET */
+};
+
+/* One queued received frame: the header to give the guest, then the frame. */
+struct net_rx_frame {
+	uint8_t hdr[NET_HDR_LEN];
+	uint32_t len;
+	uint8_t data[NET_MAX_FRAME];
+};
+
+struct net_backend;
+
+struct net {
+	struct virtio_mmio transport;
+	struct loop *loop;
+	struct net_params params;
+	struct net_backend *be;
+	bool notify_rx, notify_tx; /* used entries to signal (idle hook) */
+	bool rx_waiting;           /* no receive buffers: wait for the guest */
+	struct loop_op resume_op;  /* loop_defer: the rest after NET_BUDGET */
+	bool resume_armed, resume_wanted;
+	/* The receive queue: a ring of frames (main thread only). */
+	struct net_rx_frame *rxq;
+	unsigned int rxq_head, rxq_len;
+	struct virtq_chain chain;    /* scratch: TX */
+	struct virtq_chain rx_first; /* scratch: a packet's first receive buffer */
+	struct virtq_chain rx_more;  /* and each further one */
+	uint16_t rx_heads[NET_QUEUE_SIZE];
+	uint32_t rx_lens[NET_QUEUE_SIZE];
+	uint8_t txbuf[NET_HDR_LEN + NET_MAX_FRAME];
+	struct net_stats stats;
+};
+
+/*
+ * net_init: the device for params, its backend opened (a tap opened, or
+ * libslirp set up on loop); the transport is ready to be registered
+ * (n->transport). Returns 0 or -errno (the backend's: -ENOENT for a
+ * missing /dev/net/tun, -EPERM without CAP_NET_ADMIN, ...).
+ */
+__attribute__((warn_unused_result)) int net_init(struct net *n, const struct net_params *np,
+                                                 struct loop *loop, const struct gmem *mem,
+                                                 const struct virtio_mmio_params *mp);
+
+void net_destroy(struct net *n);
+
+#endif

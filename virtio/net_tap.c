@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+/*
+ * net_tap: virtio-net's tap backend (net_int.h): a host tap device opened
+ * with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (Documentation/networking/
+ * tuntap.rst), so that each frame carries the 12-byte virtio-net header
+ * and checksum offload can pass through (TUNSETOFFLOAD) when the guest
+ * negotiated it.
+ *
+ * Receive: a one-shot poll on the main loop; each wake-up reads up to
+ * NET_BUDGET frames while the device's receive queue has room, and only
+ * then polls again, so a flood on the tap waits in the kernel's queue
+ * (bounded by the tap's txqueuelen) rather than in ours.
+ */
+#define _GNU_SOURCE
+#include "virtio/net_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Polls that end in an error, in a row, before the tap is given up. */
+#define NET_TAP_POLL_RETRIES 3
+
+struct net_tap {
+	struct net_backend be;
+	int fd;
+	struct loop_op op;
+	bool polling;  /* the one-shot poll is in the ring */
+	bool given_up; /* the fd fails each time: no more reads */
+	unsigned int errors;
+	/* A read takes what the tap holds: with offloads a frame can be
+	 * up to 64 KiB, which is dropped (we offer no GSO to the guest). */
+	uint8_t buf[NET_HDR_LEN + 65536];
+};
+
+static void net_tap_arm(struct net_tap *t)
+{
+	struct io_uring_sqe *sqe;
+
+	if (t->polling || t->given_up || !net_rx_room(t->be.net))
+		return;
+	sqe = loop_sqe(t->be.net->loop, &t->op);
+	if (!sqe)
+		return; /* the ring is full: the next rx_room tries again */
+	io_uring_prep_poll_add(sqe, t->fd, POLLIN);
+	t->polling = true;
+}
+
+/* net_tap_read: frames from the tap into the device's receive queue. */
+static void net_tap_read(struct net_tap *t)
+{
+	struct net *n = t->be.net;
+
+	for (unsigned int i = 0; i < NET_BUDGET && net_rx_room(n); i++) {
+		ssize_t r = read(t->fd, t->buf, sizeof(t->buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return; /* EAGAIN: drained */
+		if ((size_t)r < NET_HDR_LEN + 14)
+			continue;
+		(void)net_rx_push(n, t->buf, t->buf + NET_HDR_LEN, (size_t)r - NET_HDR_LEN);
+	}
+}
+
+static void net_tap_ready(void *opaque, int res, bool more)
+{
+	struct net_tap *t = opaque;
+
+	(void)more;
+	t->polling = false;
+	if (res < 0) {
+		if (++t->errors > NET_TAP_POLL_RETRIES)
+			t->given_up = true;
+	} else {
+		t->errors = 0;
+		net_tap_read(t);
+	}
+	/* Readable still (the budget ran out) wakes us at once: that is
+	 * the later pass. Without room, net_tap_room re-arms. */
+	net_tap_arm(t);
+}
+
+static int net_tap_send(struct net_backend *be, const uint8_t *frame, size_t len)
+{
+	struct net_tap *t = (struct net_tap *)be;
+	/* The frame is whole, its checksums done: an empty header. */
+	struct virtio_net_hdr_v1 h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = (void *)(uintptr_t)frame, .iov_len = len },
+	};
+	ssize_t w = writev(t->fd, iov, 2);
+
+	if (w < 0)
+		return -errno;
+	return (size_t)w == sizeof(h) + len ? 0 : -EIO;
+}
+
+static void net_tap_room(struct net_backend *be)
+{
+	net_tap_arm((struct net_tap *)be);
+}
+
+/*
+ * net_tap_offload: checksum offload towards the guest when it accepts
+ * partial checksums (GUEST_CSUM): the kernel then leaves them to it.
+ */
+static void net_tap_offload(struct net_backend *be, uint64_t features)
+{
+	struct net_tap *t = (struct net_tap *)be;
+	unsigned int off = features & (1ull << VIRTIO_NET_F_GUEST_CSUM) ? TUN_F_CSUM : 0;
+
+	/* A vCPU thread (activate): an ioctl, nothing of the loop's. On
+	 * failure the kernel completes checksums itself. */
+	(void)ioctl(t->fd, TUNSETOFFLOAD, off);
+}
+
+static void net_tap_destroy(struct net_backend *be)
+{
+	struct net_tap *t = (struct net_tap *)be;
+
+	/* The loop went first (vm_destroy): no poll refers to t now. */
+	close(t->fd);
+	free(t);
+}
+
+static const struct net_backend_ops net_tap_ops = {
+	.name = "tap",
+	.send = net_tap_send,
+	.rx_room = net_tap_room,
+	.offload = net_tap_offload,
+	.destroy = net_tap_destroy,
+};
+
+int net_tap_open(struct net *n, const char *name, struct net_backend **be)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	struct net_tap *t;
+	int hdr = NET_HDR_LEN, err;
+
+	if (!name || !name[0] || strlen(name) >= sizeof(ifr.ifr_name))
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->be = (struct net_backend){ .ops = &net_tap_ops, .net = n };
+	t->op = (struct loop_op){ .cb = net_tap_ready, .opaque = t };
+	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0) {
+		err = -errno;
+		free(t);
+		return err;
+	}
+	strcpy(ifr.ifr_name, name);
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0 || ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+	    ioctl(t->fd, TUNSETOFFLOAD, 0) < 0) {
+		err = -errno;
+		close(t->fd);
+		free(t);
+		return err;
+	}
+	*be = &t->be;
+	net_tap_arm(t);
+	return 0;
+}
