@@ -45,9 +45,12 @@ boot() {
 
 # stop NAME: "stop" over the agent; the VMM must exit 0.
 stop() {
-	local rc ok=1
+	local rc ok=1 t0=$SECONDS
 	cl -s -t 60 "$work/v.sock" 1024 -- true >/dev/null 2>&1
-	for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
+	# A read-write root is synced and unmounted first: under nested
+	# emulation on a busy host that has taken over a minute.
+	for _ in $(seq 1 900); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
+	echo "  $1: stop took $((SECONDS - t0)) s"
 	kill $vmm 2>/dev/null
 	wait $vmm
 	rc=$?
