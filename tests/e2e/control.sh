@@ -23,31 +23,8 @@ trap 'kill $vmm 2>/dev/null; rm -rf "$work"' EXIT
 kx() { timeout -k 5 150 "$kvmbox" exec "$@"; }
 
 "$here/../../tools/mk-agent-initrd" "$agent" "$work/initrd.gz"
-"$kvmbox" run --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 2 \
-	--control "$sock" --console "$work/console" >"$work/vmm.out" 2>&1 </dev/null &
-vmm=$!
-E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console E2E_VMM_LOG=$work/vmm.out
-E2E_CONTROL=$sock E2E_KVMBOX=$kvmbox
-for _ in $(seq 1 600); do [ -S "$sock" ] && break; sleep 0.1; done
-
-# check NAME COND...: one result from a test command, with context on failure.
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		e2e_result "$name" 0
-	else
-		echo "  stdout: $(head -c 300 "$work/out" 2>/dev/null)"
-		sed 's/^/  stderr: /' "$work/err" 2>/dev/null | head -n 5
-		# What the VMM and the guest say now, for a failure that
-		# happens only sometimes.
-		timeout 10 "$kvmbox" status "$sock" 2>&1 | tr -d ' \n' | sed 's/^/  status: /'
-		echo
-		tr -d '\r' <"$work/console" | tail -n 5 | sed 's/^/  console: /'
-		tail -n 3 "$work/vmm.out" | sed 's/^/  vmm: /'
-		e2e_result "$name" 1
-	fi
-}
+e2e_vmm_start "$kvmbox" "$work" --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 2
+check() { e2e_check "$@"; }
 # run WANT_STATUS WANT_STDOUT ARGS...: kvmbox exec ARGS; status and stdout as wanted?
 run() {
 	local want=$1 out=$2 rc

@@ -25,27 +25,8 @@ kfs() { timeout -k 5 120 "$kvmbox" fs "$@"; }
 
 "$here/../../tools/mk-agent-initrd" "$agent" "$work/initrd.gz"
 # The initramfs is the guest's root: 100 MiB in and a tree fit in 768 MiB.
-"$kvmbox" run --kernel "$kernel" --initrd "$work/initrd.gz" --memory 768 --cpus 2 \
-	--control "$sock" --console "$work/console" >"$work/vmm.out" 2>&1 </dev/null &
-vmm=$!
-E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console E2E_VMM_LOG=$work/vmm.out
-E2E_CONTROL=$sock E2E_KVMBOX=$kvmbox
-for _ in $(seq 1 600); do [ -S "$sock" ] && break; sleep 0.1; done
-
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		e2e_result "$name" 0
-	else
-		sed 's/^/  stderr: /' "$work/err" 2>/dev/null | head -n 5
-		timeout 10 "$kvmbox" status "$sock" 2>&1 | tr -d ' \n' | sed 's/^/  status: /'
-		echo
-		tr -d '\r' <"$work/console" | tail -n 5 | sed 's/^/  console: /'
-		tail -n 3 "$work/vmm.out" | sed 's/^/  vmm: /'
-		e2e_result "$name" 1
-	fi
-}
+e2e_vmm_start "$kvmbox" "$work" --kernel "$kernel" --initrd "$work/initrd.gz" --memory 768 --cpus 2
+check() { e2e_check "$@"; }
 # guest_sha PATH: the sha256 of a guest file, computed in the guest.
 guest_sha() { kx "$sock" -- sha256sum "$1" 2>"$work/err" | cut -d' ' -f1; }
 host_sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -9,6 +9,9 @@
 # e2e_result NAME OK: count and print a PASS or FAIL line; a failure that
 #   e2e_host_fault blames on the emulated host ends the script with 75.
 # e2e_bounded SECS CONSOLE CMD...: CMD with a time limit (below).
+# e2e_vmm_start KVMBOX WORK RUN_ARGS...: a VM on the control socket
+#   WORK/c.sock (below).
+# e2e_check NAME CMD...: e2e_result of CMD, with what the VM says on failure.
 
 E2E_PASSED=0
 E2E_FAILED=0
@@ -224,4 +227,38 @@ e2e_host_fault() {
 		[ "$look" = 3 ] || sleep 1
 	done
 	[ "$need" -gt 0 ] && [ "$ok" -eq "$need" ]
+}
+
+# e2e_vmm_start KVMBOX WORK RUN_ARGS...: `KVMBOX run RUN_ARGS --control
+# WORK/c.sock` in the background, its console in WORK/console and its
+# output in WORK/vmm.out; sets vmm (its pid) and what e2e_host_fault reads,
+# and waits up to 60 s for the socket.
+e2e_vmm_start() {
+	local kb=$1 w=$2
+	shift 2
+	"$kb" run "$@" --control "$w/c.sock" --console "$w/console" >"$w/vmm.out" 2>&1 </dev/null &
+	vmm=$!
+	E2E_VMM_PID=$vmm E2E_CONSOLE=$w/console E2E_VMM_LOG=$w/vmm.out
+	E2E_CONTROL=$w/c.sock E2E_KVMBOX=$kb E2E_WORK=$w
+	for _ in $(seq 1 600); do [ -S "$w/c.sock" ] && break; sleep 0.1; done
+}
+
+# e2e_check NAME CMD...: one result from a test command. On failure, the
+# files out and err of E2E_WORK, and what the VM of e2e_vmm_start says
+# now (its status, console and output), for a failure that happens only
+# sometimes.
+e2e_check() {
+	local name=$1 w=${E2E_WORK:?e2e_vmm_start first}
+	shift
+	if "$@"; then
+		e2e_result "$name" 0
+		return
+	fi
+	[ -f "$w/out" ] && echo "  stdout: $(head -c 300 "$w/out")"
+	sed 's/^/  stderr: /' "$w/err" 2>/dev/null | head -n 5
+	timeout 10 "$E2E_KVMBOX" status "$E2E_CONTROL" 2>&1 | tr -d ' \n' | sed 's/^/  status: /'
+	echo
+	tr -d '\r' <"$E2E_CONSOLE" | tail -n 5 | sed 's/^/  console: /'
+	tail -n 3 "$E2E_VMM_LOG" | sed 's/^/  vmm: /'
+	e2e_result "$name" 1
 }

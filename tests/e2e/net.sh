@@ -14,6 +14,8 @@
 #    of reach, while eth0 is up with its address and route;
 #  - --net-deny stops one server while another on the same address works,
 #    and kvmbox status counts the frames it denied;
+#  - a server in the guest is reached from L1 through a published port
+#    while user mode is on;
 #  - --net none: no eth0;
 #  - tap mode, as root, where L1 has /dev/net/tun.
 set -uo pipefail
@@ -23,9 +25,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 kvmbox=$1
 work=$(mktemp -d)
 sock=$work/c.sock
-vmm='' srv1='' srv2='' srv3=''
+vmm='' srv1='' srv2='' srv3='' httpd=''
 cleanup() {
-	kill $vmm $srv1 $srv2 $srv3 2>/dev/null
+	kill $vmm $srv1 $srv2 $srv3 $httpd 2>/dev/null
 	ip link del kvmbt0 2>/dev/null
 	rm -rf "$work"
 }
@@ -107,7 +109,8 @@ result "by default eth0 is up with a route and resolver, and the host is out of 
 # 3. --net-policy all with one --net-deny: the denied port fails, the other
 # works, and status counts what was denied. Driven through the control socket.
 "$kvmbox" run --memory 256 --control "$sock" --console "$work/console" \
-	--net-policy all --net-deny "10.0.2.2:$port2" >"$work/vmm.out" 2>&1 </dev/null &
+	--net-policy all --net-deny "10.0.2.2:$port2" --publish 127.0.0.1:0:8080 \
+	>"$work/vmm.out" 2>&1 </dev/null &
 vmm=$!
 E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console E2E_VMM_LOG=$work/vmm.out
 for _ in $(seq 1 600); do [ -S "$sock" ] && break; sleep 0.1; done
@@ -131,6 +134,25 @@ assert s["mode"] == "user" and s["denied"] >= 1 and s["denied_by"]["rule"] >= 1
 assert s["tx_frames"] > 0 and s["rx_frames"] > 0
 EOF
 result "kvmbox status counts the denied frames" $?
+# A published port beside user mode: busybox httpd on the guest's
+# 127.0.0.1:8080, fetched from L1 through the port --publish picked.
+pport=$(sed -n 's/^kvmbox: published 127\.0\.0\.1:\([0-9]*\) -> guest port 8080$/\1/p' \
+	"$work/vmm.out")
+kx sh -c 'mkdir -p /www && head -c 1048576 /dev/urandom >/www/b && sha256sum </www/b'
+gwant=$(cut -d' ' -f1 "$work/out")
+timeout -k 5 300 "$kvmbox" exec "$sock" -- httpd -f -p 127.0.0.1:8080 -h /www \
+	>/dev/null 2>&1 &
+httpd=$!
+for _ in $(seq 1 100); do
+	kx sh -c 'netstat -ltn | grep -q ":8080 "' && break
+	sleep 0.3
+done
+ok=1
+[ -n "$pport" ] && curl -sS --noproxy '*' --max-time 120 -o "$work/pub.bin" \
+	"http://127.0.0.1:$pport/b" 2>"$work/err" &&
+	[ "$(sha256sum <"$work/pub.bin" | cut -d' ' -f1)" = "$gwant" ] && ok=0
+result "a published port reaches the guest's httpd while user mode is on" $ok
+kill $httpd 2>/dev/null
 timeout 60 "$kvmbox" stop "$sock" >/dev/null 2>&1
 for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
 kill -9 $vmm 2>/dev/null

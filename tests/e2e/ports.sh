@@ -32,28 +32,9 @@ fetch() {
 }
 
 "$here/../../tools/mk-agent-initrd" "$agent" "$work/initrd.gz"
-"$kvmbox" run --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 2 \
-	--control "$sock" --console "$work/console" --publish 127.0.0.1:0:8080 \
-	--publish "$work/web.sock:8080" >"$work/vmm.out" 2>&1 </dev/null &
-vmm=$!
-E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console E2E_VMM_LOG=$work/vmm.out
-E2E_CONTROL=$sock E2E_KVMBOX=$kvmbox
-for _ in $(seq 1 600); do [ -S "$sock" ] && break; sleep 0.1; done
-
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		e2e_result "$name" 0
-	else
-		sed 's/^/  stderr: /' "$work/err" 2>/dev/null | head -n 5
-		timeout 10 "$kvmbox" status "$sock" 2>&1 | tr -d ' \n' | sed 's/^/  status: /'
-		echo
-		tr -d '\r' <"$work/console" | tail -n 5 | sed 's/^/  console: /'
-		tail -n 3 "$work/vmm.out" | sed 's/^/  vmm: /'
-		e2e_result "$name" 1
-	fi
-}
+e2e_vmm_start "$kvmbox" "$work" --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 2 \
+	--net none --publish 127.0.0.1:0:8080 --publish "$work/web.sock:8080"
+check() { e2e_check "$@"; }
 
 # --publish with host port 0 says which port the kernel picked.
 port=$(sed -n 's/^kvmbox: published 127\.0\.0\.1:\([0-9]*\) -> guest port 8080$/\1/p' \
