@@ -41,7 +41,7 @@ struct rig {
 	struct fc c;
 };
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static inline int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)ftw;
@@ -64,7 +64,7 @@ static inline void rig_cut3(uint8_t *in, uint32_t in_len, uint8_t *out, uint32_t
 	ov[2] = (struct iovec){ out + y, room - y };
 }
 
-static int count_fds(void)
+static inline int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -78,7 +78,7 @@ static int count_fds(void)
 	return n - 1; /* opendir's own */
 }
 
-static void put_file(int dfd, const char *name, const char *data)
+static inline void put_file(int dfd, const char *name, const char *data)
 {
 	/* Never through a symlink: what the server made may point anywhere. */
 	int fd = openat(dfd, name, O_CREAT | O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -88,8 +88,8 @@ static void put_file(int dfd, const char *name, const char *data)
 	close(fd);
 }
 
-static void rig_init_opts(struct rig *r, bool ro, enum fuse_owner_mode owner, uint32_t max_ino,
-                          uint32_t max_fh)
+static inline void rig_init_opts(struct rig *r, bool ro, enum fuse_owner_mode owner,
+                                 uint32_t max_ino, uint32_t max_fh)
 {
 	struct fuse_srv_params p = {
 		.read_only = ro, .owner = owner, .max_inodes = max_ino, .max_handles = max_fh
@@ -116,12 +116,12 @@ static void rig_init_opts(struct rig *r, bool ro, enum fuse_owner_mode owner, ui
 		abort();
 }
 
-static void rig_init(struct rig *r)
+static inline void rig_init(struct rig *r)
 {
 	rig_init_opts(r, false, FUSE_OWNER_PASSTHROUGH, 0, 0);
 }
 
-static void rig_fini(struct rig *r)
+static inline void rig_fini(struct rig *r)
 {
 	rig_detach(r);
 	fc_fini(&r->c);
@@ -130,7 +130,7 @@ static void rig_fini(struct rig *r)
 }
 
 /* outside_intact: the secret is still there, alone, unchanged. */
-static bool outside_intact(struct rig *r)
+static inline bool outside_intact(struct rig *r)
 {
 	char path[128], buf[64] = "";
 	int fd, n = 0;
@@ -152,12 +152,12 @@ static bool outside_intact(struct rig *r)
 }
 
 /* reply_has: whether the last reply's bytes contain s (nothing learned). */
-static bool reply_has(struct rig *r, const char *s)
+static inline bool reply_has(struct rig *r, const char *s)
 {
 	return memmem(r->c.reply, r->c.reply_len, s, strlen(s)) != NULL;
 }
 
-static bool host_exists(struct rig *r, const char *name)
+static inline bool host_exists(struct rig *r, const char *name)
 {
 	struct stat st;
 
@@ -165,7 +165,7 @@ static bool host_exists(struct rig *r, const char *name)
 }
 
 /* fsetxattr_path: an override_stat xattr on a share file, from the host. */
-static int fsetxattr_path(struct rig *r, const char *name)
+static inline int fsetxattr_path(struct rig *r, const char *name)
 {
 	char path[160];
 
@@ -173,8 +173,8 @@ static int fsetxattr_path(struct rig *r, const char *name)
 	return setxattr(path, "user.containers.override_stat", "0:0:0644:file", 13, 0);
 }
 
-static ssize_t getxattr_host(struct rig *r, const char *name, const char *attr, char *buf,
-                             size_t size)
+static inline ssize_t getxattr_host(struct rig *r, const char *name, const char *attr, char *buf,
+                                    size_t size)
 {
 	char path[160];
 
@@ -182,8 +182,8 @@ static ssize_t getxattr_host(struct rig *r, const char *name, const char *attr, 
 	return lgetxattr(path, attr, buf, size);
 }
 
-static int xattr_op(struct rig *r, uint32_t op, uint64_t node, const char *name, const char *val,
-                    uint32_t size)
+static inline int xattr_op(struct rig *r, uint32_t op, uint64_t node, const char *name,
+                           const char *val, uint32_t size)
 {
 	fc_start(&r->c, op, node);
 	if (op == FUSE_SETXATTR) {
@@ -205,7 +205,7 @@ static int xattr_op(struct rig *r, uint32_t op, uint64_t node, const char *name,
 }
 
 /* send_raw: bytes as they are, the header's len field included. */
-static uint32_t send_raw(struct rig *r, void *in, uint32_t len, uint32_t room)
+static inline uint32_t send_raw(struct rig *r, void *in, uint32_t len, uint32_t room)
 {
 	return r->c.send(&r->c, in, len, r->c.reply, room);
 }

@@ -7,29 +7,7 @@
  * neither see nor set the host's names for them.
  */
 #define _GNU_SOURCE
-#define RIG_OWN_FDS 0
-/* The rig's helpers this file has no use for. */
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include "fuse_rig.h"
-
-static uint32_t rig_send(struct fc *c, uint8_t *in, uint32_t in_len, uint8_t *out, uint32_t room)
-{
-	struct rig *r = c->opaque;
-	struct iovec iv[3], ov[3];
-
-	rig_cut3(in, in_len, out, room, iv, ov);
-	return fuse_srv_handle(r->s, iv, 3, ov, 3);
-}
-
-static int rig_attach(struct rig *r, const struct fuse_srv_params *p)
-{
-	return fuse_srv_create(&r->s, p);
-}
-
-static void rig_detach(struct rig *r)
-{
-	fuse_srv_destroy(r->s);
-}
+#include "fuse_rig_direct.h"
 
 /*
  * graft_init: <base>/share empty (the root), the layers <base>/l0 (a file
