@@ -47,6 +47,10 @@ void oci_sha256_free(struct oci_sha256 *h);
 int oci_sha256_buf(const void *p, size_t n, char out[OCI_DIGEST_MAX]);
 int oci_sha256_fd(int fd, char out[OCI_DIGEST_MAX], uint64_t *size);
 
+/* oci_write_all: n bytes of buf to fd at its offset, through short writes and
+ * EINTR; 0 or -errno (io.c). */
+int oci_write_all(int fd, const void *buf, size_t n);
+
 /* ---- manifest.c -------------------------------------------------------- */
 
 /* The media types we act on (image-spec media-types.md, and Docker's). */

@@ -456,6 +456,7 @@ static int copy_out(struct archive_source *as, struct archive *a, struct archive
 {
 	struct copy *c = arg;
 	uint64_t done = 0;
+	int rc;
 
 	(void)as, (void)e;
 	if (ordinal != c->need->ordinal)
@@ -464,7 +465,6 @@ static int copy_out(struct archive_source *as, struct archive *a, struct archive
 		return -ESTALE; /* the file changed since open */
 	for (;;) {
 		la_ssize_t n = archive_read_data(a, c->buf, CHUNK);
-		const char *p = c->buf;
 
 		if (n < 0)
 			return -EIO;
@@ -473,16 +473,9 @@ static int copy_out(struct archive_source *as, struct archive *a, struct archive
 		if ((uint64_t)n > c->d->size - done)
 			return -EFBIG;
 		done += (uint64_t)n;
-		while (n > 0) {
-			ssize_t w = write(c->fd, p, (size_t)n);
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -errno;
-			p += w;
-			n -= w;
-		}
+		rc = oci_write_all(c->fd, c->buf, (size_t)n);
+		if (rc)
+			return rc;
 		if (c->p && c->p->fn)
 			c->p->fn(c->p->arg, c->d->digest, done, c->d->size);
 	}

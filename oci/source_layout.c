@@ -274,22 +274,6 @@ static int layout_manifest(struct oci_source *src, const char *reference, char *
 	return rc;
 }
 
-/* write_all: n bytes to fd at its offset. */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* layout_blob: blobs/sha256/<hex> into fd, in chunks, at most d->size bytes. */
 static int layout_blob(struct oci_source *src, const struct oci_descriptor *d, int fd,
                        const struct oci_progress *p, char *err, size_t errcap)
@@ -334,7 +318,7 @@ static int layout_blob(struct oci_source *src, const struct oci_descriptor *d, i
 			             ls->path);
 			break;
 		}
-		rc = write_all(fd, buf, (size_t)n);
+		rc = oci_write_all(fd, buf, (size_t)n);
 		if (rc)
 			break;
 		done += (uint64_t)n;

@@ -138,20 +138,6 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w, n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int buf_append(struct xfer *x, const char *p, size_t n)
 {
 	if (x->len + n > x->cap) {
@@ -186,7 +172,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 		x->sink_err = -EFBIG;
 		return 0;
 	}
-	x->sink_err = x->fd < 0 ? buf_append(x, data, len) : write_all(x->fd, data, len);
+	x->sink_err = x->fd < 0 ? buf_append(x, data, len) : oci_write_all(x->fd, data, len);
 	if (x->sink_err)
 		return 0;
 	x->done += len;
