@@ -60,57 +60,6 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 }
 
 /*
- * vm_read_file: read a whole regular file of at most max bytes into a new
- * buffer. Returns 0 or -errno (-EFBIG when larger than max, -EINVAL when
- * not a regular file or empty), with one message naming the file.
- */
-static int vm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf,
-                        size_t *size)
-{
-	struct stat st;
-	ssize_t n;
-	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
-
-	if (fd < 0) {
-		err = -errno;
-		fprintf(stderr, "kvmbox: %s %s: %s\n", what, path, strerror(errno));
-		return err;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-		fprintf(stderr, "kvmbox: %s %s: not a regular, non-empty file\n", what, path);
-		close(fd);
-		return -EINVAL;
-	}
-	if ((uint64_t)st.st_size > max) {
-		fprintf(stderr, "kvmbox: %s %s: %lld bytes, more than the %llu that fit\n", what,
-		        path, (long long)st.st_size, (unsigned long long)max);
-		close(fd);
-		return -EFBIG;
-	}
-	*buf = malloc((size_t)st.st_size);
-	if (!*buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (done < (size_t)st.st_size) {
-		n = read(fd, *buf + done, (size_t)st.st_size - done);
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
-			fprintf(stderr, "kvmbox: reading %s %s: %s\n", what, path,
-			        n < 0 ? strerror(errno) : "file shrank");
-			free(*buf);
-			close(fd);
-			return err;
-		}
-		done += (size_t)n;
-	}
-	close(fd);
-	*size = done;
-	return 0;
-}
-
-/*
  * vm_check_disks: every --disk opens as asked, before /dev/kvm is touched,
  * so a bad path is one clear line, and is locked (vm_disk_lock.c) for as
  * long as the VM lives: the descriptors stay in vm->disk_lock_fds. The
@@ -199,8 +148,10 @@ static int vm_full_cmdline(const struct vm *vm, char **out)
 int vm_load(struct vm *vm)
 {
 	uint64_t ram = vm->cfg.mem_mib << 20;
-	uint8_t *kernel = NULL, *initrd = NULL;
-	size_t kernel_size = 0, initrd_size = 0;
+	uint8_t *initrd = NULL;
+	size_t initrd_size = 0;
+	uint64_t kernel_size = 0;
+	int kernel_fd = -1;
 	struct boot_params_info info;
 	char *cmdline = NULL;
 	int err;
@@ -220,19 +171,21 @@ int vm_load(struct vm *vm)
 		        vm->cfg.hugepages ? " in hugepages" : "", strerror(-err));
 		return err;
 	}
-	err = vm_read_file("kernel", vm->cfg.kernel_path,
-	                   ram < VM_MAX_KERNEL_SIZE ? ram : VM_MAX_KERNEL_SIZE, &kernel,
+	/* The kernel goes from its file straight into guest memory. */
+	err = vm_open_file("kernel", vm->cfg.kernel_path,
+	                   ram < VM_MAX_KERNEL_SIZE ? ram : VM_MAX_KERNEL_SIZE, &kernel_fd,
 	                   &kernel_size);
 	if (err)
 		return err;
-	err = boot_image_load(&vm->mem, kernel, kernel_size, &vm->image);
-	free(kernel);
+	err = boot_image_load_fd(&vm->mem, kernel_fd, kernel_size, &vm->image);
+	close(kernel_fd);
 	if (err) {
 		fprintf(stderr, "kvmbox: kernel %s: %s\n", vm->cfg.kernel_path,
 		        err == -ENOEXEC
 		            ? "not a bootable x86-64 Linux kernel (bzImage or ELF vmlinux)"
 		        : err == -EINVAL                  ? "truncated or corrupt kernel image"
 		        : err == -ENOMEM || err == -E2BIG ? "does not fit in guest memory"
+		        : err == -EIO                     ? "the file shrank while it was read"
 		                                          : strerror(-err));
 		return err;
 	}

@@ -22,6 +22,19 @@ int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size);
 /* vm.c */
 /* vm_size_fds: RLIMIT_NOFILE raised and shared out among the devices (vm_create). */
 void vm_size_fds(struct vm *vm);
+/* vm_file.c */
+/*
+ * vm_open_file: open the regular, non-empty file path of at most max bytes
+ * (what: "kernel", "initrd", for messages); its fd and size. Returns 0 or
+ * -errno (-EFBIG when larger than max, -EINVAL when not a regular file or
+ * empty), with one message naming the file.
+ */
+__attribute__((warn_unused_result)) int vm_open_file(const char *what, const char *path,
+                                                     uint64_t max, int *fd, uint64_t *size);
+/* vm_read_file: the whole of such a file in a new buffer; 0 or -errno after one message. */
+__attribute__((warn_unused_result)) int vm_read_file(const char *what, const char *path,
+                                                     uint64_t max, uint8_t **buf, size_t *size);
+
 /* vm_disk_lock.c */
 /*
  * vm_disk_lock: lock the disk image open on fd for the life of fd: shared

@@ -4,6 +4,7 @@
  * bzImage headers and ELF files: what is accepted, what is refused, and that
  * a refused image leaves guest memory untouched.
  */
+#define _GNU_SOURCE
 #include "check.h"
 #include "rig.h"
 #include "vmm/boot/boot.h"
@@ -11,6 +12,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define RAM_SIZE    (64ull << 20)
 #define LOAD        0x1000000ull /* 16 MiB, as x86-64 kernels prefer */
@@ -381,7 +384,64 @@ TEST(garbage)
 	test_ram_fini(&r);
 }
 
+/* memfd_of: a file holding len bytes of img (the fd path's input). */
+static int memfd_of(const uint8_t *img, size_t len)
+{
+	int fd = memfd_create("kernel", MFD_CLOEXEC);
+
+	if (fd < 0 || write(fd, img, len) != (ssize_t)len)
+		abort();
+	return fd;
+}
+
+/*
+ * from_file: the same images from a file land in guest memory byte for
+ * byte as from a buffer, an ELF whose program headers lie past the first
+ * page included; a file shorter than the size it was opened with is -EIO.
+ */
+TEST(from_file)
+{
+	static _Alignas(8) uint8_t bz[BZ_SIZE], elf[ELF_SIZE + 0x1000];
+	struct boot_image a, b;
+	struct test_ram r1, r2;
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)elf;
+	int fd;
+
+	test_ram_init(&r1, RAM_SIZE);
+	test_ram_init(&r2, RAM_SIZE);
+	bz_make(bz);
+	fd = memfd_of(bz, sizeof(bz));
+	CHECK_EQ(boot_image_load_fd(&r1.m, fd, sizeof(bz), &a), 0);
+	CHECK_EQ(boot_image_load(&r2.m, bz, sizeof(bz), &b), 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK(memcmp(r1.buf, r2.buf, RAM_SIZE) == 0);
+	close(fd);
+	/* A header that says 512 bytes more than the file holds, as a file that
+	 * shrank after its size was taken. */
+	bz[0x1f4] += 32; /* syssize: 32 more paragraphs */
+	fd = memfd_of(bz, sizeof(bz));
+	CHECK_ERR(boot_image_load_fd(&r1.m, fd, sizeof(bz) + 512, &a), -EIO);
+	close(fd);
+
+	/* The program header table moved to the end, past BOOT_HDR_READ. */
+	elf_make(elf);
+	memcpy(elf + ELF_SIZE, elf_ph(elf, 0), 3 * sizeof(Elf64_Phdr));
+	memset(elf_ph(elf, 0), 0, 3 * sizeof(Elf64_Phdr));
+	eh->e_phoff = ELF_SIZE;
+	fd = memfd_of(elf, sizeof(elf));
+	CHECK_EQ(boot_image_load_fd(&r1.m, fd, sizeof(elf), &a), 0);
+	CHECK_EQ(boot_image_load(&r2.m, elf, sizeof(elf), &b), 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK_EQ(a.kind, BOOT_IMAGE_ELF);
+	CHECK(memcmp(r1.buf + LOAD, elf + TEXT_OFF, TEXT_LEN) == 0);
+	CHECK(memcmp(r1.buf, r2.buf, RAM_SIZE) == 0);
+	close(fd);
+	test_ram_fini(&r1);
+	test_ram_fini(&r2);
+}
+
 CHECK_MAIN(CASE(bz_good), CASE(bz_setup_sects_zero_means_four), CASE(bz_not_supported),
            CASE(bz_inconsistent), CASE(bz_does_not_fit), CASE(bz_fits_exactly),
            CASE(bz_truncated_everywhere), CASE(bz_long_header_is_clamped), CASE(elf_good),
-           CASE(elf_not_supported), CASE(elf_inconsistent), CASE(elf_outside_ram), CASE(garbage))
+           CASE(elf_not_supported), CASE(elf_inconsistent), CASE(elf_outside_ram), CASE(garbage),
+           CASE(from_file))

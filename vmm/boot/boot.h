@@ -85,6 +85,14 @@ struct boot_image {
  */
 __attribute__((warn_unused_result)) int boot_image_load(struct gmem *m, const uint8_t *img,
                                                         size_t size, struct boot_image *out);
+/*
+ * boot_image_load_fd: the same for the file fd of size bytes (its size
+ * when opened): only the headers are read into the VMM; the kernel goes
+ * from the file straight into guest memory (pread). Also -EIO when the
+ * file shrank, or pread's -errno.
+ */
+__attribute__((warn_unused_result)) int boot_image_load_fd(struct gmem *m, int fd, uint64_t size,
+                                                           struct boot_image *out);
 
 /* boot_image_kind_name: "bzImage", "ELF vmlinux" or "none", for messages. */
 const char *boot_image_kind_name(enum boot_image_kind kind);
