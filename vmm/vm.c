@@ -148,10 +148,8 @@ static int vm_full_cmdline(const struct vm *vm, char **out)
 int vm_load(struct vm *vm)
 {
 	uint64_t ram = vm->cfg.mem_mib << 20;
-	uint8_t *initrd = NULL;
-	size_t initrd_size = 0;
-	uint64_t kernel_size = 0;
-	int kernel_fd = -1;
+	uint64_t kernel_size = 0, initrd_size = 0;
+	int kernel_fd = -1, initrd_fd = -1;
 	struct boot_params_info info;
 	char *cmdline = NULL;
 	int err;
@@ -189,8 +187,9 @@ int vm_load(struct vm *vm)
 		                                          : strerror(-err));
 		return err;
 	}
+	/* The initrd too: its room is chosen first, then it is read into it. */
 	if (vm->cfg.initrd_path) {
-		err = vm_read_file("initrd", vm->cfg.initrd_path, ram, &initrd, &initrd_size);
+		err = vm_open_file("initrd", vm->cfg.initrd_path, ram, &initrd_fd, &initrd_size);
 		if (err)
 			return err;
 	}
@@ -207,15 +206,17 @@ int vm_load(struct vm *vm)
 		err = -E2BIG;
 	}
 	if (err) {
-		free(initrd);
+		if (initrd_fd >= 0)
+			close(initrd_fd);
 		free(cmdline);
 		return err;
 	}
-	err = boot_params_setup(&vm->mem, &vm->image, cmdline, initrd, initrd_size, &info);
+	err = boot_params_setup(&vm->mem, &vm->image, cmdline, NULL, initrd_size, &info);
 	free(cmdline);
 	vm->zero_page = info.zero_page_gpa;
-	free(initrd);
 	if (err) {
+		if (initrd_fd >= 0)
+			close(initrd_fd);
 		/* The command line's length was checked above: E2BIG is the
 		 * initrd's (over the 32-bit ramdisk_size). */
 		if ((err == -E2BIG || err == -ENOSPC) && vm->cfg.initrd_path)
@@ -227,6 +228,17 @@ int vm_load(struct vm *vm)
 			fprintf(stderr, "kvmbox: cannot build the boot parameters: %s\n",
 			        strerror(-err));
 		return err;
+	}
+	if (initrd_fd >= 0) {
+		/* boot_params_setup checked the room against guest RAM. */
+		err = vm_read_at(initrd_fd, gmem_ptr(&vm->mem, info.initrd_gpa, initrd_size),
+		                 initrd_size);
+		close(initrd_fd);
+		if (err) {
+			fprintf(stderr, "kvmbox: reading initrd %s: %s\n", vm->cfg.initrd_path,
+			        err == -EIO ? "the file shrank while it was read" : strerror(-err));
+			return err;
+		}
 	}
 	err = boot_cpu_write_tables(&vm->mem);
 	if (!err)

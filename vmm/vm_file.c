@@ -40,33 +40,23 @@ int vm_open_file(const char *what, const char *path, uint64_t max, int *fdp, uin
 	return 0;
 }
 
-int vm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf, size_t *size)
+int vm_read_at(int fd, void *dst, uint64_t len)
 {
-	uint64_t want;
-	ssize_t n;
-	size_t done = 0;
-	int fd, err = vm_open_file(what, path, max, &fd, &want);
+	uint8_t *p = dst;
+	uint64_t off = 0;
 
-	if (err)
-		return err;
-	*buf = malloc((size_t)want);
-	if (!*buf) {
-		close(fd);
-		return -ENOMEM;
+	if (!dst)
+		return -EFAULT;
+	while (off < len) {
+		ssize_t n = pread(fd, p + off, len - off, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		off += (uint64_t)n;
 	}
-	while (done < (size_t)want) {
-		n = read(fd, *buf + done, (size_t)want - done);
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
-			fprintf(stderr, "kvmbox: reading %s %s: %s\n", what, path,
-			        n < 0 ? strerror(errno) : "file shrank");
-			free(*buf);
-			close(fd);
-			return err;
-		}
-		done += (size_t)n;
-	}
-	close(fd);
-	*size = done;
 	return 0;
 }

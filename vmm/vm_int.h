@@ -25,15 +25,18 @@ void vm_size_fds(struct vm *vm);
 /* vm_file.c */
 /*
  * vm_open_file: open the regular, non-empty file path of at most max bytes
- * (what: "kernel", "initrd", for messages); its fd and size. Returns 0 or
+ * (what: "kernel", "initrd", for messages); its fd and size. The boot
+ * files are read from their fds straight into guest memory. Returns 0 or
  * -errno (-EFBIG when larger than max, -EINVAL when not a regular file or
  * empty), with one message naming the file.
  */
 __attribute__((warn_unused_result)) int vm_open_file(const char *what, const char *path,
                                                      uint64_t max, int *fd, uint64_t *size);
-/* vm_read_file: the whole of such a file in a new buffer; 0 or -errno after one message. */
-__attribute__((warn_unused_result)) int vm_read_file(const char *what, const char *path,
-                                                     uint64_t max, uint8_t **buf, size_t *size);
+/*
+ * vm_read_at: the first len bytes of the file fd into dst (guest memory);
+ * 0, -EFAULT for no dst, -EIO when the file is shorter, or -errno.
+ */
+__attribute__((warn_unused_result)) int vm_read_at(int fd, void *dst, uint64_t len);
 
 /* vm_disk_lock.c */
 /*

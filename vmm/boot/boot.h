@@ -150,11 +150,13 @@ __attribute__((warn_unused_result)) int boot_cmdline_insert(const char *s, const
  *   initrd   initrd_size bytes, copied as high as possible in RAM below 4
  *            GiB, page-aligned, below img->initrd_addr_max and above
  *            img->kernel_end; -E2BIG if larger than the 32-bit ramdisk_size
- *            field holds, -ENOSPC if it does not fit.
+ *            field holds, -ENOSPC if it does not fit. NULL with a size:
+ *            the room is chosen and named in out->initrd_gpa, and the
+ *            caller fills it (from a file, with no staging copy).
  * The e820 map: RAM [0, 0x9fc00), reserved [0x9fc00, 1 MiB), RAM [1 MiB, end
  * of low RAM), and RAM above 4 GiB when m has a second slot.
- * Returns 0 and fills out, or -errno (-EINVAL for a missing image or initrd
- * pointer, -ENOMEM when RAM ends at or below 1 MiB) having written nothing.
+ * Returns 0 and fills out, or -errno (-EINVAL for a missing image, -ENOMEM
+ * when RAM ends at or below 1 MiB) having written nothing.
  */
 __attribute__((warn_unused_result)) int
 boot_params_setup(struct gmem *m, const struct boot_image *img, const char *cmdline,

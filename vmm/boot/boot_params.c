@@ -125,8 +125,7 @@ int boot_params_setup(struct gmem *m, const struct boot_image *img, const char *
 	uint64_t initrd_gpa = 0;
 	size_t len;
 
-	if (!img || (img->kind != BOOT_IMAGE_BZIMAGE && img->kind != BOOT_IMAGE_ELF) ||
-	    (initrd_size && !initrd))
+	if (!img || (img->kind != BOOT_IMAGE_BZIMAGE && img->kind != BOOT_IMAGE_ELF))
 		return -EINVAL;
 	if (low_ram_end(m) <= BOOT_HIGH_GPA)
 		return -ENOMEM;
@@ -150,7 +149,7 @@ int boot_params_setup(struct gmem *m, const struct boot_image *img, const char *
 	e820_fill(&bp, m);
 
 	/* Low RAM ends above 1 MiB, so these writes cannot fail. */
-	if (initrd_size && gmem_write(m, initrd_gpa, initrd, initrd_size))
+	if (initrd_size && initrd && gmem_write(m, initrd_gpa, initrd, initrd_size))
 		return -EFAULT;
 	/* strnlen stopped at the NUL: cmdline[len] is it. */
 	if (gmem_write(m, BOOT_CMDLINE_GPA, cmdline, len + 1) ||
