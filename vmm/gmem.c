@@ -6,6 +6,7 @@
 #include "vmm/gmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -132,6 +133,38 @@ int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len)
 	if (!p)
 		return -EFAULT;
 	memcpy(p, src, len);
+	return 0;
+}
+
+int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = len ? gmem_ptr(m, gpa, len) : NULL;
+	const uint64_t page = 4096;
+	uint64_t off, head, end;
+
+	if (!len)
+		return 0;
+	if (!p)
+		return -EFAULT;
+	/* Not with huge pages: a hole punched in hugetlbfs gives its pages
+	 * and their reservation back, and the guest's next touch could then
+	 * find the pool empty (SIGBUS). */
+	if (m->memfd < 0 || !m->map || m->hugepages) {
+		memset(p, 0, len);
+		return 0;
+	}
+	/* The one mapping covers the memfd from offset 0 (gmem_init). */
+	off = (uint64_t)(p - m->map);
+	head = ((off + page - 1) & ~(page - 1)) - off;
+	end = (off + len) & ~(page - 1);
+	if (head >= len || end <= off + head ||
+	    fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(off + head),
+	              (off_t)(end - off - head)) < 0) {
+		memset(p, 0, len); /* too small to punch, or punching refused */
+		return 0;
+	}
+	memset(p, 0, head);
+	memset(p + (end - off), 0, off + len - end);
 	return 0;
 }
 

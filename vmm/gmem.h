@@ -68,6 +68,14 @@ void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
 int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len);
 int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len);
 
+/*
+ * gmem_zero: zero [gpa, gpa + len); 0 or -EFAULT. The whole pages inside
+ * are punched out of the memfd (FALLOC_FL_PUNCH_HOLE), not written: no
+ * instructions per byte, and pages never touched stay unallocated, so a
+ * kernel's large bss costs the host nothing until the guest uses it.
+ */
+int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len);
+
 /* gmem_end: the first GPA above all RAM (for e820 and the page tables). */
 uint64_t gmem_end(const struct gmem *m);
 

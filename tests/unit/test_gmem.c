@@ -154,5 +154,33 @@ TEST(ram_not_dumped)
 	gmem_destroy(&m);
 }
 
+/*
+ * zero_range: gmem_zero clears exactly [gpa, gpa + len) whether the range
+ * holds whole pages (punched out of the memfd) or not, in a memfd and in a
+ * buffer alike, and refuses a range outside RAM.
+ */
+TEST(zero_range)
+{
+	static uint8_t buf[1 << 16];
+	const uint64_t gpa = 4096 - 100, len = 3 * 4096 + 300;
+	struct gmem m[2];
+
+	CHECK_EQ(gmem_init(&m[0], 4u << 20, false), 0);
+	CHECK_EQ(gmem_init_buffer(&m[1], buf, sizeof(buf)), 0);
+	for (int k = 0; k < 2; k++) {
+		uint8_t *p = gmem_ptr(&m[k], 0, 8 * 4096);
+		bool ok = true;
+
+		memset(p, 0xa5, 8 * 4096);
+		CHECK_EQ(gmem_zero(&m[k], gpa, len), 0);
+		for (uint64_t i = 0; i < 8 * 4096; i++)
+			ok &= p[i] == (i >= gpa && i < gpa + len ? 0 : 0xa5);
+		CHECK(ok);
+		CHECK_EQ(gmem_zero(&m[k], 10, 0), 0);
+		CHECK_ERR(gmem_zero(&m[k], gmem_end(&m[k]) - 10, 20), -EFAULT);
+	}
+	gmem_destroy(&m[0]);
+}
+
 CHECK_MAIN(CASE(layout_below_gap), CASE(layout_across_gap), CASE(bounds), CASE(init_rejects),
-           CASE(hugepages_short_pool_fails_at_init), CASE(ram_not_dumped))
+           CASE(hugepages_short_pool_fails_at_init), CASE(ram_not_dumped), CASE(zero_range))

@@ -260,7 +260,8 @@ static int elf_check(const struct gmem *m, const Elf64_Ehdr *ehp, const Elf64_Ph
 
 /*
  * elf_copy: read the PT_LOADs of an image elf_check accepted into guest
- * memory; zero bss (guest RAM is fresh, but a loader must not rely on it).
+ * memory; zero bss (guest RAM is fresh, but a loader must not rely on it;
+ * gmem_zero punches its pages out rather than writing them).
  */
 static int elf_copy(struct gmem *m, const struct boot_src *s, const Elf64_Ehdr *eh,
                     const Elf64_Phdr *phs)
@@ -278,7 +279,9 @@ static int elf_copy(struct gmem *m, const struct boot_src *s, const Elf64_Ehdr *
 		err = src_read(s, ph->p_offset, dst, ph->p_filesz);
 		if (err)
 			return err;
-		memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
+		err = gmem_zero(m, ph->p_paddr + ph->p_filesz, ph->p_memsz - ph->p_filesz);
+		if (err)
+			return err;
 	}
 	return 0;
 }
