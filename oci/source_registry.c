@@ -25,9 +25,9 @@
  * cross-host redirect since libcurl 7.58, but the auth options say so by
  * contract.) tests/unit/fake_registry.py checks it.
  */
+#include "oci/curl_dl.h"
 #include "oci/oci_int.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,6 +48,7 @@ static const char reg_accept[] = "Accept: application/vnd.oci.image.index.v1+jso
 
 struct reg {
 	struct oci_source src;
+	const struct oci_curl *cu; /* libcurl (curl_dl.h) */
 	CURL *curl;
 	char registry[256]; /* as the reference has it: messages, config.json */
 	char repo[256];
@@ -78,14 +79,6 @@ struct xfer {
 	const char *digest;
 	int sink_err;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc; /* written once, under curl_once */
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* header_value: line is "NAME: value"; the value, trimmed, in *v, *vlen. */
 static bool header_value(const char *line, size_t len, const char *name, const char **v,
@@ -204,39 +197,39 @@ static int reg_setup(struct reg *r, const char *url, struct xfer *x, struct curl
 	CURL *c = r->curl;
 	int bad = 0;
 
-	curl_easy_reset(c); /* the connections and the DNS cache stay */
-	bad |= curl_easy_setopt(c, CURLOPT_URL, url);
-	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_err);
-	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, "kvmbox");
-	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	bad |= curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	r->cu->easy_reset(c); /* the connections and the DNS cache stay */
+	bad |= r->cu->easy_setopt(c, CURLOPT_URL, url);
+	bad |= r->cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	bad |= r->cu->easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_err);
+	bad |= r->cu->easy_setopt(c, CURLOPT_USERAGENT, "kvmbox");
+	bad |= r->cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	bad |= r->cu->easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85 */
-	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protos);
-	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protos);
+	bad |= r->cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, protos);
+	bad |= r->cu->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protos);
 #else
 	long mask = CURLPROTO_HTTPS | (allow_http ? CURLPROTO_HTTP : 0);
 
 	(void)protos;
-	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS, mask);
-	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, mask);
+	bad |= r->cu->easy_setopt(c, CURLOPT_PROTOCOLS, mask);
+	bad |= r->cu->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, mask);
 #endif
-	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stall: */
-	bad |= curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L); /* <1 B/s for 60 s */
-	bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	bad |= r->cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	bad |= r->cu->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stall: */
+	bad |= r->cu->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L); /* <1 B/s for 60 s */
+	bad |= r->cu->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	bad |= r->cu->easy_setopt(c, CURLOPT_HEADERDATA, x);
+	bad |= r->cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	bad |= r->cu->easy_setopt(c, CURLOPT_WRITEDATA, x);
 	if (hdrs)
-		bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		bad |= r->cu->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	if (!to_token && r->token) {
-		bad |= curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		bad |= curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, r->token);
+		bad |= r->cu->easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		bad |= r->cu->easy_setopt(c, CURLOPT_XOAUTH2_BEARER, r->token);
 	} else if (r->have_cred && (to_token || r->basic)) {
-		bad |= curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		bad |= curl_easy_setopt(c, CURLOPT_USERNAME, r->cred.user);
-		bad |= curl_easy_setopt(c, CURLOPT_PASSWORD, r->cred.pass);
+		bad |= r->cu->easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		bad |= r->cu->easy_setopt(c, CURLOPT_USERNAME, r->cred.user);
+		bad |= r->cu->easy_setopt(c, CURLOPT_PASSWORD, r->cred.pass);
 	}
 	return bad ? -ENOTSUP : 0;
 }
@@ -271,17 +264,17 @@ static int reg_perform(struct reg *r, const char *url, const char *accept, struc
 	CURLcode cc;
 	int rc;
 
-	if (accept && !(hdrs = curl_slist_append(NULL, accept)))
+	if (accept && !(hdrs = r->cu->slist_append(NULL, accept)))
 		return oci_err(err, errcap, -ENOMEM, "registry %s: out of memory", r->registry);
 	rc = reg_setup(r, url, x, hdrs, allow_http, to_token);
 	if (rc) {
-		curl_slist_free_all(hdrs);
+		r->cu->slist_free_all(hdrs);
 		return oci_err(err, errcap, rc, "libcurl lacks an option kvmbox needs");
 	}
 	r->curl_err[0] = '\0';
-	cc = curl_easy_perform(r->curl);
-	curl_slist_free_all(hdrs);
-	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, NULL);
+	cc = r->cu->easy_perform(r->curl);
+	r->cu->slist_free_all(hdrs);
+	r->cu->easy_setopt(r->curl, CURLOPT_HTTPHEADER, NULL);
 	if (x->sink_err == -EFBIG)
 		return oci_err(err, errcap, -EFBIG, "registry %s: %s: more than %llu bytes",
 		               r->registry, what, (unsigned long long)x->limit);
@@ -290,8 +283,8 @@ static int reg_perform(struct reg *r, const char *url, const char *accept, struc
 		               strerror(-x->sink_err));
 	if (cc != CURLE_OK)
 		return oci_err(err, errcap, curl_errno(cc), "registry %s: %s: %s", r->registry,
-		               what, r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc));
-	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &x->status);
+		               what, r->curl_err[0] ? r->curl_err : r->cu->easy_strerror(cc));
+	r->cu->easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &x->status);
 	return 0;
 }
 
@@ -498,7 +491,7 @@ static void reg_close(struct oci_source *src)
 	if (!r)
 		return;
 	if (r->curl)
-		curl_easy_cleanup(r->curl);
+		r->cu->easy_cleanup(r->curl);
 	for (size_t i = 0; r->insecure && r->insecure[i]; i++)
 		free(r->insecure[i]);
 	free(r->insecure);
@@ -537,6 +530,7 @@ int oci_registry_open(const struct oci_ref *ref, const struct oci_pull_opts *o,
                       struct oci_source **out, char *err, size_t errcap)
 {
 	const char *const *insecure = o ? o->insecure : NULL;
+	const struct oci_curl *cu;
 	struct reg *r;
 	int rc;
 
@@ -546,13 +540,12 @@ int oci_registry_open(const struct oci_ref *ref, const struct oci_pull_opts *o,
 	if (!oci_registry_repo_ok(ref->repository))
 		return oci_err(err, errcap, -EINVAL, "repository \"%.256s\": malformed",
 		               ref->repository);
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK)
-		return oci_err(err, errcap, -ENOMEM, "libcurl: %s",
-		               curl_easy_strerror(curl_init_rc));
+	if (!(cu = oci_curl(err, errcap)))
+		return -ENOSYS;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return oci_err(err, errcap, -ENOMEM, "out of memory");
+	r->cu = cu;
 	r->src.ops = &reg_ops;
 	snprintf(r->registry, sizeof(r->registry), "%s", ref->registry);
 	snprintf(r->repo, sizeof(r->repo), "%s", ref->repository);
@@ -566,7 +559,7 @@ int oci_registry_open(const struct oci_ref *ref, const struct oci_pull_opts *o,
 		return oci_err(err, errcap, rc, "registry \"%.256s\": malformed", ref->registry);
 	}
 	r->plain = !strncmp(r->base, "http:", 5);
-	r->curl = curl_easy_init();
+	r->curl = r->cu->easy_init();
 	if (!r->curl || copy_insecure(r, insecure) ||
 	    (o && o->auth_file && !(r->auth_file = strdup(o->auth_file)))) {
 		reg_close(&r->src);

@@ -5,10 +5,10 @@
  * config.json credentials, token answers and error bodies. No network
  * here: source_registry.c does the talking.
  */
+#include "oci/curl_dl.h"
 #include "oci/oci_int.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -101,20 +101,22 @@ int oci_registry_base_url(const char *registry, const char *const *insecure, cha
 int oci_registry_url_ok(const char *url, const char *const *insecure)
 {
 	char *scheme = NULL, *host = NULL, *port = NULL, hostport[300];
-	CURLU *u = curl_url();
+	const struct oci_curl *cu = oci_curl(NULL, 0);
+	CURLU *u = cu ? cu->url() : NULL;
 	int rc = -EINVAL;
 
+	if (!cu)
+		return -ENOSYS;
 	if (!u)
 		return -ENOMEM;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0))
+	if (cu->url_set(u, CURLUPART_URL, url, 0) || cu->url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+	    cu->url_get(u, CURLUPART_HOST, &host, 0))
 		goto out;
 	if (!strcasecmp(scheme, "https")) {
 		rc = 0;
 	} else if (!strcasecmp(scheme, "http")) {
 		rc = -EPERM;
-		if (!curl_url_get(u, CURLUPART_PORT, &port, 0))
+		if (!cu->url_get(u, CURLUPART_PORT, &port, 0))
 			snprintf(hostport, sizeof(hostport), "%s:%s", host, port);
 		else
 			snprintf(hostport, sizeof(hostport), "%s", host);
@@ -122,10 +124,10 @@ int oci_registry_url_ok(const char *url, const char *const *insecure)
 			rc = 0;
 	}
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
+	cu->free(scheme);
+	cu->free(host);
+	cu->free(port);
+	cu->url_cleanup(u);
 	return rc;
 }
 
@@ -157,13 +159,16 @@ bool oci_registry_repo_ok(const char *s)
 
 char *oci_token_url(const struct oci_challenge *ch, const char *repo)
 {
+	const struct oci_curl *cu = oci_curl(NULL, 0);
 	char scope[300], *esc_service, *esc_scope, *url = NULL;
 	size_t n;
 
+	if (!cu)
+		return NULL;
 	snprintf(scope, sizeof(scope), "repository:%s:pull", repo);
 	/* the handle argument has been unused since libcurl 7.82 */
-	esc_service = curl_easy_escape(NULL, ch->service, 0);
-	esc_scope = curl_easy_escape(NULL, scope, 0);
+	esc_service = cu->easy_escape(NULL, ch->service, 0);
+	esc_scope = cu->easy_escape(NULL, scope, 0);
 	if (esc_service && esc_scope) {
 		n = strlen(ch->realm) + strlen(esc_service) + strlen(esc_scope) + 32;
 		url = malloc(n);
@@ -172,8 +177,8 @@ char *oci_token_url(const struct oci_challenge *ch, const char *repo)
 		snprintf(url, n, "%s%c%s%s%sscope=%s", ch->realm,
 		         strchr(ch->realm, '?') ? '&' : '?', ch->service[0] ? "service=" : "",
 		         ch->service[0] ? esc_service : "", ch->service[0] ? "&" : "", esc_scope);
-	curl_free(esc_service);
-	curl_free(esc_scope);
+	cu->free(esc_service);
+	cu->free(esc_scope);
 	return url;
 }
 
