@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -41,6 +42,59 @@ int gmem_init_buffer(struct gmem *m, void *buf, uint64_t size)
 	return 0;
 }
 
+/*
+ * gmem_shmem_thp: whether the host's shmem THP setting lets an advised
+ * mapping have huge pages: the bracketed word of
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled is always, within_size,
+ * advise or force (Documentation/admin-guide/mm/transhuge.rst), not never
+ * or deny.
+ */
+static bool gmem_shmem_thp(void)
+{
+	char buf[128];
+	const char *sel;
+	ssize_t n;
+	int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	sel = strchr(buf, '[');
+	return sel && strncmp(sel, "[never]", 7) != 0 && strncmp(sel, "[deny]", 6) != 0;
+}
+
+/*
+ * gmem_map: map fd's size bytes shared at a GMEM_HUGEPAGE_SIZE-aligned
+ * address (KVM maps a guest 2 MiB page with a huge page only when guest
+ * and host addresses agree modulo 2 MiB): a larger PROT_NONE reservation,
+ * the file mapped over its aligned part, the slack unmapped.
+ */
+static void *gmem_map(int fd, uint64_t size, int flags)
+{
+	uint64_t slack = GMEM_HUGEPAGE_SIZE;
+	uint8_t *res =
+	    mmap(NULL, size + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint8_t *at, *map;
+
+	if (res == MAP_FAILED)
+		return MAP_FAILED;
+	at = (uint8_t *)(((uintptr_t)res + slack - 1) & ~(uintptr_t)(slack - 1));
+	map = mmap(at, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | flags, fd, 0);
+	if (map == MAP_FAILED) {
+		munmap(res, size + slack);
+		return MAP_FAILED;
+	}
+	if (at > res)
+		munmap(res, (size_t)(at - res));
+	if (at + size < res + size + slack)
+		munmap(at + size, (size_t)(res + size + slack - (at + size)));
+	return map;
+}
+
 int gmem_init(struct gmem *m, uint64_t ram_size, bool hugepages)
 {
 	uint64_t align = hugepages ? GMEM_HUGEPAGE_SIZE : (uint64_t)sysconf(_SC_PAGESIZE);
@@ -69,13 +123,16 @@ int gmem_init(struct gmem *m, uint64_t ram_size, bool hugepages)
 	 * allocated), or mmap fails with ENOMEM and the VMM says why
 	 * (Documentation/admin-guide/mm/hugetlbpage.rst).
 	 */
-	map = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-	           MAP_SHARED | (hugepages ? 0 : MAP_NORESERVE), fd, 0);
+	map = gmem_map(fd, ram_size, hugepages ? 0 : MAP_NORESERVE);
 	if (map == MAP_FAILED) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
+	m->backing = hugepages ? "hugetlbfs 2 MiB" : "4 KiB pages";
+	/* Advice: a host whose shmem THP is off keeps 4 KiB pages. */
+	if (!hugepages && gmem_shmem_thp() && madvise(map, ram_size, MADV_HUGEPAGE) == 0)
+		m->backing = "shmem THP";
 	/*
 	 * Guest RAM stays out of the VMM's core dumps: it is the guest's data
 	 * (secrets included), and gigabytes of it would bury the VMM's state.

@@ -36,15 +36,19 @@ struct gmem {
 	uint8_t *map; /* the one mapping, NULL when not ours */
 	size_t map_size;
 	bool hugepages;
+	const char *backing; /* what backs it, for --timings (gmem_init) */
 };
 
 /*
  * gmem_init: create ram_size bytes of guest RAM as a memfd (2 MiB hugepages
  * when hugepages is set) and lay it out around the MMIO gap; the mapping is
- * left out of core dumps (MADV_DONTDUMP). Returns 0 or -errno (-EINVAL for
- * a size of 0 or not a multiple of the page size in use; -ENOMEM with
- * hugepages when the pool has fewer free huge pages than ram_size needs:
- * they are reserved at once, never found missing later).
+ * left out of core dumps (MADV_DONTDUMP). Without hugepages the mapping is
+ * 2 MiB aligned and advised MADV_HUGEPAGE where the host's shmem THP
+ * allows it, so that each 2 MiB guest page can be one host page; backing
+ * says which it got ("hugetlbfs 2 MiB", "shmem THP", "4 KiB pages"). Returns 0 or -errno (-EINVAL
+ * for a size of 0 or not a multiple of the page size in use; -ENOMEM with hugepages when the pool
+ * has fewer free huge pages than ram_size needs: they are reserved at once, never found missing
+ * later).
  */
 __attribute__((warn_unused_result)) int gmem_init(struct gmem *m, uint64_t ram_size,
                                                   bool hugepages);

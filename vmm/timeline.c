@@ -177,6 +177,8 @@ void timeline_print(const struct timeline *tl, FILE *f)
 		else
 			fprintf(f, "  %-16s %10s\n", timeline_phase_names[p], "-");
 	}
+	if (tl->memory_backing)
+		fprintf(f, "guest memory: %s\n", tl->memory_backing);
 	fprintf(f, "exits to userspace: %llu\n", (unsigned long long)timeline_total_exits(tl));
 	for (uint32_t r = 0; r < TL_NR_REASONS; r++) {
 		const char *name = timeline_reason_name(r);
@@ -242,6 +244,8 @@ static json_t *timeline_json(const struct timeline *tl)
 	for (unsigned int i = 0; i < tl->nr_stats; i++)
 		json_object_set_new(stats, tl->stats[i].name,
 		                    json_integer((json_int_t)tl->stats[i].value));
+	if (tl->memory_backing)
+		json_object_set_new(root, "memory_backing", json_string(tl->memory_backing));
 	json_object_set_new(root, "phases_ms", phases);
 	json_object_set_new(root, "exits_at_phase", phase_exits);
 	json_object_set_new(root, "exits", json_integer((json_int_t)timeline_total_exits(tl)));

@@ -58,6 +58,7 @@ struct timeline {
 	/* KVM's own counters (KVM_GET_STATS_FD), summed over vCPUs. */
 	struct timeline_stat stats[TL_MAX_STATS];
 	unsigned int nr_stats;
+	const char *memory_backing; /* gmem's backing, a constant string; NULL: unknown */
 };
 
 void timeline_init(struct timeline *tl);

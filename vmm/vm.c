@@ -169,6 +169,7 @@ int vm_load(struct vm *vm)
 		        vm->cfg.hugepages ? " in hugepages" : "", strerror(-err));
 		return err;
 	}
+	vm->tl.memory_backing = vm->mem.backing;
 	/* The kernel goes from its file straight into guest memory. */
 	err = vm_open_file("kernel", vm->cfg.kernel_path,
 	                   ram < VM_MAX_KERNEL_SIZE ? ram : VM_MAX_KERNEL_SIZE, &kernel_fd,

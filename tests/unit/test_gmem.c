@@ -151,6 +151,9 @@ TEST(ram_not_dumped)
 	CHECK_EQ(gmem_init(&m, 4u << 20, false), 0);
 	CHECK_EQ(smaps_flags(m.map, flags, sizeof(flags)), 0);
 	CHECK(strstr(flags, " dd") != NULL);
+	/* 2 MiB aligned, so that a huge page can back each 2 MiB of the guest. */
+	CHECK_EQ((uintptr_t)m.map & ((2u << 20) - 1), 0);
+	CHECK(m.backing && (!strcmp(m.backing, "4 KiB pages") || !strcmp(m.backing, "shmem THP")));
 	gmem_destroy(&m);
 }
 
