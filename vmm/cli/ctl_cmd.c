@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -168,6 +169,7 @@ int ctl_cmd_exec(int argc, char **argv)
 	struct ctl_tty tty = { .winch_fd = -1 };
 	sigset_t sigs;
 	const char **env = NULL, *path;
+	char sock[PATH_MAX];
 	size_t nr_env = 0;
 	int c, err, status = CTL_EXIT_FAILED;
 	uint64_t secs;
@@ -224,7 +226,7 @@ int ctl_cmd_exec(int argc, char **argv)
 		fprintf(stderr, "kvmbox exec: needs SOCKET and a command\n");
 		goto usage;
 	}
-	path = argv[optind++];
+	path = cli_socket(argv[optind++], sock);
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	if (optind >= argc) {
@@ -336,7 +338,7 @@ static int ctl_request(const char *path, const char *op, bool force, int64_t gue
  * where guest_wait_s is); NULL after a message.
  */
 static const char *ctl_socket_arg(int argc, char **argv, const char *cmd, bool *force,
-                                  uint64_t *wait_s, int64_t *guest_wait_s)
+                                  uint64_t *wait_s, int64_t *guest_wait_s, char *sock)
 {
 	char opt[32];
 	uint64_t v;
@@ -363,14 +365,15 @@ static const char *ctl_socket_arg(int argc, char **argv, const char *cmd, bool *
 		        force ? " [--force]" : "", guest_wait_s ? " [--guest-wait SECONDS]" : "");
 		return NULL;
 	}
-	return argv[i];
+	return cli_socket(argv[i], sock);
 }
 
 int ctl_cmd_status(int argc, char **argv)
 {
 	uint64_t wait_s = CTL_WAIT_VMM_S;
 	int64_t guest_s = -1;
-	const char *path = ctl_socket_arg(argc, argv, "status", NULL, &wait_s, &guest_s);
+	char sock[PATH_MAX];
+	const char *path = ctl_socket_arg(argc, argv, "status", NULL, &wait_s, &guest_s, sock);
 	json_t *reply;
 
 	if (!path)
@@ -392,7 +395,8 @@ int ctl_cmd_stop(int argc, char **argv)
 {
 	bool force = false;
 	uint64_t wait_s = CTL_WAIT_AGENT_S;
-	const char *path = ctl_socket_arg(argc, argv, "stop", &force, &wait_s, NULL);
+	char sock[PATH_MAX];
+	const char *path = ctl_socket_arg(argc, argv, "stop", &force, &wait_s, NULL, sock);
 	json_t *reply;
 
 	if (!path)
