@@ -42,6 +42,19 @@ static void sbx_create_usage(FILE *f)
 	           "  NAME: a letter or digit, then up to 62 of [a-zA-Z0-9_.-].\n");
 }
 
+/* sbx_copy_rw: the rest of in to out with read and write. */
+static int sbx_copy_rw(int in, int out)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		for (ssize_t done = 0, w; done < n; done += w)
+			if ((w = write(out, buf + done, (size_t)(n - done))) <= 0)
+				return w < 0 ? -errno : -EIO;
+	return n < 0 ? -errno : 0;
+}
+
 /* sbx_copy_file: src to dst (new), a reflink where the file system can. */
 static int sbx_copy_file(const char *src, const char *dst)
 {
@@ -60,6 +73,12 @@ static int sbx_copy_file(const char *src, const char *dst)
 	for (off_t left = st.st_size; left > 0;) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
 
+		/* Across file systems (EXDEV since Linux 5.19): by hand. */
+		if (n < 0 && left == st.st_size &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+			err = sbx_copy_rw(in, out);
+			break;
+		}
 		if (n <= 0) {
 			err = n < 0 ? -errno : -EIO;
 			break;
@@ -390,7 +409,7 @@ static void sbx_ls_one(const char *name)
 		}
 	}
 	printf("%-20s %-24s %-12s %4s %8s %8s\n", name,
-	       c.image ? c.image : (c.persistent ? "(root, persistent)" : "(root)"), state, cpus,
+	       c.image ? c.image : (c.persistent ? "(root,persistent)" : "(root)"), state, cpus,
 	       mem, up);
 	sbx_config_free(&c);
 }
