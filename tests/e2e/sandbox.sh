@@ -39,6 +39,9 @@ ls_is() {
 }
 # field N PID: field N of /proc/PID/stat (4: the parent, 6: the session).
 field() { awk -v n="$1" '{ print $n }' "/proc/$2/stat" 2>/dev/null; }
+# alive PID: running, not a zombie (the VMM is not our child: whoever
+# adopted it reaps it when it likes).
+alive() { local s; s=$(field 3 "$1"); [ -n "$s" ] && [ "$s" != Z ]; }
 
 kb create --name ../x >"$work/out" 2>"$work/err"
 check "a bad name is refused" sh -c "[ $? -eq 2 ] && grep -q 'not a sandbox name' '$work/err'"
@@ -63,7 +66,7 @@ E2E_VMM_PID=$vmm
 check "the state folder is under /tmp/kvmbox-UID, mode 0700" \
 	sh -c "[ \"\$(stat -c %a '$root')\" = 700 ] && [ -S '$dir/control.sock' ] && [ -f '$dir/config.json' ]"
 check "detached: create exited, its VMM runs in a session of its own" \
-	sh -c "kill -0 '$vmm' && [ \"$(field 4 "$vmm")\" != $$ ] && [ \"$(field 6 "$vmm")\" != \"$(field 6 $$)\" ]"
+	sh -c "[ -n '$vmm' ] && kill -0 '$vmm' && [ \"$(field 4 "$vmm")\" != $$ ] && [ \"$(field 6 "$vmm")\" != \"$(field 6 $$)\" ]"
 check "ls: running" ls_is running
 
 kb exec "$name" -- sh -c 'echo kept >/persist.txt && sync && cat /persist.txt' >"$work/out" 2>"$work/err"
@@ -86,8 +89,10 @@ check "rm refuses a running sandbox without -f" \
 
 kb stop "$name" >"$work/out" 2>"$work/err"
 rc=$?
+! alive "$vmm"
+gone=$?
 check "stop NAME: 0, the VMM is gone, the state kept" \
-	sh -c "[ $rc -eq 0 ] && ! kill -0 '$vmm' 2>/dev/null && [ -f '$dir/config.json' ]"
+	sh -c "[ $rc -eq 0 ] && [ $gone -eq 0 ] && [ -f '$dir/config.json' ]"
 check "ls: stopped" ls_is stopped
 
 # Boot 2: start from the saved config; the file is still there.
@@ -103,7 +108,7 @@ check "exec after start sees the persistent file" [ "$(cat "$work/out")" = kept 
 
 # kill -9 of the VMM: shown dead; rm (no -f needed) cleans it.
 kill -9 "$vmm"
-for _ in $(seq 1 100); do kill -0 "$vmm" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 100); do alive "$vmm" || break; sleep 0.1; done
 E2E_VMM_PID=
 check "ls: dead after kill -9 of the VMM" ls_is dead
 kb rm "$name" >"$work/out" 2>"$work/err"
