@@ -4,7 +4,7 @@
  * name rules, the state root's checks, the create race (two processes,
  * one folder), config.json's round trip, and liveness by the lock: a pid
  * file alone proves nothing, a lock kept across exec does, and a killed
- * holder leaves a dead sandbox.
+ * holder leaves a dead sandbox; and cli_socket's reading of a NAME.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -22,9 +23,39 @@
 /* A fresh state root for each test, under $TMPDIR. */
 static char test_root[PATH_MAX];
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* clean_root: the last test's root, and the root-check test's links. */
+static void clean_root(void)
+{
+	char link[PATH_MAX + 8];
+
+	if (!test_root[0])
+		return;
+	chmod(test_root, 0700);
+	snprintf(link, sizeof(link), "%s.lnk", test_root);
+	unlink(link);
+	nftw(test_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_root[0] = '\0';
+}
+
 static void fresh_root(void)
 {
+	static bool registered;
 	const char *tmp = getenv("TMPDIR");
+
+	if (!registered)
+		registered = atexit(clean_root) == 0;
+	clean_root();
 
 	snprintf(test_root, sizeof(test_root), "%s/sbx-test-XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(test_root))
@@ -290,5 +321,20 @@ TEST(remove_tree)
 	CHECK_ERR(sbx_claim("gone"), 0);
 }
 
+/* cli_socket: a sandbox's name becomes its socket; anything else stays. */
+TEST(socket_arg)
+{
+	char buf[PATH_MAX], want[PATH_MAX];
+
+	fresh_root();
+	CHECK_ERR(sbx_claim("web"), 0);
+	CHECK_ERR(sbx_path("web", SBX_SOCK, want), 0);
+	CHECK(strcmp(cli_socket("web", buf), want) == 0);
+	CHECK(strcmp(cli_socket("./web", buf), "./web") == 0);
+	CHECK(strcmp(cli_socket("/tmp/vm.sock", buf), "/tmp/vm.sock") == 0);
+	CHECK(strcmp(cli_socket("nosuch", buf), "nosuch") == 0);
+	CHECK(strcmp(cli_socket(".web", buf), ".web") == 0);
+}
+
 CHECK_MAIN(CASE(names), CASE(root_checks), CASE(socket_path_limit), CASE(create_race),
-           CASE(config_round_trip), CASE(liveness), CASE(remove_tree))
+           CASE(config_round_trip), CASE(liveness), CASE(remove_tree), CASE(socket_arg))
