@@ -56,6 +56,11 @@ __attribute__((noreturn)) static void sbx_daemon(const char *dir, const struct s
 		sbx_daemon_fail(pipe_fd, "stdio", -errno);
 	close(in);
 	close(out);
+	/* Nothing else of ours goes to the VMM: a pipe of the shell that ran
+	 * create, held open by a daemon, would keep its reader waiting. */
+	if (fd > 3)
+		close_range(3, (unsigned int)fd - 1, CLOSE_RANGE_CLOEXEC);
+	close_range((unsigned int)fd + 1, ~0u, CLOSE_RANGE_CLOEXEC);
 	/* run's relative paths are where create ran (docs/sandboxes.md). */
 	if (chdir(c->cwd) < 0)
 		sbx_daemon_fail(pipe_fd, c->cwd, -errno);
