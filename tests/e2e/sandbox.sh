@@ -22,10 +22,10 @@ kvmbox=$1
 # /tmp/kvmbox-UID.
 unset XDG_RUNTIME_DIR KVMBOX_SANDBOX_DIR
 root=/tmp/kvmbox-$(id -u)
-name=e2e-sbx-$$
-dir=$root/$name
+sbx=e2e-sbx-$$
+dir=$root/$sbx
 work=$(mktemp -d)
-trap 'timeout 60 "$kvmbox" rm -f "$name" >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap 'timeout 60 "$kvmbox" rm -f "$sbx" >/dev/null 2>&1; rm -rf "$work"' EXIT
 E2E_WORK=$work E2E_KVMBOX=$kvmbox E2E_CONTROL=$dir/control.sock
 E2E_CONSOLE=$dir/console.log E2E_VMM_LOG=$dir/vmm.log
 # Every call is bounded: a hang fails the check instead of the run.
@@ -34,7 +34,7 @@ check() { e2e_check "$@"; }
 # ls_is STATE: kvmbox ls shows the sandbox in STATE (256M, 1 CPU).
 ls_is() {
 	kb ls >"$work/ls" 2>&1
-	awk -v n="$name" -v s="$1" '$1 == n && $3 == s && $4 == 1 && $5 == "256M" { ok = 1 }
+	awk -v n="$sbx" -v s="$1" '$1 == n && $3 == s && $4 == 1 && $5 == "256M" { ok = 1 }
 		END { exit !ok }' "$work/ls" || { cat "$work/ls"; return 1; }
 }
 # field N PID: field N of /proc/PID/stat (4: the parent, 6: the session).
@@ -47,9 +47,9 @@ kb create --name ../x >"$work/out" 2>"$work/err"
 check "a bad name is refused" sh -c "[ $? -eq 2 ] && grep -q 'not a sandbox name' '$work/err'"
 
 # Boot 1: two creates of one name at once.
-kb create --name "$name" --persistent --memory 256 >"$work/c1" 2>"$work/e1" &
+kb create --name "$sbx" --persistent --memory 256 >"$work/c1" 2>"$work/e1" &
 p1=$!
-kb create --name "$name" --persistent --memory 256 >"$work/c2" 2>"$work/e2" &
+kb create --name "$sbx" --persistent --memory 256 >"$work/c2" 2>"$work/e2" &
 p2=$!
 wait $p1
 r1=$?
@@ -59,8 +59,8 @@ echo "  creates: $r1 $r2"
 sed 's/^/  create 1: /' "$work/e1"
 sed 's/^/  create 2: /' "$work/e2"
 check "two creates of one name: one wins, the other is told it exists" \
-	sh -c "{ [ $r1 -eq 0 ] && [ $r2 -eq 1 ] && grep -q 'named $name exists' '$work/e2'; } ||
-		{ [ $r2 -eq 0 ] && [ $r1 -eq 1 ] && grep -q 'named $name exists' '$work/e1'; }"
+	sh -c "{ [ $r1 -eq 0 ] && [ $r2 -eq 1 ] && grep -q 'named $sbx exists' '$work/e2'; } ||
+		{ [ $r2 -eq 0 ] && [ $r1 -eq 1 ] && grep -q 'named $sbx exists' '$work/e1'; }"
 vmm=$(cat "$dir/pid" 2>/dev/null)
 E2E_VMM_PID=$vmm
 check "the state folder is under /tmp/kvmbox-UID, mode 0700" \
@@ -69,25 +69,25 @@ check "detached: create exited, its VMM runs in a session of its own" \
 	sh -c "[ -n '$vmm' ] && kill -0 '$vmm' && [ \"$(field 4 "$vmm")\" != $$ ] && [ \"$(field 6 "$vmm")\" != \"$(field 6 $$)\" ]"
 check "ls: running" ls_is running
 
-kb exec "$name" -- sh -c 'echo kept >/persist.txt && sync && cat /persist.txt' >"$work/out" 2>"$work/err"
+kb exec "$sbx" -- sh -c 'echo kept >/persist.txt && sync && cat /persist.txt' >"$work/out" 2>"$work/err"
 check "exec NAME writes to the persistent root" [ "$(cat "$work/out")" = kept ]
-setsid "$kvmbox" exec "$name" -- cat /persist.txt >"$work/out" 2>"$work/err" </dev/null
+setsid "$kvmbox" exec "$sbx" -- cat /persist.txt >"$work/out" 2>"$work/err" </dev/null
 check "exec NAME again from a new process (and session)" [ "$(cat "$work/out")" = kept ]
 kb exec "$dir/control.sock" -- echo by-path >"$work/out" 2>"$work/err"
 check "exec SOCKET still works" [ "$(cat "$work/out")" = by-path ]
-kb status "$name" >"$work/out" 2>"$work/err"
+kb status "$sbx" >"$work/out" 2>"$work/err"
 check "status NAME" grep -q '"state": "running"' "$work/out"
 echo hello-cp >"$work/f"
-kb cp "$work/f" "$name:/tmp/f" >"$work/out" 2>"$work/err"
-kb fs cat "$name" /tmp/f >"$work/out" 2>"$work/err"
+kb cp "$work/f" "$sbx:/tmp/f" >"$work/out" 2>"$work/err"
+kb fs cat "$sbx" /tmp/f >"$work/out" 2>"$work/err"
 check "cp and fs by NAME" [ "$(cat "$work/out")" = hello-cp ]
-kb logs "$name" >"$work/out" 2>"$work/err"
+kb logs "$sbx" >"$work/out" 2>"$work/err"
 check "logs NAME" [ $? -eq 0 ]
-kb rm "$name" >"$work/out" 2>"$work/err"
+kb rm "$sbx" >"$work/out" 2>"$work/err"
 check "rm refuses a running sandbox without -f" \
 	sh -c "[ $? -eq 1 ] && grep -q 'is running' '$work/err' && [ -d '$dir' ]"
 
-kb stop "$name" >"$work/out" 2>"$work/err"
+kb stop "$sbx" >"$work/out" 2>"$work/err"
 rc=$?
 ! alive "$vmm"
 gone=$?
@@ -96,14 +96,14 @@ check "stop NAME: 0, the VMM is gone, the state kept" \
 check "ls: stopped" ls_is stopped
 
 # Boot 2: start from the saved config; the file is still there.
-kb start "$name" >"$work/out" 2>"$work/err"
+kb start "$sbx" >"$work/out" 2>"$work/err"
 rc=$?
 sed 's/^/  start: /' "$work/err"
 vmm=$(cat "$dir/pid" 2>/dev/null)
 E2E_VMM_PID=$vmm
 check "start NAME" [ $rc -eq 0 ]
 check "ls: running again" ls_is running
-kb exec "$name" -- cat /persist.txt >"$work/out" 2>"$work/err"
+kb exec "$sbx" -- cat /persist.txt >"$work/out" 2>"$work/err"
 check "exec after start sees the persistent file" [ "$(cat "$work/out")" = kept ]
 
 # kill -9 of the VMM: shown dead; rm (no -f needed) cleans it.
@@ -111,9 +111,9 @@ kill -9 "$vmm"
 for _ in $(seq 1 100); do alive "$vmm" || break; sleep 0.1; done
 E2E_VMM_PID=
 check "ls: dead after kill -9 of the VMM" ls_is dead
-kb rm "$name" >"$work/out" 2>"$work/err"
+kb rm "$sbx" >"$work/out" 2>"$work/err"
 rc=$?
 check "rm NAME cleans a dead sandbox" sh -c "[ $rc -eq 0 ] && [ ! -e '$dir' ]"
 kb ls >"$work/ls" 2>&1
-check "ls: gone" sh -c "! grep -q '^$name ' '$work/ls'"
+check "ls: gone" sh -c "! grep -q '^$sbx ' '$work/ls'"
 e2e_summary
