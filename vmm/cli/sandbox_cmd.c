@@ -99,6 +99,7 @@ struct sbx_create {
 	uint64_t wait_s;
 	char **run_argv; /* "create" then run's options, NULL-terminated */
 	int run_argc;
+	bool help;
 };
 
 /* sbx_create_args: --name, --persistent, --wait out of argv (before any
@@ -117,6 +118,7 @@ static int sbx_create_args(int argc, char **argv, struct sbx_create *a)
 			dashes = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			sbx_create_usage(stdout);
+			a->help = true;
 			return 1;
 		} else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
 			a->name = argv[++i];
@@ -281,7 +283,9 @@ int sbx_cmd_create(int argc, char **argv)
 	bool default_root = false;
 	int rc = sbx_create_args(argc, argv, &a), err;
 
-	if (rc || (rc = sbx_create_check(&a, &c, &default_root)))
+	if (rc == 1)
+		rc = 0; /* --help */
+	if (rc || a.help || (rc = sbx_create_check(&a, &c, &default_root)))
 		goto out;
 	rc = 1;
 	err = sbx_claim(a.name);
