@@ -448,11 +448,11 @@ int sbx_cmd_ls(int argc, char **argv)
 		if (sbx_name_ok(e->d_name))
 			continue; /* ".", "..", and what rm is removing */
 		more = realloc(names, (n + 1) * sizeof(*names));
-		if (!more || !(more[n] = strdup(e->d_name))) {
-			names = more;
-			break;
-		}
+		if (!more)
+			break; /* out of memory: list what we have */
 		names = more;
+		if (!(names[n] = strdup(e->d_name)))
+			break;
 		n++;
 	}
 	closedir(d);
