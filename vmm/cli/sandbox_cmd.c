@@ -456,7 +456,8 @@ int sbx_cmd_ls(int argc, char **argv)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), sbx_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), sbx_cmp);
 	for (size_t i = 0; i < n; i++) {
 		sbx_ls_one(names[i]);
 		free(names[i]);

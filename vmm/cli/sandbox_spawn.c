@@ -94,7 +94,7 @@ int sbx_spawn(const char *name, const char *dir, const struct sbx_config *c)
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	fflush(NULL);
+	(void)fflush(NULL);
 	child = fork();
 	if (child < 0) {
 		close(p[0]);
@@ -117,7 +117,7 @@ int sbx_spawn(const char *name, const char *dir, const struct sbx_config *c)
 	       (r < 0 && errno == EINTR))
 		got += r > 0 ? r : 0;
 	close(p[0]);
-	waitpid(child, &status, 0);
+	(void)waitpid(child, &status, 0);
 	if (got > 0) {
 		why[got] = '\0';
 		fprintf(stderr, "kvmbox: %s: %s\n", name, why);
@@ -211,31 +211,22 @@ int sbx_wait_exit(const char *dir, unsigned int wait_s)
 
 void sbx_tail(const char *dir, const char *file, unsigned int n, const char *prefix, FILE *out)
 {
-	char path[PATH_MAX], *lines[64] = { 0 }, *line = NULL;
-	unsigned int count = 0;
+	char path[PATH_MAX], *line = NULL;
+	unsigned long total = 0, i = 0;
 	size_t cap = 0;
 	FILE *f;
 
-	sbx_join(path, dir, file);
-	f = fopen(path, "re");
-	if (!f)
+	if (sbx_join(path, dir, file) || !(f = fopen(path, "re")))
 		return;
-	if (n > 64)
-		n = 64;
-	while (getline(&line, &cap, f) > 0) {
-		free(lines[count % n]);
-		lines[count++ % n] = strdup(line);
-	}
-	for (unsigned int i = count > n ? count - n : 0; i < count; i++) {
-		char *l = lines[i % n];
-
-		if (l) {
-			l[strcspn(l, "\r\n")] = '\0';
-			fprintf(out, "%s%s\n", prefix, l);
+	/* Two passes: count, then print the last n; a log is small. */
+	while (getline(&line, &cap, f) > 0)
+		total++;
+	rewind(f);
+	while (getline(&line, &cap, f) > 0)
+		if (i++ + n >= total) {
+			line[strcspn(line, "\r\n")] = '\0';
+			fprintf(out, "%s%s\n", prefix, line);
 		}
-	}
-	for (unsigned int i = 0; i < n; i++)
-		free(lines[i]);
 	free(line);
-	fclose(f);
+	(void)fclose(f);
 }

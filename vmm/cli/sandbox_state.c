@@ -340,7 +340,7 @@ enum sbx_state sbx_probe(const char *dir, pid_t *pid)
 
 int sbx_kill(const char *dir)
 {
-	pid_t pid, again;
+	pid_t pid = 0, again = 0;
 	int fd, err = 0;
 
 	if (sbx_holder(dir, &pid) <= 0)
