@@ -6,9 +6,11 @@
 #include "vmm/cli/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_parse_u64(const char *prog, const char *opt, const char *s, uint64_t min, uint64_t max,
@@ -48,4 +50,19 @@ char *cli_share(const char *name)
 		return path;
 	free(path);
 	return NULL;
+}
+
+/* cli_socket: see cli.h. */
+const char *cli_socket(const char *arg, char *buf)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	/* A path says where it is; a bare word is a sandbox's name when one
+	 * has it, and otherwise what it was (a socket in this folder). */
+	if (strchr(arg, '/') || sbx_name_ok(arg) || sbx_path(arg, NULL, dir) ||
+	    stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    snprintf(buf, PATH_MAX, "%s/" SBX_SOCK, dir) >= PATH_MAX)
+		return arg;
+	return buf;
 }

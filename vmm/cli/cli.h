@@ -12,7 +12,13 @@
  *   cp_cmd.c   `kvmbox cp`: files and folders in and out of the guest
  *   fs_cmd.c   `kvmbox fs ls|cat|stat|rm|mkdir`, and what cp shares
  *   ports_cmd.c `kvmbox ports publish|list|close` and `kvmbox run --publish`
- *   cli.c      what the verbs share in reading their arguments
+ *   cli.c      what the verbs share in reading their arguments, and
+ *              cli_socket: a sandbox's name where a SOCKET is taken
+ *   sandbox_state.c  named sandboxes' state folders: names, the folder
+ *              as the create lock, config.json, liveness by a lock
+ *   sandbox_spawn.c  a sandbox's VMM started detached, and its waits
+ *   sandbox_cmd.c    `kvmbox create|start|ls|logs`
+ *   sandbox_rm.c     `kvmbox stop NAME` and `kvmbox rm`
  *
  * The CLI uses the VM (vmm/vm.h) and the protocol's client (proto/); the
  * VM knows nothing of it.
@@ -27,6 +33,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /*
  * cli: what the kvmbox commands (run, exec, status, stop) share in reading
@@ -105,7 +112,10 @@ struct run_opts {
 	unsigned int nr_publish;
 	/* --net and the policy (run_net.c) */
 	bool net_set, net_policy_set;
-	uint32_t net_dns; /* the guest's resolver for kvmbox.net=; 0: none */
+	/* --no-command: with IMAGE, run none of its commands (kvmbox create) */
+	bool no_command;
+	const char *upper; /* --upper DIR: an image's writable layer on the host */
+	uint32_t net_dns;  /* the guest's resolver for kvmbox.net=; 0: none */
 };
 
 /* run_net_opt: --net, --net-allow, --net-deny, --net-policy into o (arg
@@ -170,6 +180,131 @@ void cli_usage(FILE *f);
 
 /* kvmbox run [OPTIONS] [-- CMD ARGS...] (run.c); returns the exit status. */
 int cli_run(int argc, char **argv);
+/*
+ * run_parse: kvmbox run's command line (argv[0] the verb) into o, which
+ * keeps pointers into argv and cuts some of its strings in place. 0, 1
+ * after --help, or -EINVAL after one message. Set optind to 0 first when
+ * getopt ran before in this process.
+ */
+int run_parse(int argc, char **argv, struct run_opts *o);
+/* run_opts_free: what run_parse and the defaults allocated in o. */
+void run_opts_free(struct run_opts *o);
+
+/*
+ * cli_socket: the control socket that arg names where a SOCKET is taken:
+ * arg itself when it holds a '/' or no sandbox has that name, else the
+ * named sandbox's (sandbox_state). buf (PATH_MAX) holds it then.
+ */
+const char *cli_socket(const char *arg, char *buf);
+
+/*
+ * sandbox_state: named sandboxes (docs/sandboxes.md). Each has a folder
+ * under the state root ($KVMBOX_SANDBOX_DIR, $XDG_RUNTIME_DIR/kvmbox, or
+ * /tmp/kvmbox-UID), made by mkdir, which is the lock of `create`: the
+ * files in it are SBX_* below.
+ */
+#define SBX_NAME_MAX 63
+#define SBX_CONFIG   "config.json"
+#define SBX_PID      "pid"
+#define SBX_LOCK     "lock"
+#define SBX_SOCK     "control.sock"
+#define SBX_CONSOLE  "console.log"
+#define SBX_VMM_LOG  "vmm.log"
+#define SBX_ROOTFS   "rootfs.ext4"
+#define SBX_UPPER    "upper"
+#define SBX_MAX_ARGS 512
+
+/* What `kvmbox create` saved, and `kvmbox start` boots again. */
+struct sbx_config {
+	char **argv; /* kvmbox run's options and IMAGE, NULL-terminated */
+	char *image; /* IMAGE as typed; NULL: the default root */
+	char *cwd;   /* where create ran: relative paths in argv are from there */
+	char **env;  /* "K=V": the KVMBOX_* variables create saw, NULL-terminated */
+	unsigned int cpus;
+	uint64_t mem_mib;
+	bool persistent;
+	int64_t created; /* seconds since the epoch */
+};
+
+/* What a sandbox's folder says about it (sbx_probe). */
+enum sbx_state {
+	SBX_CREATING, /* no config yet: a create is under way */
+	SBX_RUNNING,  /* its VMM holds the lock */
+	SBX_STOPPED,  /* no VMM, stopped by kvmbox stop (or never started) */
+	SBX_EXITED,   /* no VMM, which ended by itself and cleaned up */
+	SBX_DEAD,     /* no VMM, which ended without cleaning up (killed) */
+};
+
+/* sbx_name_ok: [a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}; 0 or -EINVAL. */
+int sbx_name_ok(const char *name);
+/* sbx_root: the state root into buf (PATH_MAX), made (0700) when make is
+ * set; it must be a folder of ours that no one else may write. 0 or
+ * -errno (-ENOENT when missing and !make). quiet: no message. */
+int sbx_root(char *buf, bool make, bool quiet);
+/* sbx_path: ROOT/NAME[/FILE] into buf (PATH_MAX), file may be NULL;
+ * nothing is made. 0 or -errno (-ENAMETOOLONG: the socket path is over
+ * sun_path's 107 bytes). */
+int sbx_path(const char *name, const char *file, char *buf);
+/* sbx_join: DIR/FILE into buf (PATH_MAX); 0 or -ENAMETOOLONG. */
+int sbx_join(char *buf, const char *dir, const char *file);
+/* sbx_claim: make NAME's folder; -EEXIST when it is there (the race of
+ * two creates is decided here), 0, or -errno after a message. */
+int sbx_claim(const char *name);
+/* sbx_remove: NAME's folder and all in it (renamed away first, so the
+ * name is free at once); 0 or -errno. */
+int sbx_remove(const char *name);
+/* sbx_config_write, sbx_config_read: dir/config.json (written whole, by a
+ * rename); 0 or -errno. sbx_config_free: what read allocated. */
+int sbx_config_write(const char *dir, const struct sbx_config *c);
+int sbx_config_read(const char *dir, struct sbx_config *c);
+void sbx_config_free(struct sbx_config *c);
+/* sbx_lock_take: in the process that becomes the VMM: dir/lock opened
+ * (not close-on-exec: the lock must survive the exec) and write-locked
+ * (fcntl F_SETLK, a lock of this process that execve keeps and its death
+ * drops). The fd, or -EAGAIN when another holds it, or -errno. */
+int sbx_lock_take(const char *dir);
+/* sbx_holder: the pid that holds dir/lock in *pid: 1, 0 when none does,
+ * or -errno. The lock, not the pid file, is the proof of life: a pid may
+ * be reused, a lock dies with its process. */
+int sbx_holder(const char *dir, pid_t *pid);
+/* sbx_probe: dir's state, and its VMM's pid when running. */
+enum sbx_state sbx_probe(const char *dir, pid_t *pid);
+/* sbx_state_name: "running", "stopped", ... */
+const char *sbx_state_name(enum sbx_state s);
+
+/*
+ * sandbox_spawn: a sandbox's VMM, `kvmbox run --control DIR/control.sock
+ * --console DIR/console.log ARGV...` in a daemon (double fork, setsid,
+ * stdin /dev/null, stdout and stderr to DIR/vmm.log) that holds DIR/lock
+ * for its life. 0 once the exec happened, or -errno after a message.
+ */
+int sbx_spawn(const char *name, const char *dir, const struct sbx_config *c);
+/* sbx_wait_ready: until the control socket's status says the guest is
+ * ready (0), the VMM is gone (-ESRCH), or wait_s passed (-ETIMEDOUT). */
+int sbx_wait_ready(const char *dir, unsigned int wait_s);
+/* sbx_wait_exit: until no VMM holds the lock (0) or wait_s passed (-ETIMEDOUT). */
+int sbx_wait_exit(const char *dir, unsigned int wait_s);
+/* sbx_status: the control socket's status reply, quietly; 0 or -errno. */
+int sbx_status(const char *dir, int wait_ms, json_t **reply);
+/* sbx_tail: the last n lines of dir/file on f, each after prefix. */
+void sbx_tail(const char *dir, const char *file, unsigned int n, const char *prefix, FILE *f);
+/* sbx_kill: SIGKILL to the lock's holder (checked again through a pidfd, so
+ * that a reused pid is never signalled); 0 or -errno. */
+int sbx_kill(const char *dir);
+
+/* sbx_lookup: NAME's folder into dir (PATH_MAX); -ENOENT after one
+ * message naming prog when no sandbox has that name. */
+int sbx_lookup(const char *prog, const char *name, char *dir);
+
+/* The verbs (sandbox_cmd.c, sandbox_rm.c). */
+int sbx_cmd_create(int argc, char **argv);
+int sbx_cmd_start(int argc, char **argv);
+int sbx_cmd_ls(int argc, char **argv);
+int sbx_cmd_logs(int argc, char **argv);
+int sbx_cmd_rm(int argc, char **argv);
+/* sbx_cmd_stop: kvmbox stop NAME: stop it and wait for its VMM to end;
+ * any other operand is kvmbox stop SOCKET (ctl_cmd_stop). */
+int sbx_cmd_stop(int argc, char **argv);
 
 /*
  * cli_parse_u64: s as a whole decimal number in [min, max] into *out; 0,

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ struct cp_side {
 /* cp_side: arg as SOCKET:PATH when what is before the first ':' is a socket. */
 static int cp_side(char *arg, struct cp_side *s)
 {
-	char *colon = strchr(arg, ':');
+	char *colon = strchr(arg, ':'), buf[PATH_MAX];
 	struct stat st;
 
 	s->sock = NULL;
@@ -37,7 +38,7 @@ static int cp_side(char *arg, struct cp_side *s)
 	if (!colon)
 		return 0;
 	*colon = '\0';
-	if (stat(arg, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	if (stat(cli_socket(arg, buf), &st) == 0 && S_ISSOCK(st.st_mode)) {
 		s->sock = arg;
 		s->path = colon + 1;
 		return s->path[0] ? 0 : -EINVAL;

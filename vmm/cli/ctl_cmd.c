@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,7 +54,8 @@ static void ctl_exec_usage(FILE *f)
 	        "                   [--wait SECONDS] SOCKET -- CMD ARGS...\n"
 	        "\n"
 	        "  Run CMD in the microVM whose control socket is SOCKET (kvmbox run\n"
-	        "  --control SOCKET). Its stdout and stderr are ours, and so is its stdin\n"
+	        "  --control SOCKET), or in the sandbox named SOCKET (kvmbox create). Its\n"
+	        "  stdout and stderr are ours, and so is its stdin\n"
 	        "  unless that is a terminal (with -t: always). Exit status: CMD's, or\n"
 	        "  128+N when signal N killed it; 125 kvmbox exec failed, 126 CMD could\n"
 	        "  not be started, 127 CMD (or DIR, or USER) does not exist. SIGINT,\n"
@@ -168,6 +170,7 @@ int ctl_cmd_exec(int argc, char **argv)
 	struct ctl_tty tty = { .winch_fd = -1 };
 	sigset_t sigs;
 	const char **env = NULL, *path;
+	char sock[PATH_MAX];
 	size_t nr_env = 0;
 	int c, err, status = CTL_EXIT_FAILED;
 	uint64_t secs;
@@ -224,7 +227,7 @@ int ctl_cmd_exec(int argc, char **argv)
 		fprintf(stderr, "kvmbox exec: needs SOCKET and a command\n");
 		goto usage;
 	}
-	path = argv[optind++];
+	path = cli_socket(argv[optind++], sock);
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	if (optind >= argc) {
@@ -336,7 +339,7 @@ static int ctl_request(const char *path, const char *op, bool force, int64_t gue
  * where guest_wait_s is); NULL after a message.
  */
 static const char *ctl_socket_arg(int argc, char **argv, const char *cmd, bool *force,
-                                  uint64_t *wait_s, int64_t *guest_wait_s)
+                                  uint64_t *wait_s, int64_t *guest_wait_s, char *sock)
 {
 	char opt[32];
 	uint64_t v;
@@ -363,14 +366,15 @@ static const char *ctl_socket_arg(int argc, char **argv, const char *cmd, bool *
 		        force ? " [--force]" : "", guest_wait_s ? " [--guest-wait SECONDS]" : "");
 		return NULL;
 	}
-	return argv[i];
+	return cli_socket(argv[i], sock);
 }
 
 int ctl_cmd_status(int argc, char **argv)
 {
 	uint64_t wait_s = CTL_WAIT_VMM_S;
 	int64_t guest_s = -1;
-	const char *path = ctl_socket_arg(argc, argv, "status", NULL, &wait_s, &guest_s);
+	char sock[PATH_MAX];
+	const char *path = ctl_socket_arg(argc, argv, "status", NULL, &wait_s, &guest_s, sock);
 	json_t *reply;
 
 	if (!path)
@@ -392,7 +396,8 @@ int ctl_cmd_stop(int argc, char **argv)
 {
 	bool force = false;
 	uint64_t wait_s = CTL_WAIT_AGENT_S;
-	const char *path = ctl_socket_arg(argc, argv, "stop", &force, &wait_s, NULL);
+	char sock[PATH_MAX];
+	const char *path = ctl_socket_arg(argc, argv, "stop", &force, &wait_s, NULL, sock);
 	json_t *reply;
 
 	if (!path)

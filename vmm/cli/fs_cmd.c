@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@
 
 int cli_fs_open(const char *prog, const char *sock, struct proto_client *c)
 {
-	int err = proto_client_open(c, sock);
+	char buf[PATH_MAX];
+	int err = proto_client_open(c, cli_socket(sock, buf));
 
 	if (err) {
 		fprintf(stderr, "%s: control socket %s: %s\n", prog, sock, strerror(-err));

@@ -30,7 +30,11 @@ void cli_usage(FILE *f)
 	    "                  [-e K=V]... [-w DIR] [-u USER]\n"
 	    "                  [--pull missing|always|never] [--insecure-registry HOST]...\n"
 	    "                  [--auth-file FILE] [--store DIR]\n"
+	    "                  [--no-command] [--upper DIR]\n"
 	    "                  [IMAGE] [-- CMD ARGS...]\n"
+	    "       kvmbox create --name NAME [--persistent] [--wait S] [run options] [IMAGE]\n"
+	    "       kvmbox start [--wait S] NAME | kvmbox stop [--force] NAME\n"
+	    "       kvmbox ls | kvmbox logs [--vmm] NAME | kvmbox rm [-f] NAME...\n"
 	    "       kvmbox pull [--insecure-registry HOST]... [--auth-file FILE] REF\n"
 	    "       kvmbox images | kvmbox rmi REF...   (kvmbox pull --help)\n"
 	    "       kvmbox exec [-t] [-e K=V]... [-w DIR] [-u USER] [--timeout S]\n"
@@ -42,6 +46,7 @@ void cli_usage(FILE *f)
 	    "       kvmbox fs ls|cat|stat|rm|mkdir [-r|-l|-p] SOCKET PATH\n"
 	    "       kvmbox ports publish|list|close SOCKET ...   (kvmbox ports --help)\n"
 	    "       kvmbox --version | --help\n"
+	    "  (wherever SOCKET is taken, a sandbox's NAME is too: docs/sandboxes.md)\n"
 	    "\n"
 	    "  --kernel PATH        bzImage or uncompressed ELF vmlinux (x86-64); default\n"
 	    "                       $KVMBOX_KERNEL, $KVMBOX_KERNEL_DIR/vmlinux, or\n"
@@ -102,6 +107,10 @@ void cli_usage(FILE *f)
 	    "                       after its Entrypoint (default: its Cmd), with its Env,\n"
 	    "                       WorkingDir and User unless -e, -w, -u say otherwise\n"
 	    "  --pull WHEN          fetch IMAGE: missing (default), always, never\n"
+	    "  --no-command         with IMAGE, run none of its commands: the VM waits\n"
+	    "                       for kvmbox exec (what kvmbox create does)\n"
+	    "  --upper DIR          with IMAGE, the writable layer is the host folder\n"
+	    "                       DIR (kept across boots) instead of a tmpfs\n"
 	    "  -- CMD ARGS...       run CMD in the guest through kvmbox-agent (default\n"
 	    "                       initrd with a command or --control:\n"
 	    "                       share/kvmbox/agent-initrd.gz beside kvmbox),\n"
@@ -119,11 +128,13 @@ static const struct cli_verb {
 	int (*fn)(int argc, char **argv);
 } cli_verbs[] = {
 	{ "run", cli_run },           { "exec", ctl_cmd_exec },
-	{ "status", ctl_cmd_status }, { "stop", ctl_cmd_stop },
+	{ "status", ctl_cmd_status }, { "stop", sbx_cmd_stop },
 	{ "cp", ctl_cmd_cp },         { "fs", ctl_cmd_fs },
 	{ "pull", image_cmd_pull },   { "images", image_cmd_images },
 	{ "rmi", image_cmd_rmi },     { "metrics", ctl_cmd_metrics },
-	{ "ports", ctl_cmd_ports },
+	{ "ports", ctl_cmd_ports },   { "create", sbx_cmd_create },
+	{ "start", sbx_cmd_start },   { "ls", sbx_cmd_ls },
+	{ "logs", sbx_cmd_logs },     { "rm", sbx_cmd_rm },
 };
 
 int main(int argc, char **argv)

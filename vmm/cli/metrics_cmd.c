@@ -12,6 +12,7 @@
 #include "vmm/cli/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,7 @@ int ctl_cmd_metrics(int argc, char **argv)
 	uint64_t interval_ms = 1000, count = 0, guest_s;
 	int64_t guest_wait_ms = -1;
 	const char *path = NULL;
+	char sock[PATH_MAX];
 	int err;
 
 	for (int i = 1; i < argc; i++) {
@@ -160,7 +162,7 @@ int ctl_cmd_metrics(int argc, char **argv)
 		metrics_usage(stderr);
 		return 2;
 	}
-	err = proto_client_open(&c, path);
+	err = proto_client_open(&c, cli_socket(path, sock));
 	if (err) {
 		fprintf(stderr, "kvmbox metrics: control socket %s: %s\n", path, strerror(-err));
 		return 1;

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,8 @@ static int ports_request(const char *prog, const char *path, json_t *req, json_t
 	struct proto_client client = { .fd = -1 };
 	struct proto_frame f = { 0 };
 	struct proto_env env;
-	int err = proto_client_open(&client, path);
+	char sock[PATH_MAX];
+	int err = proto_client_open(&client, cli_socket(path, sock));
 
 	*reply = NULL;
 	if (err) {

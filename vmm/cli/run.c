@@ -36,6 +36,8 @@ enum {
 	OPT_ROOTFS_DIR,
 	OPT_CONSOLE_MAX,
 	OPT_PUBLISH,
+	OPT_NO_COMMAND,
+	OPT_UPPER,
 };
 
 /* --console's default limit: enough for any boot log, not a full disk. */
@@ -77,7 +79,7 @@ static int run_parse_disk(char *arg, struct vm_config *cfg)
 	return 0;
 }
 
-static int run_parse(int argc, char **argv, struct run_opts *o)
+int run_parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
@@ -110,6 +112,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "net-allow", required_argument, NULL, RUN_OPT_NET_ALLOW },
 		{ "net-deny", required_argument, NULL, RUN_OPT_NET_DENY },
 		{ "net-policy", required_argument, NULL, RUN_OPT_NET_POLICY },
+		{ "no-command", no_argument, NULL, OPT_NO_COMMAND },
+		{ "upper", required_argument, NULL, OPT_UPPER },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -202,6 +206,16 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (run_parse_publish(o, optarg))
 				return -EINVAL;
 			break;
+		case OPT_NO_COMMAND:
+			o->no_command = true;
+			break;
+		case OPT_UPPER:
+			if (!optarg[0]) {
+				fprintf(stderr, "kvmbox: --upper needs a host folder\n");
+				return -EINVAL;
+			}
+			o->upper = optarg;
+			break;
 		case 't':
 			o->timings = true;
 			break;
@@ -243,6 +257,10 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	}
 	if (optind < argc)
 		o->command = argv + optind;
+	if ((o->no_command || o->upper) && (!o->image || o->command)) {
+		fprintf(stderr, "kvmbox: --no-command and --upper go with an IMAGE and no CMD\n");
+		return -EINVAL;
+	}
 	o->cfg.vsock.guest_cid = o->cid ? o->cid : 3;
 	return 0;
 }
@@ -452,7 +470,7 @@ static int run_open_console(struct run_opts *o)
 	return 0;
 }
 
-static void run_opts_free(struct run_opts *o)
+void run_opts_free(struct run_opts *o)
 {
 	run_image_free(o);
 	run_publish_free(o);

@@ -26,6 +26,7 @@ static const char *const run_fs_tags[VM_MAX_SHARES] = {
 
 #define RUN_FS_ROOT_TAG  "rootfs"
 #define RUN_FS_IMAGE_TAG "image"
+#define RUN_FS_UPPER_TAG "upper"
 
 /* run_fs_guest_path_ok: absolute, not "/", short, nothing the command line
  * or the agent's parser cannot carry, no "." or ".." component. */
@@ -227,6 +228,11 @@ int run_fs_add_image(struct run_opts *o)
 	sh->grafts = (const char *const *)o->img.layer_dirs;
 	sh->nr_grafts = (uint32_t)o->img.nr_layers;
 	sh->overlay_xattrs = true;
+	/* --upper DIR: the writable layer on the host, kept across boots
+	 * (kvmbox create --persistent), instead of the agent's tmpfs. */
+	if (o->upper &&
+	    run_fs_add(o, "--upper", o->upper, false, FUSE_CACHE_AUTO, RUN_FS_UPPER_TAG, NULL))
+		return -EINVAL;
 	return 0;
 }
 
@@ -236,9 +242,10 @@ int run_fs_cmdline(const struct run_opts *o, char **out)
 	int err = s ? 0 : -ENOMEM;
 
 	if (!err && o->have_img)
-		err = run_fs_append(&s,
-		                    " kvmbox.root=%s kvmbox.rootfstype=virtiofs kvmbox.layers=%zu",
-		                    RUN_FS_IMAGE_TAG, o->img.nr_layers);
+		err = run_fs_append(
+		    &s, " kvmbox.root=%s kvmbox.rootfstype=virtiofs kvmbox.layers=%zu%s",
+		    RUN_FS_IMAGE_TAG, o->img.nr_layers,
+		    o->upper ? " kvmbox.upper=" RUN_FS_UPPER_TAG : "");
 	if (!err && o->root_on_fs)
 		err = run_fs_append(&s, " kvmbox.root=%s kvmbox.rootfstype=virtiofs%s",
 		                    RUN_FS_ROOT_TAG, o->root_fs_ro ? " kvmbox.rootflags=ro" : "");

@@ -166,7 +166,8 @@ int run_image_prepare(struct run_opts *o)
 		fprintf(stderr, "kvmbox: cannot lock the image store\n");
 		return -EIO;
 	}
-	if (run_fs_add_image(o) || run_image_argv(o) || run_image_env(o))
+	/* --no-command: a sandbox's VM waits for kvmbox exec instead. */
+	if (run_fs_add_image(o) || (!o->no_command && run_image_argv(o)) || run_image_env(o))
 		return -EINVAL;
 	if (!o->workdir)
 		o->workdir = o->img.workdir && o->img.workdir[0] ? o->img.workdir : NULL;
