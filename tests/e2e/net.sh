@@ -135,12 +135,13 @@ assert s["tx_frames"] > 0 and s["rx_frames"] > 0
 EOF
 result "kvmbox status counts the denied frames" $?
 # A published port beside user mode: busybox httpd on the guest's
-# 127.0.0.1:8080, fetched from L1 through the port --publish picked.
+# 127.0.0.1:8080 (its files in /tmp: the default root is read-only),
+# fetched from L1 through the port --publish picked.
 pport=$(sed -n 's/^kvmbox: published 127\.0\.0\.1:\([0-9]*\) -> guest port 8080$/\1/p' \
 	"$work/vmm.out")
-kx sh -c 'mkdir -p /www && head -c 1048576 /dev/urandom >/www/b && sha256sum </www/b'
+kx sh -c 'mkdir -p /tmp/www && head -c 1048576 /dev/urandom >/tmp/www/b && sha256sum </tmp/www/b'
 gwant=$(cut -d' ' -f1 "$work/out")
-timeout -k 5 300 "$kvmbox" exec "$sock" -- httpd -f -p 127.0.0.1:8080 -h /www \
+timeout -k 5 300 "$kvmbox" exec "$sock" -- httpd -f -p 127.0.0.1:8080 -h /tmp/www \
 	>/dev/null 2>&1 &
 httpd=$!
 for _ in $(seq 1 100); do
