@@ -10,10 +10,11 @@
  * It runs as kvmbox enters a vmlinux (vmm/boot/boot_cpu.c): long mode,
  * the first 4 GiB identity mapped with 2 MiB pages (so RAM and the MMIO
  * gap are both reachable at GPA = GVA), interrupts off and an IDT of limit
- * 0. Interrupts stay off: the devices' interrupts are raised and never
- * taken nor acknowledged, which is one of the attacks. Any fault of ours
- * is a triple fault, so the code touches nothing but its own image, the
- * zero page, the command line and the device windows.
+ * 0. The devices' interrupts are raised and never taken nor acknowledged,
+ * which is one of the attacks; only a local APIC timer of our own wakes
+ * us from HLT while we wait (hg_idle.c). Any fault of ours is a triple
+ * fault, so the code touches nothing but its own image, the zero page,
+ * the command line, the device windows and the local APIC.
  */
 #ifndef KVMBOX_TESTS_HOSTILE_GUEST_HG_H
 #define KVMBOX_TESTS_HOSTILE_GUEST_HG_H
@@ -114,6 +115,10 @@ void hg_spin(uint64_t ticks);
 void *memset(void *p, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 
+/* hg_idle.c: an IDT and the local APIC timer, for sleeping in HLT. */
+void hg_idle_init(void);
+void hg_sleep(uint32_t ns);
+
 /* hg_virtio.c: a driver that does what it is told, right or wrong. */
 void hg_dev_attach(struct hg_dev *d, unsigned int slot);
 int hg_dev_setup(struct hg_dev *d);
@@ -123,6 +128,7 @@ void hg_post(struct hg_dev *d, unsigned int qi, uint16_t head);
 void hg_publish(struct hg_dev *d, unsigned int qi, uint16_t idx);
 void hg_notify(const struct hg_dev *d, unsigned int qi);
 int hg_wait_used(const struct hg_dev *d, unsigned int qi, uint16_t want);
+int hg_wait_answer(const struct hg_dev *d, unsigned int qi, uint16_t want);
 uint16_t hg_used_idx(const struct hg_dev *d, unsigned int qi);
 void hg_set_desc(struct hg_dev *d, unsigned int qi, uint16_t i, uint64_t addr, uint32_t len,
                  uint16_t flags, uint16_t next);

@@ -61,8 +61,10 @@ static void blk_reset_reads(struct hg_dev *d)
 	hg_dev_setup(d);
 	hg_post(d, 0, blk_req(d, 0, BLK_T_IN, 0, (uintptr_t)hg_buf(d, 1), 4096));
 	hg_notify(d, 0);
-	hg_wait_used(d, 0, 1);
-	hg_line(d, "reset-reads", blk_status(d, 0) == 0 ? "answered" : "silent");
+	if (hg_wait_answer(d, 0, 1))
+		hg_line(d, "reset-reads", "silent");
+	else
+		hg_line(d, "reset-reads", blk_status(d, 0) == 0 ? "answered" : "failed");
 }
 
 /*

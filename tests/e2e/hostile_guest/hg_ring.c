@@ -202,7 +202,7 @@ static void reset_in_flight(struct hg_dev *d, unsigned int qi)
 	benign(d, qi, 0);
 	hg_post(d, qi, 0);
 	hg_notify(d, qi);
-	err = hg_wait_used(d, qi, 1);
+	err = hg_wait_answer(d, qi, 1);
 	hg_line(d, "reset-in-flight", err ? "silent" : "answered");
 }
 

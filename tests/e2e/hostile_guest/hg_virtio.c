@@ -163,7 +163,20 @@ int hg_wait_used(const struct hg_dev *d, unsigned int qi, uint16_t want)
 	do {
 		if ((int16_t)(hg_used_idx(d, qi) - want) >= 0)
 			return 0;
-		__asm__ __volatile__("pause");
+		hg_sleep(1000000);
 	} while (hg_rdtsc() < end);
+	return -1;
+}
+
+/*
+ * hg_wait_answer: hg_wait_used for a request that must be answered (the
+ * device set up again after an attack), ten times as long: the emulated
+ * test host can be slow to complete real I/O.
+ */
+int hg_wait_answer(const struct hg_dev *d, unsigned int qi, uint16_t want)
+{
+	for (int i = 0; i < 10; i++)
+		if (hg_wait_used(d, qi, want) == 0)
+			return 0;
 	return -1;
 }

@@ -283,8 +283,10 @@ static void fs_reset_busy(struct hg_dev *d)
 	hg_notify(d, FS_REQQ);
 	hg_wr32(d, VM_STATUS, 0);
 	hg_dev_setup(d);
-	fs_init(d);
-	err = hg_wait_used(d, FS_REQQ, 1);
+	fuse_req(d, FS_REQQ, 0, FUSE_INIT, 0, FUSE_IN_LEN + 64, (uint32_t[16]){ 7, 31 }, 64,
+	         HG_BUF_SIZE);
+	hg_notify(d, FS_REQQ);
+	err = hg_wait_answer(d, FS_REQQ, 1);
 	hg_line(d, "reset-busy", err ? "silent" : "answered");
 }
 
