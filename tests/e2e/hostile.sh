@@ -123,6 +123,14 @@ e2e_result "the VMM answered each status within 2 s" \
 lines1=$(grep -c '^hostile:' "$work/console")
 echo "the guest printed $((lines1 - lines0)) attack lines meanwhile," \
 	"up to $(tr -d '\r' <"$work/console" | grep '^hostile: round' | tail -n 1)"
+if [ "$lines1" -le "$lines0" ]; then
+	# Where each of the VMM's threads is, and what the guest said last.
+	for t in /proc/"$vmm"/task/*; do
+		echo "  thread $(cat "$t/comm"): state $(cut -d' ' -f3 "$t/stat")," \
+			"wchan $(cat "$t/wchan" 2>/dev/null), syscall $(cut -d' ' -f1-3 "$t/syscall" 2>/dev/null)"
+	done
+	tr -d '\r' <"$work/console" | tail -n 8 | sed 's/^/  console: /'
+fi
 e2e_result "the guest went on attacking during the checks" "$([ "$lines1" -gt "$lines0" ]; echo $?)"
 for a in loop-chain loop-self loop-indirect out-of-ram repost-head idx-far-ahead idx-65535 \
 	notify-not-ready config-write-mid-io reset-in-flight irq-noack bad-registers; do

@@ -99,13 +99,13 @@ uint64_t hg_rdtsc(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
-/* hg_spin: wait ticks of the TSC, asleep in steps of 1 ms (hg_idle.c). */
+/* hg_spin: busy-wait ticks of the TSC; the host stops us whenever it likes. */
 void hg_spin(uint64_t ticks)
 {
 	uint64_t end = hg_rdtsc() + ticks;
 
 	while (hg_rdtsc() < end)
-		hg_sleep(1000000);
+		__asm__ __volatile__("pause");
 }
 
 void *memset(void *p, int c, size_t n)

@@ -220,7 +220,6 @@ void hg_main(const uint8_t *zp)
 	uint64_t cmd = rd32(zp + ZP_CMD_LINE_PTR) | (uint64_t)rd32(zp + ZP_EXT_CMD_LINE_PTR) << 32;
 
 	hg_puts("hostile: start\n");
-	hg_idle_init();
 	hg_ram_end = ram_end(zp);
 	hg_puts("hostile: ram end ");
 	hg_putx(hg_ram_end);

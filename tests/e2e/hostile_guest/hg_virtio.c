@@ -163,7 +163,7 @@ int hg_wait_used(const struct hg_dev *d, unsigned int qi, uint16_t want)
 	do {
 		if ((int16_t)(hg_used_idx(d, qi) - want) >= 0)
 			return 0;
-		hg_sleep(1000000);
+		__asm__ __volatile__("pause");
 	} while (hg_rdtsc() < end);
 	return -1;
 }
