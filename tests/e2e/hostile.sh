@@ -51,11 +51,12 @@ vmm_cpu() {
 	echo
 }
 
-# console_has PATTERN: a line of the guest's console matches PATTERN. Not
-# a pipe into grep -q: under pipefail, tr killed by SIGPIPE when grep
-# stops early would make a match a failure once the console is large.
+# console_has PATTERN: a line of the guest's console matches PATTERN.
+# grep -c, not -q: under pipefail, tr killed by SIGPIPE when grep -q stops
+# early would make a match a failure once the console is large (and L1
+# has no /dev/fd for a process substitution).
 console_has() {
-	grep -qE -- "$1" <(tr -d '\r' <"$work/console" 2>/dev/null)
+	tr -d '\r' <"$work/console" 2>/dev/null | grep -cE -- "$1" >/dev/null
 }
 
 # A disk with data in it, a folder to share, and the host helper
