@@ -9,12 +9,12 @@
 # lengths, resets with I/O in flight, interrupts never acknowledged) while
 # this script checks, during the attacks, that:
 #  - `kvmbox status` answers, ten times about 2 s apart (more where the
-#    client is slow to start), and the VMM's
-#    part of each (the request reaching the control socket to the reply
-#    leaving it, timed by hostile_host.py's relay) takes under 2 s;
+#    client is slow to start), and the VMM's part of each (the request
+#    reaching the control socket to the reply leaving it, timed by
+#    hostile_host.py's relay) takes under 2 s (5 s in L1: below);
 #  - the guest went on attacking meanwhile (the console grew);
-#  - `kvmbox stop --force` ends the VMM within 1 s of the request reaching
-#    it, with the forced stop's exit status (0), and no sanitizer report,
+#  - `kvmbox stop --force` ends the VMM within 1 s (5 s in L1) of the
+#    request reaching it, with the forced stop's exit status (0), and no sanitizer report,
 #    triple fault or KVM error on the VMM's stderr.
 # The client's own times are printed, not judged: starting a program in
 # the emulated host takes seconds (shared/TESTING.md: count, don't time).
@@ -29,6 +29,18 @@ work=$(mktemp -d)
 sock=$work/c.sock
 vmm='' helper=''
 trap 'kill $vmm $helper 2>/dev/null; rm -rf "$work"' EXIT
+
+# The bounds: the VMM answers a status within 2 s and is gone within 1 s
+# of a forced stop. In tools/kvm-env's emulated host (KVM_ENV_L1=1),
+# shared with other runs, everything is two orders of magnitude slower and
+# its pace varies (a forced stop took 0.46 s, 0.83 s and 1.42 s in three
+# runs of this test there; starting a client, 2 to 9 s), so there the
+# bounds are 5 s: loose enough not to fail on the host's pace, tight
+# enough to catch a VMM that hangs or waits on the guest.
+status_max_ms=2000 stop_max_ms=1000
+if [ "${KVM_ENV_L1:-0}" = 1 ]; then
+	status_max_ms=5000 stop_max_ms=5000
+fi
 
 # now_us: the wall clock in microseconds, without a fork (bash 5's
 # EPOCHREALTIME), so that the figures measure kvmbox and not `date`.
@@ -122,8 +134,9 @@ grep '^vsock_clients' "$work/host.log" | tail -n 1 | sed 's/^/  host listener: /
 vmm_ms=$(grep -oE '^conn [0-9]+ reply_ms [0-9.]+' "$work/host.log" | awk '{print $4}')
 echo "the VMM's answers (ms):" $vmm_ms
 e2e_result "kvmbox status answered 10 times during the attacks" "$([ "$ok" = 10 ]; echo $?)"
-e2e_result "the VMM answered each status within 2 s" \
-	"$(echo "$vmm_ms" | awk 'NF { n++; if ($1 >= 2000) bad++ } END { exit !(n == 10 && !bad) }'; echo $?)"
+e2e_result "the VMM answered each status within $((status_max_ms / 1000)) s" \
+	"$(echo "$vmm_ms" | awk -v max="$status_max_ms" \
+		'NF { n++; if ($1 >= max) bad++ } END { exit !(n == 10 && !bad) }'; echo $?)"
 lines1=$(grep -c '^hostile:' "$work/console")
 echo "the guest printed $((lines1 - lines0)) attack lines meanwhile," \
 	"up to $(tr -d '\r' <"$work/console" | grep '^hostile: round' | tail -n 1)"
@@ -172,8 +185,8 @@ echo "stop --force: the client exited $stop_rc after $cli_ms ms; the VMM exited 
 	"$stop_ms ms after the request reached it"
 e2e_result "kvmbox stop --force answered" "$stop_rc"
 e2e_result "the VMM exited with the forced stop's status (0)" "$vmm_rc"
-e2e_result "the VMM was gone within 1 s of the request" \
-	"$([ -n "$req" ] && [ -n "$gone" ] && [ "$stop_ms" -ge 0 ] && [ "$stop_ms" -lt 1000 ]; echo $?)"
+e2e_result "the VMM was gone within $((stop_max_ms / 1000)) s of the request" \
+	"$([ -n "$req" ] && [ -n "$gone" ] && [ "$stop_ms" -ge 0 ] && [ "$stop_ms" -lt "$stop_max_ms" ]; echo $?)"
 if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error|triple fault|KVM_EXIT|internal error' \
 	"$work/vmm.out"; then
 	e2e_result "no sanitizer report, triple fault or KVM error" 1
