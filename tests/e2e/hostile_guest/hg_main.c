@@ -215,8 +215,27 @@ static void hg_round(void)
 	}
 }
 
+/* has_word: whether the command line cmd holds the word w. */
+static int has_word(const char *cmd, const char *w)
+{
+	for (const char *p = cmd; *p; p++) {
+		const char *q = p, *r = w;
+
+		if (p != cmd && p[-1] != ' ')
+			continue;
+		while (*r && *q == *r) {
+			q++;
+			r++;
+		}
+		if (!*r && (*q == ' ' || !*q))
+			return 1;
+	}
+	return 0;
+}
+
 void hg_main(const uint8_t *zp)
 {
+	int idle = 0;
 	uint64_t cmd = rd32(zp + ZP_CMD_LINE_PTR) | (uint64_t)rd32(zp + ZP_EXT_CMD_LINE_PTR) << 32;
 
 	hg_puts("hostile: start\n");
@@ -224,8 +243,10 @@ void hg_main(const uint8_t *zp)
 	hg_puts("hostile: ram end ");
 	hg_putx(hg_ram_end);
 	hg_puts("\n");
-	if (cmd && cmd < hg_ram_end)
+	if (cmd && cmd < hg_ram_end) {
 		find_devs((const char *)(uintptr_t)cmd);
+		idle = has_word((const char *)(uintptr_t)cmd, "hostile.idle");
+	}
 	hg_puts("hostile: ");
 	hg_putu(hg_nr_devs);
 	hg_puts(" devices\n");
@@ -233,6 +254,11 @@ void hg_main(const uint8_t *zp)
 		hg_puts("hostile: round ");
 		hg_putu(n);
 		hg_puts("\n");
-		hg_round();
+		/* hostile.idle on the command line: the same VM, no attacks (a
+		 * baseline for the host's figures). */
+		if (idle)
+			hg_spin(1000000000ull);
+		else
+			hg_round();
 	}
 }
