@@ -39,6 +39,8 @@
 
 /* How long passt is given to end after SIGTERM, in 10 ms steps. */
 #define NET_PASST_REAP_STEPS 200
+/* How long passt is given to exit once its socket closed, in 1 ms steps. */
+#define NET_PASST_EXIT_STEPS 100
 #define NET_PASST_ARGS       28
 #define NET_PASST_WHY        160
 
@@ -89,6 +91,28 @@ static void net_passt_why(int fd, char *why, size_t size)
 	free(buf);
 }
 
+/*
+ * net_passt_exited: passt's status once it has exited, waiting at most
+ * NET_PASST_EXIT_STEPS ms: its socket just closed, so it is on its way
+ * out (a wait paid once, when the link goes down for good). false when it
+ * has not exited by then.
+ */
+static bool net_passt_exited(struct net_passt *p, int *st)
+{
+	for (unsigned int i = 0; p->pid > 0 && i < NET_PASST_EXIT_STEPS; i++) {
+		pid_t r = waitpid(p->pid, st, WNOHANG);
+
+		if (r == p->pid) {
+			p->pid = -1;
+			return true;
+		}
+		if (r < 0)
+			return false;
+		usleep(1000);
+	}
+	return false;
+}
+
 /* net_passt_down: the stream ended: say why, once. */
 static void net_passt_down(struct net_stream *s, int err)
 {
@@ -96,11 +120,10 @@ static void net_passt_down(struct net_stream *s, int err)
 	char why[NET_PASST_WHY], what[64];
 	int st;
 
-	net_passt_why(p->errfd, why, sizeof(why));
 	if (err == -EPROTO) {
 		snprintf(what, sizeof(what), "passt sent a frame length over %u",
 		         NET_STREAM_MAX_LEN);
-	} else if (p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == p->pid) {
+	} else if (net_passt_exited(p, &st)) {
 		p->pid = -1;
 		if (WIFSIGNALED(st))
 			snprintf(what, sizeof(what), "passt was killed by signal %d", WTERMSIG(st));
@@ -111,6 +134,7 @@ static void net_passt_down(struct net_stream *s, int err)
 		snprintf(what, sizeof(what), "passt's socket %s",
 		         err ? strerror(-err) : "was closed");
 	}
+	net_passt_why(p->errfd, why, sizeof(why));
 	fprintf(stderr, "kvmbox: --net passt: %s%s%s%s; the guest's link is down\n", what,
 	        why[0] ? " (" : "", why, why[0] ? ")" : "");
 }
