@@ -92,6 +92,7 @@ struct net_stream {
 	uint8_t rx_flags; /* virtio-net header flags for received frames */
 	struct loop_op rd_op, wr_op, defer_op;
 	bool rd_polling, wr_polling, deferred;
+	bool starved; /* frames wait in rbuf for room in the device's queue */
 	bool down;
 	unsigned int errors; /* polls that ended in an error, in a row */
 	uint32_t skip;       /* bytes of an oversized frame still to drop */

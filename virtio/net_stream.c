@@ -176,7 +176,9 @@ static void net_stream_pass(struct net_stream *s)
 	}
 	if (left && net_rx_room(s->be.net))
 		net_stream_defer(s); /* the budget ran out: the rest later */
-	else if (!left)
+	else if (left)
+		s->starved = true; /* net_stream_room comes back */
+	else
 		net_stream_poll(s, &s->rd_op, &s->rd_polling, POLLIN);
 }
 
@@ -289,10 +291,13 @@ void net_stream_room(struct net_backend *be)
 {
 	struct net_stream *s = (struct net_stream *)be;
 
-	if (s->rend != s->roff)
+	if (s->starved) {
+		s->starved = false;
 		net_stream_defer(s); /* frames wait in rbuf */
-	else
+	} else {
+		/* Armed already, unless the ring was full then. */
 		net_stream_poll(s, &s->rd_op, &s->rd_polling, POLLIN);
+	}
 }
 
 void net_stream_init(struct net_stream *s, struct net *n, int fd, const struct net_backend_ops *ops,
@@ -304,7 +309,7 @@ void net_stream_init(struct net_stream *s, struct net *n, int fd, const struct n
 	s->rd_op = (struct loop_op){ .cb = net_stream_readable, .opaque = s };
 	s->wr_op = (struct loop_op){ .cb = net_stream_writable, .opaque = s };
 	s->defer_op = (struct loop_op){ .cb = net_stream_deferred, .opaque = s };
-	s->rd_polling = s->wr_polling = s->deferred = s->down = false;
+	s->rd_polling = s->wr_polling = s->deferred = s->down = s->starved = false;
 	s->skip = s->roff = s->rend = s->wlen = 0;
 	s->errors = 0;
 	s->rx_flags = 0;
