@@ -28,6 +28,19 @@
 #    whatever passt might send there goes nowhere.
 set -uo pipefail
 
+# passt makes a user namespace, which the kernel refuses to a chrooted
+# caller (unshare(2): EPERM "the caller is in a chroot environment"), and
+# kvm-env's L1 runs its command chrooted into the host's root. So in L1
+# this script runs again with L1's own root covered by a bind of ours
+# (mount's --no-canonicalize: /proc/1/root must not be resolved to our
+# "/"), and chrooted into that: through /proc/1/root/.., the top of the
+# mounts on L1's root, which is then the root of the mount namespace.
+if [ -n "${KVM_ENV_L1:-}" ] && ! unshare -U true 2>/dev/null; then
+	mount --no-canonicalize --rbind / /proc/1/root &&
+		exec chroot /proc/1/root/.. /bin/sh -c 'cd "$1" && shift && exec "$@"' - \
+			"$PWD" "$0" "$@"
+fi
+
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 kvmbox=$1
