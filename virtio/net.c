@@ -199,7 +199,7 @@ static void net_config_read(void *dev, uint32_t offset, void *data, uint32_t len
 {
 	struct net *n = dev;
 	struct virtio_net_config cfg = {
-		.status = VIRTIO_NET_S_LINK_UP,
+		.status = n->link_down ? 0 : VIRTIO_NET_S_LINK_UP,
 		.max_virtqueue_pairs = 1,
 		.mtu = NET_MTU,
 	};
@@ -208,6 +208,16 @@ static void net_config_read(void *dev, uint32_t offset, void *data, uint32_t len
 	/* offset + len <= config_size, checked by the transport; x86 and
 	 * virtio 1.x are both little-endian. */
 	memcpy(data, (const uint8_t *)&cfg + offset, len);
+}
+
+void net_link_down(struct net *n)
+{
+	virtio_mmio_lock(&n->transport);
+	if (!n->link_down) {
+		n->link_down = true;
+		virtio_mmio_config_changed(&n->transport);
+	}
+	virtio_mmio_unlock(&n->transport);
 }
 
 static int net_activate(void *dev)
@@ -299,6 +309,8 @@ int net_init(struct net *n, const struct net_params *np, struct loop *loop, cons
 		err = net_tap_open(n, np->tap_name, &be);
 	else if (np->mode == NET_MODE_USER)
 		err = net_slirp_open(n, &be);
+	else if (np->mode == NET_MODE_PASST)
+		err = net_passt_open(n, &be);
 	else
 		err = -EINVAL;
 	if (err)

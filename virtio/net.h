@@ -23,8 +23,10 @@
  * giving back the buffers it took, until the guest adds more. A full
  * queue drops frames (counted); TCP will send them again.
  *
- * Backends (net_int.h): tap (net_tap.c) and user mode through libslirp on
- * the main loop (net_slirp.c), behind one ops table.
+ * Backends (net_int.h): tap (net_tap.c), user mode through libslirp on
+ * the main loop (net_slirp.c), and user mode through a passt process
+ * spoken to over a socket (net_passt.c, net_stream.c), behind one ops
+ * table.
  */
 #ifndef KVMBOX_VIRTIO_NET_H
 #define KVMBOX_VIRTIO_NET_H
@@ -53,6 +55,7 @@ enum net_mode {
 	NET_MODE_NONE = 0,
 	NET_MODE_USER, /* libslirp, in process */
 	NET_MODE_TAP,
+	NET_MODE_PASST, /* a passt process, over a socketpair */
 };
 
 struct net_params {
@@ -87,6 +90,7 @@ struct net {
 	struct net_backend *be;
 	bool notify_rx, notify_tx; /* used entries to signal (idle hook) */
 	bool rx_waiting;           /* no receive buffers: wait for the guest */
+	bool link_down;            /* the backend is gone (net_link_down); lock */
 	struct loop_op resume_op;  /* loop_defer: the rest after NET_BUDGET */
 	bool resume_armed, resume_wanted;
 	/* The receive queue: a ring of frames (main thread only). */
@@ -102,10 +106,10 @@ struct net {
 };
 
 /*
- * net_init: the device for params, its backend opened (a tap opened, or
- * libslirp set up on loop); the transport is ready to be registered
+ * net_init: the device for params, its backend opened (a tap opened,
+ * libslirp set up on loop, or passt started); the transport is ready to be registered
  * (n->transport). Returns 0 or -errno (the backend's: -ENOENT for a
- * missing /dev/net/tun, -EPERM without CAP_NET_ADMIN, ...).
+ * missing /dev/net/tun or passt, -EPERM without CAP_NET_ADMIN, ...).
  */
 __attribute__((warn_unused_result)) int net_init(struct net *n, const struct net_params *np,
                                                  struct loop *loop, const struct gmem *mem,

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * net_int.h: virtio-net's private header: the seam between the device
- * model (net.c, net_rx.c) and its backends (net_tap.c, net_slirp.c). The
- * data changes hands once each way: the device hands a judged frame to
- * the backend's send; the backend hands a received frame to net_rx_push.
- * Everything runs on the main thread.
+ * model (net.c, net_rx.c) and its backends (net_tap.c, net_slirp.c,
+ * net_passt.c over net_stream.c). The data changes hands once each way:
+ * the device hands a judged frame to the backend's send; the backend
+ * hands a received frame to net_rx_push. Everything runs on the main
+ * thread.
  */
 #ifndef KVMBOX_VIRTIO_NET_INT_H
 #define KVMBOX_VIRTIO_NET_INT_H
@@ -55,6 +56,64 @@ unsigned int net_rx_room(const struct net *n);
 bool net_rx_flush(struct net *n);
 
 /*
+ * net_link_down: the backend is gone for good: the link status in config
+ * space goes down and the driver is told by a configuration change
+ * notification (virtio 1.2 §5.1.4, VIRTIO_NET_S_LINK_UP; §4.2.2). Main
+ * thread, lock not held. The device goes on; its frames are counted as
+ * tx_errors from then on.
+ */
+void net_link_down(struct net *n);
+
+/*
+ * net_stream: QEMU's stream protocol on a connected stream socket, as
+ * QEMU's -netdev stream and passt speak it (passt(1), -F; QEMU
+ * net/stream.c): each Ethernet frame preceded by its length, 4 bytes in
+ * network order, no other framing. A backend embeds it first in its own
+ * struct and uses its send and rx_room (net_stream.c).
+ */
+#define NET_STREAM_RBUF (64u * 1024) /* bytes read ahead of the device's queue */
+#define NET_STREAM_WBUF (64u * 1024) /* bytes the peer has not taken yet */
+/*
+ * The largest length the protocol carries: QEMU's reader ends the
+ * connection past NET_BUFSIZE (4096 + 65536, include/net/net.h). A larger
+ * length means the two ends no longer agree where frames start.
+ */
+#define NET_STREAM_MAX_LEN (4096u + 65536u)
+
+struct net_stream {
+	struct net_backend be;
+	int fd;
+	/*
+	 * on_down: called once, when the stream ended (err 0: the peer
+	 * closed it; -EPROTO: a length past NET_STREAM_MAX_LEN; else the
+	 * socket's -errno). It says why, once; the link then goes down.
+	 */
+	void (*on_down)(struct net_stream *s, int err);
+	uint8_t rx_flags; /* virtio-net header flags for received frames */
+	struct loop_op rd_op, wr_op, defer_op;
+	bool rd_polling, wr_polling, deferred;
+	bool starved; /* frames wait in rbuf for room in the device's queue */
+	bool down;
+	unsigned int errors; /* polls that ended in an error, in a row */
+	uint32_t skip;       /* bytes of an oversized frame still to drop */
+	uint32_t roff, rend; /* rbuf[roff, rend): read, not yet delivered */
+	uint32_t wlen;       /* wbuf[0, wlen): to write when the socket takes it */
+	uint8_t rbuf[NET_STREAM_RBUF];
+	uint8_t wbuf[NET_STREAM_WBUF];
+};
+
+/* net_stream_init: s for fd (owned from now on, non-blocking); no I/O yet. */
+void net_stream_init(struct net_stream *s, struct net *n, int fd, const struct net_backend_ops *ops,
+                     void (*on_down)(struct net_stream *s, int err));
+/* net_stream_start: begin reading (once s->be.net's loop is set). */
+void net_stream_start(struct net_stream *s);
+/* The ops a stream backend uses (net_int.h's send and rx_room). */
+int net_stream_send(struct net_backend *be, const uint8_t *frame, size_t len);
+void net_stream_room(struct net_backend *be);
+/* net_stream_fini: close the socket (the loop is gone or will not call us). */
+void net_stream_fini(struct net_stream *s);
+
+/*
  * net_init_with: net_init with a backend the caller opened (the unit
  * tests' own); be->net is set. On failure be is not destroyed.
  */
@@ -67,5 +126,6 @@ __attribute__((warn_unused_result)) int net_init_with(struct net *n, const struc
 __attribute__((warn_unused_result)) int net_tap_open(struct net *n, const char *name,
                                                      struct net_backend **be);
 __attribute__((warn_unused_result)) int net_slirp_open(struct net *n, struct net_backend **be);
+__attribute__((warn_unused_result)) int net_passt_open(struct net *n, struct net_backend **be);
 
 #endif

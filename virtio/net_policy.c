@@ -286,7 +286,7 @@ static enum net_verdict net_decide(const struct net_policy *p, const struct net_
 		if (!p->rules[i].allow && net_rule_match(&p->rules[i], d))
 			return NET_DENY_RULE;
 	if (p->link.dns4 && net_is_v4(d, p->link.dns4) &&
-	    (d->proto == IPPROTO_UDP || d->proto == IPPROTO_TCP) &&
+	    (d->proto == IPPROTO_UDP || (d->proto == IPPROTO_TCP && !p->link.dns4_udp_only)) &&
 	    d->port_kind == NET_PORT_KNOWN && d->port == 53)
 		return NET_ALLOW;
 	for (unsigned int i = 0; i < p->nr_rules; i++)

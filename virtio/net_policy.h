@@ -20,7 +20,8 @@
  *      target that is the gateway, the resolver, the guest itself, or an
  *      address the rules below would let the guest reach;
  *   3. a --net-deny rule matching the destination: denied;
- *   4. DNS (UDP or TCP port 53) to the user-mode resolver: allowed;
+ *   4. DNS (UDP or TCP port 53; UDP only with link.dns4_udp_only) to the
+ *      user-mode resolver: allowed;
  *   5. a --net-allow rule matching the destination: allowed;
  *   6. the base: all (allowed), none (denied), public (allowed only when
  *      the destination, and any IPv4 address embedded in it, is a public
@@ -67,6 +68,10 @@ struct net_link {
 	uint8_t mac[6];
 	uint32_t ip4, mask4, gw4; /* the guest's address, netmask, gateway */
 	uint32_t dns4;            /* the user-mode resolver; 0: none */
+	/* The resolver answers UDP only: passt forwards UDP port 53 alone
+	 * (passt(1), --dns-forward), and TCP to its address would leave for
+	 * that address on the host's network. */
+	bool dns4_udp_only;
 };
 
 struct net_policy {

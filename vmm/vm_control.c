@@ -83,6 +83,12 @@ static int vm_control_fs_stats(const struct vm *vm, json_t *msg)
 	return json_object_set_new(msg, "fs", a) ? -ENOMEM : 0;
 }
 
+/* vm_control_net_mode: --net's word for the backend. */
+static const char *vm_control_net_mode(enum net_mode m)
+{
+	return m == NET_MODE_TAP ? "tap" : m == NET_MODE_PASST ? "passt" : "user";
+}
+
 /*
  * vm_control_net_stats: the network device's counters as "net" in msg,
  * the frames the egress policy denied among them, by reason; 0 or -errno.
@@ -104,8 +110,8 @@ static int vm_control_net_stats(struct net *n, json_t *msg)
 		}
 	o = !by ? NULL
 	        : json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "mode",
-	                    n->params.mode == NET_MODE_TAP ? "tap" : "user", "mac", mac,
-	                    "tx_frames", (json_int_t)n->stats.tx_frames, "tx_bytes",
+	                    vm_control_net_mode(n->params.mode), "mac", mac, "tx_frames",
+	                    (json_int_t)n->stats.tx_frames, "tx_bytes",
 	                    (json_int_t)n->stats.tx_bytes, "rx_frames",
 	                    (json_int_t)n->stats.rx_frames, "rx_bytes",
 	                    (json_int_t)n->stats.rx_bytes, "tx_bad", (json_int_t)n->stats.tx_bad,

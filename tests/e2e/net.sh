@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# e2e: virtio-net, user-mode networking (libslirp) and the egress policy.
+# e2e: virtio-net, user-mode networking (libslirp, passt) and the egress
+# policy.
 #
 # Usage: net.sh KVMBOX
 # (run inside tools/kvm-env; KVMBOX_KERNEL_DIR names the guest kernel)
@@ -17,8 +18,28 @@
 #  - a server in the guest is reached from L1 through a published port
 #    while user mode is on;
 #  - --net none: no eth0;
-#  - tap mode, as root, where L1 has /dev/net/tun.
+#  - tap mode, as root, where L1 has /dev/net/tun;
+#  - --net passt (where passt is installed): the same download through a
+#    passt process, which ends with the VM; passt killed under a running
+#    VM takes the guest's link down, with one message, and the VM goes on.
+#    passt will not start without a host interface with a default route
+#    (passt(1)); L1 has no network card, so the script gives it a tap with
+#    an address and a default route through it, with nothing attached:
+#    whatever passt might send there goes nowhere.
 set -uo pipefail
+
+# passt makes a user namespace, which the kernel refuses to a chrooted
+# caller (unshare(2): EPERM "the caller is in a chroot environment"), and
+# kvm-env's L1 runs its command chrooted into the host's root. So in L1
+# this script runs again with L1's own root covered by a bind of ours
+# (mount's --no-canonicalize: /proc/1/root must not be resolved to our
+# "/"), and chrooted into that: through /proc/1/root/.., the top of the
+# mounts on L1's root, which is then the root of the mount namespace.
+if [ -n "${KVM_ENV_L1:-}" ] && ! unshare -U true 2>/dev/null; then
+	mount --no-canonicalize --rbind / /proc/1/root &&
+		exec chroot /proc/1/root/.. /bin/sh -c 'cd "$1" && shift && exec "$@"' - \
+			"$PWD" "$0" "$@"
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -29,6 +50,7 @@ vmm='' srv1='' srv2='' srv3='' httpd=''
 cleanup() {
 	kill $vmm $srv1 $srv2 $srv3 $httpd 2>/dev/null
 	ip link del kvmbt0 2>/dev/null
+	ip link del kvmbp0 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -181,6 +203,71 @@ if [ -c /dev/net/tun ] && ip tuntap add dev kvmbt0 mode tap 2>/dev/null; then
 	result "tap mode: the guest downloads from a server on the tap, hash intact" $ok
 else
 	echo "SKIP tap mode: no /dev/net/tun here (L1 loads no tun module)"
+fi
+
+# passt_route: a host interface with a default route for passt. A host
+# with a default route of its own is left alone; L1 gets a tap of its own
+# (198.18.0.0/24, the benchmarking range of RFC 2544: nobody's network).
+passt_route() {
+	[ -n "$(ip -4 route show default 2>/dev/null)" ] && return 0
+	ip tuntap add dev kvmbp0 mode tap &&
+		ip addr add 198.18.0.1/24 dev kvmbp0 && ip link set kvmbp0 up &&
+		ip route add default via 198.18.0.2 dev kvmbp0
+}
+# passt_children PID: the passt processes whose parent is PID (Debian's
+# passt runs itself again as passt.avx2 where the CPU has AVX2).
+passt_children() {
+	for d in /proc/[0-9]*; do
+		[ "$(awk '{ print $4 }' "$d/stat" 2>/dev/null)" = "$1" ] &&
+			grep -qxE 'passt(\.avx2)?' "$d/comm" 2>/dev/null && echo "${d#/proc/}"
+	done
+}
+
+# 6. passt.
+if ! command -v passt >/dev/null; then
+	echo "SKIP passt: not installed (apt install passt)"
+else
+	passt_route
+	result "a default route for passt (a tap of L1's own where there is none)" $?
+	krun --net passt --net-allow "10.0.2.2:$port1" -- sh -c "$fetch"
+	rc=$?
+	ok=1
+	[ $rc -eq 0 ] && [ "$(cut -d' ' -f1 <"$work/out")" = "$want" ] && ok=0
+	result "--net passt: the guest downloads 2 MiB from L1 through passt, hash intact" $ok
+	ok=1
+	[ -z "$(for d in /proc/[0-9]*; do grep -lxE 'passt(\.avx2)?' "$d/comm" 2>/dev/null; done)" ] &&
+		ok=0
+	result "--net passt: passt ended with the VM" $ok
+
+	rm -f "$sock"
+	"$kvmbox" run --memory 256 --control "$sock" --console "$work/console" --net passt \
+		>"$work/vmm.out" 2>&1 </dev/null &
+	vmm=$!
+	E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console E2E_VMM_LOG=$work/vmm.out
+	for _ in $(seq 1 600); do [ -S "$sock" ] && break; sleep 0.1; done
+	kx cat /sys/class/net/eth0/carrier
+	ok=1
+	[ "$(cat "$work/out")" = 1 ] && ok=0
+	pid=$(passt_children $vmm)
+	[ -n "$pid" ] && kill "$pid" || ok=1
+	result "--net passt: the link is up, and passt runs as the VMM's child" $ok
+	for _ in $(seq 1 60); do
+		kx cat /sys/class/net/eth0/carrier
+		[ "$(cat "$work/out")" = 0 ] && break
+		sleep 1
+	done
+	ok=1
+	[ "$(cat "$work/out")" = 0 ] && kx true &&
+		[ "$(grep -c '^kvmbox: --net passt: ' "$work/vmm.out")" = 1 ] &&
+		grep -q "^kvmbox: --net passt: passt .*; the guest's link is down$" "$work/vmm.out" &&
+		ok=0
+	result "--net passt: passt killed: one message, the guest's link down, the VM goes on" $ok
+	[ $ok = 0 ] || sed 's/^/  vmm: /' "$work/vmm.out" | tail -n 5
+	timeout 60 "$kvmbox" stop "$sock" >/dev/null 2>&1
+	for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
+	kill -9 $vmm 2>/dev/null
+	wait $vmm 2>/dev/null
+	vmm=''
 fi
 
 echo "$E2E_PASSED passed, $E2E_FAILED failed"

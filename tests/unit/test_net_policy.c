@@ -250,6 +250,12 @@ TEST(dns_to_resolver)
 	/* An explicit deny wins over the resolver's pass. */
 	CHECK_EQ(net_policy_add_rule(&p, NF_DNS_IP, false), 0);
 	CHECK_EQ(v4(&p, NF_DNS_IP, IPPROTO_UDP, 53), NET_DENY_RULE);
+	/* passt's resolver answers UDP only: TCP to its address would
+	 * leave for that address on the host's network. */
+	pol(&p);
+	p.link.dns4_udp_only = true;
+	CHECK_EQ(v4(&p, NF_DNS_IP, IPPROTO_UDP, 53), NET_ALLOW);
+	CHECK_EQ(v4(&p, NF_DNS_IP, IPPROTO_TCP, 53), NET_DENY_POLICY);
 	/* No resolver (tap): port 53 is nothing special. */
 	pol(&p);
 	p.link.dns4 = 0;

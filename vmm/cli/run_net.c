@@ -2,7 +2,7 @@
 /*
  * run_net: kvmbox run's network options (docs/network.md):
  *
- *   --net none|user|tap=NAME[,ip=A.B.C.D/N][,gw=A.B.C.D][,dns=A.B.C.D]
+ *   --net none|user|passt|tap=NAME[,ip=A.B.C.D/N][,gw=A.B.C.D][,dns=A.B.C.D]
  *   --net-allow CIDR[:PORT[-PORT]]   (repeatable)
  *   --net-deny CIDR[:PORT[-PORT]]    (repeatable)
  *   --net-policy public|all|none
@@ -15,7 +15,8 @@
  * it, and boot-latency work wants no device it did not ask for).
  *
  * The guest's addresses are those of QEMU's user networking: 10.0.2.15/24,
- * gateway 10.0.2.2 (the host's loopback, in user mode), resolver 10.0.2.3.
+ * gateway 10.0.2.2 (the host's loopback, in user mode and with passt),
+ * resolver 10.0.2.3 (with passt: UDP only, which is what passt forwards).
  * The agent hears them as kvmbox.net=IP/N,GW[,DNS].
  */
 #define _GNU_SOURCE
@@ -115,10 +116,13 @@ int run_net_opt(struct run_opts *o, int c, char *arg)
 			o->cfg.net.mode = NET_MODE_NONE;
 		else if (strcmp(arg, "user") == 0)
 			o->cfg.net.mode = NET_MODE_USER;
+		else if (strcmp(arg, "passt") == 0)
+			o->cfg.net.mode = NET_MODE_PASST;
 		else if (strncmp(arg, "tap=", 4) == 0)
 			return run_net_tap(o, arg + 4);
 		else {
-			fprintf(stderr, "kvmbox: --net %s: expected none, user or tap=NAME\n", arg);
+			fprintf(stderr,
+			        "kvmbox: --net %s: expected none, user, passt or tap=NAME\n", arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -229,7 +233,7 @@ int run_net_defaults(struct run_opts *o)
 	if (np->mode == NET_MODE_NONE) {
 		if (o->net_policy_set) {
 			fprintf(stderr, "kvmbox: --net-allow, --net-deny and --net-policy need a "
-			                "network (--net user or tap=NAME)\n");
+			                "network (--net user, passt or tap=NAME)\n");
 			return -EINVAL;
 		}
 		return 0;
@@ -247,8 +251,9 @@ int run_net_defaults(struct run_opts *o)
 	}
 	/* The resolver: user mode's own (allowed by the policy), or the
 	 * one given for a tap (judged like any other address). */
-	if (np->mode == NET_MODE_USER)
+	if (np->mode == NET_MODE_USER || np->mode == NET_MODE_PASST)
 		l->dns4 = o->net_dns = inet_addr(RUN_NET_DNS);
+	l->dns4_udp_only = np->mode == NET_MODE_PASST;
 	/* A locally administered MAC of QEMU's prefix, random: taps on one
 	 * bridge must not share one. */
 	l->mac[0] = 0x52;
