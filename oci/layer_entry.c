@@ -5,7 +5,7 @@
  * host representation oci_int.h describes.
  *
  * Every name comes from the image, hostile until checked: it is made
- * relative (layer_norm refuses absolute names and ".."), its folder is
+ * relative (layer_norm reads "/x" as "x" and refuses ".."), its folder is
  * reached beneath the root without following any symlink (layer_fs.c),
  * and the last component is made with an *at call that does not follow
  * one either (O_CREAT | O_EXCL | O_NOFOLLOW, mkdirat, symlinkat, linkat
@@ -487,7 +487,7 @@ int layer_entry(struct layer_ctx *c, struct archive_entry *e)
 		return r;
 	r = layer_norm(archive_entry_pathname(e), c->name, sizeof(c->name));
 	if (r == -EPERM)
-		return layer_fail(c, e, r, "an absolute name or a \"..\": outside the layer");
+		return layer_fail(c, e, r, "a \"..\" in the name: outside the layer");
 	if (r)
 		return layer_fail(c, e, r, "a bad name: %s", strerror(-r));
 	/* aufs keeps its own folders at a branch's root (.wh..wh.plnk/,

@@ -112,9 +112,9 @@ __attribute__((warn_unused_result)) int layer_mkdirs(int root, const char *path,
 
 /*
  * layer_norm: a tar name made relative to the layer's root: no leading "./"
- * or "/"-runs inside, no trailing "/", no "." component; "" is the root
- * itself. -EPERM for an absolute name or a ".." component, -EINVAL for an
- * empty one, -ENAMETOOLONG past cap (PATH_MAX).
+ * or "/", no "/"-runs inside, no trailing "/", no "." component; "" is the
+ * root itself ("/", "./"). -EPERM for a ".." component, -EINVAL for an
+ * empty name, -ENAMETOOLONG past cap (PATH_MAX).
  */
 __attribute__((warn_unused_result)) int layer_norm(const char *in, char *out, size_t cap);
 

@@ -16,8 +16,9 @@ int layer_norm(const char *in, char *out, size_t cap)
 
 	if (!in || !*in)
 		return -EINVAL;
-	if (*in == '/')
-		return -EPERM;
+	/* A leading "/" names the layer's root, as GNU tar ("Removing leading
+	 * '/' from member names"), docker and containerd read it (they join
+	 * the cleaned name to the root): umoci insert writes "/" and "/bin/sh". */
 	while (*p) {
 		size_t len = strcspn(p, "/");
 		const char *comp = p;
