@@ -43,8 +43,13 @@ static int net_csum_complete(uint8_t *f, size_t len, uint16_t start, uint16_t of
 	return 0;
 }
 
-/* net_tx_one: the chain in n->chain: copy, check, judge, send. */
-static void net_tx_one(struct net *n)
+/*
+ * net_tx_one: the chain in n->chain: copy, check, judge, send. 0 when the
+ * chain is done with (whatever became of its frame), -EAGAIN when the
+ * backend cannot take the frame now: nothing is counted, and the chain
+ * goes back to the ring to be read and judged again later.
+ */
+static int net_tx_one(struct net *n)
 {
 	const struct virtq_chain *c = &n->chain;
 	uint64_t feats = virtio_mmio_features(&n->transport);
@@ -52,6 +57,7 @@ static void net_tx_one(struct net *n)
 	uint8_t *frame = n->txbuf + NET_HDR_LEN;
 	uint32_t len = c->readable_len;
 	enum net_verdict v;
+	int err;
 
 	/* §5.1.6.2: header then frame, device-readable; a longer frame
 	 * than the MTU we offered, or a shorter one than an Ethernet
@@ -59,20 +65,20 @@ static void net_tx_one(struct net *n)
 	if (len < NET_HDR_LEN + 14 || len > sizeof(n->txbuf) ||
 	    virtq_chain_read(c, 0, n->txbuf, len)) {
 		n->stats.tx_bad++;
-		return;
+		return 0;
 	}
 	memcpy(&h, n->txbuf, sizeof(h));
 	len -= NET_HDR_LEN;
 	/* No segmentation offload is offered: any GSO type is bad. */
 	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
 		n->stats.tx_bad++;
-		return;
+		return 0;
 	}
 	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		if (!(feats & (1ull << VIRTIO_NET_F_CSUM)) ||
 		    net_csum_complete(frame, len, h.csum_start, h.csum_offset)) {
 			n->stats.tx_bad++;
-			return;
+			return 0;
 		}
 	}
 	/* The checksum is in: the frame is final. Judge it. */
@@ -80,14 +86,18 @@ static void net_tx_one(struct net *n)
 	if (v != NET_ALLOW) {
 		n->stats.denied++;
 		n->stats.denied_by[v]++;
-		return;
+		return 0;
 	}
-	if (n->be->ops->send(n->be, frame, len) < 0) {
+	err = n->be->ops->send(n->be, frame, len);
+	if (err == -EAGAIN)
+		return err;
+	if (err < 0) {
 		n->stats.tx_errors++;
-		return;
+		return 0;
 	}
 	n->stats.tx_frames++;
 	n->stats.tx_bytes += len;
+	return 0;
 }
 
 static void net_defer(struct net *n)
@@ -102,13 +112,16 @@ static void net_defer(struct net *n)
 /*
  * net_tx: pop, judge and send up to NET_BUDGET chains (lock held, main
  * thread). Every chain goes back used with length 0 (§5.1.6.2: the
- * device writes nothing), whatever became of its frame.
+ * device writes nothing), whatever became of its frame, except one the
+ * backend cannot take yet: it is put back (virtq_unpop) with the chains
+ * after it, and the device waits for the backend's net_tx_ready rather
+ * than trying again on every notification.
  */
 static void net_tx(struct net *n)
 {
 	struct virtq *q = virtio_mmio_queue(&n->transport, NET_TX_QUEUE);
 
-	for (unsigned int i = 0;; i++) {
+	for (unsigned int i = 0; !n->tx_blocked; i++) {
 		int err;
 
 		if (i == NET_BUDGET) {
@@ -121,7 +134,14 @@ static void net_tx(struct net *n)
 				virtio_mmio_set_needs_reset(&n->transport);
 			return;
 		}
-		net_tx_one(n);
+		if (net_tx_one(n) == -EAGAIN) {
+			/* Back where the driver put it: the next pop reads
+			 * (and judges) it again. */
+			(void)virtq_unpop(q, 1);
+			n->tx_blocked = true;
+			n->stats.tx_blocked++;
+			return;
+		}
 		if (virtq_push(q, n->chain.head, 0) < 0) {
 			virtio_mmio_set_needs_reset(&n->transport);
 			return;
@@ -210,6 +230,21 @@ static void net_config_read(void *dev, uint32_t offset, void *data, uint32_t len
 	memcpy(data, (const uint8_t *)&cfg + offset, len);
 }
 
+void net_tx_ready(struct net *n)
+{
+	virtio_mmio_lock(&n->transport);
+	if (n->tx_blocked) {
+		n->tx_blocked = false;
+		/* A later pass, not this call: the backend's callback is on
+		 * the stack, and the loop's other work comes first. */
+		if (!n->resume_armed) {
+			n->resume_wanted = loop_defer(n->loop, &n->resume_op) < 0;
+			n->resume_armed = !n->resume_wanted;
+		}
+	}
+	virtio_mmio_unlock(&n->transport);
+}
+
 void net_link_down(struct net *n)
 {
 	virtio_mmio_lock(&n->transport);
@@ -242,6 +277,9 @@ static void net_reset(void *dev)
 	 * queue is the main thread's, and this is a vCPU's. */
 	n->notify_rx = n->notify_tx = false;
 	n->rx_waiting = false;
+	/* The queues start over; a backend still full answers -EAGAIN to
+	 * the next frame, and the device waits again. */
+	n->tx_blocked = false;
 }
 
 /* §5.1.3. The transport adds VERSION_1, EVENT_IDX and INDIRECT_DESC. */

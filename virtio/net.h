@@ -71,7 +71,8 @@ struct net_stats {
 	uint64_t rx_dropped; /* the receive queue was full, or a frame fit no buffer */
 	uint64_t denied;     /* by the policy, all reasons */
 	uint64_t denied_by[NET_VERDICTS];
-	uint64_t deferred; /* passes that stopped at NET_BUDGET */
+	uint64_t deferred;   /* passes that stopped at NET_BUDGET */
+	uint64_t tx_blocked; /* times the backend's socket was full (-EAGAIN) */
 };
 
 /* One queued received frame: the header to give the guest, then the frame. */
@@ -91,6 +92,7 @@ struct net {
 	bool notify_rx, notify_tx; /* used entries to signal (idle hook) */
 	bool rx_waiting;           /* no receive buffers: wait for the guest */
 	bool link_down;            /* the backend is gone (net_link_down); lock */
+	bool tx_blocked;           /* the backend said -EAGAIN: net_tx_ready; lock */
 	struct loop_op resume_op;  /* loop_defer: the rest after NET_BUDGET */
 	bool resume_armed, resume_wanted;
 	/* The receive queue: a ring of frames (main thread only). */

@@ -18,8 +18,12 @@ struct net_backend_ops {
 	const char *name;
 	/*
 	 * send: one frame the policy allowed (len <= NET_MAX_FRAME, its
-	 * checksums complete). 0, or -errno when it was not sent (counted;
-	 * never retried: the guest's TCP sends again).
+	 * checksums complete). 0; -EAGAIN when the backend cannot take it
+	 * now and will call net_tx_ready once it can (the chain stays in the
+	 * guest's ring meanwhile: nothing is lost); or another -errno when it
+	 * was not sent (counted as tx_errors; never retried: the guest's TCP
+	 * sends again). Only a stream backend answers -EAGAIN: a tap's write
+	 * and libslirp's input take or drop a frame at once.
 	 */
 	int (*send)(struct net_backend *be, const uint8_t *frame, size_t len);
 	/* rx_room: the receive queue has room again (NULL: not needed). */
@@ -54,6 +58,13 @@ unsigned int net_rx_room(const struct net *n);
  * when the queue is empty or waits for buffers (rx_waiting).
  */
 bool net_rx_flush(struct net *n);
+
+/*
+ * net_tx_ready: the backend that answered send's -EAGAIN can take frames
+ * again: the device goes on with its transmit ring on a later pass of the
+ * loop. Main thread, lock not held.
+ */
+void net_tx_ready(struct net *n);
 
 /*
  * net_link_down: the backend is gone for good: the link status in config
@@ -92,7 +103,8 @@ struct net_stream {
 	uint8_t rx_flags; /* virtio-net header flags for received frames */
 	struct loop_op rd_op, wr_op, defer_op;
 	bool rd_polling, wr_polling, deferred;
-	bool starved; /* frames wait in rbuf for room in the device's queue */
+	bool starved;   /* frames wait in rbuf for room in the device's queue */
+	bool tx_wanted; /* send said -EAGAIN: net_tx_ready once wbuf has room */
 	bool down;
 	unsigned int errors; /* polls that ended in an error, in a row */
 	uint32_t skip;       /* bytes of an oversized frame still to drop */

@@ -16,7 +16,10 @@
  * Transmit: one sendmsg per frame. A stream must never carry half a
  * frame followed by another one, so what the socket did not take of a
  * frame waits in wbuf (with the frames after it, while they fit) and goes
- * out when the socket is writable again.
+ * out when the socket is writable again. A frame that does not fit is
+ * answered -EAGAIN: the device leaves it in the guest's transmit ring
+ * until the flush has made room for a whole frame (net_tx_ready), so a
+ * slow peer slows the guest down instead of losing its frames.
  *
  * A length past NET_STREAM_MAX_LEN is a protocol error: the stream is
  * shut down, its owner says why once, and the link goes down. A length
@@ -56,6 +59,12 @@ static void net_stream_end(struct net_stream *s, int err)
 	if (s->on_down)
 		s->on_down(s, err);
 	net_link_down(s->be.net);
+	if (s->tx_wanted) {
+		/* The chains the device holds back go now (counted as
+		 * tx_errors), rather than wait for a socket that is gone. */
+		s->tx_wanted = false;
+		net_tx_ready(s->be.net);
+	}
 }
 
 /* net_stream_poll: a one-shot poll for mask on op (flag: in the ring). */
@@ -237,10 +246,17 @@ static void net_stream_writable(void *opaque, int res, bool more)
 	if (s->down)
 		return;
 	err = net_stream_flush(s);
-	if (err)
+	if (err) {
 		net_stream_end(s, err);
-	else if (s->wlen)
+		return;
+	}
+	if (s->wlen)
 		net_stream_poll(s, &s->wr_op, &s->wr_polling, POLLOUT);
+	if (s->tx_wanted && NET_STREAM_WBUF - s->wlen >= NET_STREAM_HDR + NET_MAX_FRAME) {
+		/* Room for a whole frame: the device's ring may go on. */
+		s->tx_wanted = false;
+		net_tx_ready(s->be.net);
+	}
 }
 
 int net_stream_send(struct net_backend *be, const uint8_t *frame, size_t len)
@@ -276,7 +292,11 @@ int net_stream_send(struct net_backend *be, const uint8_t *frame, size_t len)
 		if (done == total)
 			return 0;
 	} else if (s->wlen + total > NET_STREAM_WBUF) {
-		return -ENOBUFS; /* the peer is behind: TCP sends again */
+		/* The peer is behind: the frame stays in the guest's ring
+		 * until net_stream_writable made room (the poll is armed:
+		 * wlen is not 0). */
+		s->tx_wanted = true;
+		return -EAGAIN;
 	}
 	/* The rest of this frame after what is waiting, so the stream
 	 * stays whole. */
@@ -310,6 +330,7 @@ void net_stream_init(struct net_stream *s, struct net *n, int fd, const struct n
 	s->wr_op = (struct loop_op){ .cb = net_stream_writable, .opaque = s };
 	s->defer_op = (struct loop_op){ .cb = net_stream_deferred, .opaque = s };
 	s->rd_polling = s->wr_polling = s->deferred = s->down = s->starved = false;
+	s->tx_wanted = false;
 	s->skip = s->roff = s->rend = s->wlen = 0;
 	s->errors = 0;
 	s->rx_flags = 0;

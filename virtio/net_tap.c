@@ -101,8 +101,10 @@ static int net_tap_send(struct net_backend *be, const uint8_t *frame, size_t len
 	};
 	ssize_t w = writev(t->fd, iov, 2);
 
+	/* A tap takes or drops a frame at once (its queue is the kernel's):
+	 * an EAGAIN here would have no wake-up, so it is a plain error. */
 	if (w < 0)
-		return -errno;
+		return errno == EAGAIN ? -ENOBUFS : -errno;
 	return (size_t)w == sizeof(h) + len ? 0 : -EIO;
 }
 

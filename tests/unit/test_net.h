@@ -45,6 +45,7 @@ struct fake_be {
 	size_t sent_len[FAKE_MAX];
 	unsigned int nr_sent;
 	int fail;                 /* send's return, when not 0 */
+	unsigned int calls;       /* send's calls, whatever it answered */
 	unsigned int not_allowed; /* frames the policy would have denied */
 	unsigned int rooms;
 };
@@ -63,6 +64,7 @@ static inline int fake_send(struct net_backend *be, const uint8_t *frame, size_t
 	/* What reaches a backend must be what the policy allowed. */
 	if (net_policy_check(f->policy, frame, len, NULL) != NET_ALLOW)
 		f->not_allowed++;
+	f->calls++;
 	if (f->fail)
 		return f->fail;
 	if (f->nr_sent < FAKE_MAX) {

@@ -327,7 +327,8 @@ TEST(a_slow_guest_loses_nothing)
 }
 
 /* A peer slower than the guest: the socket fills mid-frame; what is sent
- * stays a stream of whole records, in order, and the rest is refused. */
+ * stays a stream of whole records, in order, and the rest is answered
+ * -EAGAIN (the device would keep it in its ring). */
 TEST(a_slow_peer_gets_whole_frames)
 {
 	struct srig x;
@@ -371,9 +372,139 @@ TEST(a_slow_peer_gets_whole_frames)
 	s_fini(&x);
 }
 
+/* post_seq: count frames of len bytes in the transmit ring, frame i
+ * carrying i in its last two bytes, then the driver's notification. */
+static void post_seq(struct srig *x, unsigned int count, size_t len)
+{
+	uint8_t f[NF_MAX];
+
+	for (unsigned int i = 0; i < count; i++) {
+		size_t n = nf_ipv4_full(f, NF_GW_IP, IPPROTO_UDP, 9999, NULL, 0, 0, len - 42);
+		struct vdrv_buf b;
+
+		f[n - 2] = (uint8_t)(i >> 8);
+		f[n - 1] = (uint8_t)i;
+		b = (struct vdrv_buf){ tx_buf(&x->r, NULL, f, n), (uint32_t)(NET_HDR_LEN + n),
+			               false };
+		vdrv_add_chain(&x->r.tx, &b, 1);
+	}
+	kick(&x->r, NET_TX_QUEUE);
+}
+
+/* used_count: transmit chains given back since the last call. */
+static unsigned int used_count(struct srig *x)
+{
+	uint32_t id = 0, used = 0;
+	unsigned int k = 0;
+
+	while (vdrv_get_used(&x->r.tx, &id, &used))
+		k++;
+	return k;
+}
+
+/* records_ok: in[0, have) is count whole records of len, in sequence. */
+static bool records_ok(const uint8_t *in, size_t have, unsigned int count, size_t len)
+{
+	if (have != (size_t)count * (4 + len))
+		return false;
+	for (unsigned int seq = 0; seq < count; seq++) {
+		const uint8_t *p = in + (size_t)seq * (4 + len);
+		uint32_t l;
+
+		memcpy(&l, p, 4);
+		if (ntohl(l) != len || (unsigned int)(p[4 + len - 2] << 8 | p[4 + len - 1]) != seq)
+			return false;
+	}
+	return true;
+}
+
+/* A peer slower than the guest, through the guest's transmit ring: more
+ * than the stream holds (60 frames of 1400 bytes past 64 KiB and a 4 KiB
+ * socket): the chains wait in the ring, none is lost, and each goes back
+ * used once its frame is on the stream. */
+TEST(a_slow_peer_loses_no_frame)
+{
+	struct srig x;
+	static uint8_t in[1 << 20];
+	int sz = 4096;
+	unsigned int usedn = 0;
+	size_t have = 0;
+
+	s_init(&x);
+	CHECK_EQ(setsockopt(x.s->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+	post_seq(&x, 60, 1400);
+	usedn += used_count(&x);
+	CHECK(usedn < 60);
+	CHECK(x.r.net->tx_blocked);
+	/* The peer reads 3000 bytes at a time, between passes. */
+	for (int i = 0; i < 5000 && (usedn < 60 || x.s->wlen); i++) {
+		ssize_t r = read(x.peer, in + have, 3000);
+
+		if (r > 0)
+			have += (size_t)r;
+		pump(&x.r);
+		usedn += used_count(&x);
+	}
+	for (ssize_t r; (r = read(x.peer, in + have, sizeof(in) - have)) > 0;)
+		have += (size_t)r;
+	CHECK_EQ(usedn, 60);
+	CHECK(records_ok(in, have, 60, 1400));
+	CHECK_EQ(x.r.net->stats.tx_frames, 60);
+	CHECK_EQ(x.r.net->stats.tx_errors, 0);
+	CHECK(x.r.net->stats.tx_blocked > 0);
+	CHECK_EQ(x.downs, 0);
+	s_fini(&x);
+}
+
+/* A peer that stops reading: the device tries once per wake-up, not on
+ * every pass (no spinning), the loop goes on serving the receive side,
+ * and when the peer goes away the chains held back go (as errors). */
+TEST(a_stalled_peer_does_not_hold_the_loop)
+{
+	struct srig x;
+	uint8_t f[NF_MAX], buf[4 + NF_MAX];
+	int sz = 4096;
+	unsigned int usedn;
+	uint64_t blocked;
+
+	s_init(&x);
+	CHECK_EQ(setsockopt(x.s->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+	post_seq(&x, 60, 1400);
+	usedn = used_count(&x);
+	blocked = x.r.net->stats.tx_blocked;
+	CHECK(usedn < 60);
+	CHECK_EQ(blocked, 1);
+	for (int i = 0; i < 100; i++)
+		pump(&x.r);
+	kick(&x.r, NET_TX_QUEUE);
+	usedn += used_count(&x);
+	CHECK(usedn < 60);
+	CHECK_EQ(x.r.net->stats.tx_blocked, blocked);
+	CHECK_EQ(x.r.net->stats.tx_errors, 0);
+	/* Meanwhile frames from the peer still reach the guest. */
+	rx_post(&x.r, 8, 2048);
+	kick(&x.r, NET_RX_QUEUE);
+	frame(f, 100, 9);
+	put(&x, buf, rec(buf, f, 100));
+	CHECK_EQ(collect(&x, 100, 9, 1), 1);
+	/* The peer goes away: the link goes down, the held chains go back. */
+	close(x.peer);
+	x.peer = -1;
+	for (int i = 0; i < 20; i++) {
+		pump(&x.r);
+		usedn += used_count(&x);
+	}
+	CHECK_EQ(x.downs, 1);
+	CHECK_EQ(usedn, 60);
+	CHECK_EQ(x.r.net->stats.tx_frames + x.r.net->stats.tx_errors, 60);
+	CHECK(!needs_reset(&x.r));
+	s_fini(&x);
+}
+
 CHECK_MAIN(CASE(two_frames_in_one_read), CASE(a_frame_cut_across_reads),
            CASE(lengths_the_device_cannot_take_are_read_past),
            CASE(a_length_past_the_protocol_ends_the_stream),
            CASE(the_peer_going_away_takes_the_link_down_once),
            CASE(frames_from_the_guest_are_records), CASE(a_slow_guest_loses_nothing),
-           CASE(a_slow_peer_gets_whole_frames))
+           CASE(a_slow_peer_gets_whole_frames), CASE(a_slow_peer_loses_no_frame),
+           CASE(a_stalled_peer_does_not_hold_the_loop))
