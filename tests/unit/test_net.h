@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <linux/virtio_net.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define RAM_SIZE     (8u << 20)
 #define RX_BASE      0x000000u
@@ -248,6 +249,35 @@ static inline void frame(uint8_t *f, size_t len, uint8_t seed)
 	nf_put16(f + 12, 0x0800);
 	for (size_t i = 14; i < len; i++)
 		f[i] = (uint8_t)(i * 7 + seed);
+}
+
+/*
+ * wait_arp_reply: pump the loop (a millisecond's sleep between rounds, at
+ * most tries rounds, and not past the link going down) until the guest
+ * received an ARP reply (op 2, RFC 826) whose sender is from (dotted);
+ * the backends with a real peer (tap, passt) answer their first ARP so.
+ */
+static inline bool wait_arp_reply(struct rig *r, const char *from, int tries)
+{
+	uint32_t ip = nf_ip4(from);
+
+	for (int i = 0; i < tries && !r->net->link_down; i++) {
+		uint32_t id = 0, used = 0;
+		uint64_t addr;
+
+		pump(r);
+		while (vdrv_get_used(&r->rx, &id, &used)) {
+			const uint8_t *p;
+
+			memcpy(&addr, vdrv_host(&r->rx, r->rx.desc + 16ull * id, 8), 8);
+			p = vdrv_host(&r->rx, addr, used) + NET_HDR_LEN;
+			if (used >= NET_HDR_LEN + 42 && p[12] == 0x08 && p[13] == 0x06 &&
+			    p[21] == 2 && memcmp(p + 28, &ip, 4) == 0)
+				return true;
+		}
+		usleep(1000);
+	}
+	return false;
 }
 
 #endif

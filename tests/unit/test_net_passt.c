@@ -110,24 +110,7 @@ TEST(arp_through_passt)
 	kick(&r, NET_RX_QUEUE);
 	n = nf_arp(f, 1, nf_guest_mac, NF_GUEST_IP, NF_GW_IP);
 	CHECK_EQ(tx(&r, NULL, f, n), 0);
-	for (int i = 0; i < 2000 && !reply && !r.net->link_down; i++) {
-		uint32_t id = 0, used = 0;
-		uint64_t addr;
-
-		pump(&r);
-		while (!reply && vdrv_get_used(&r.rx, &id, &used)) {
-			const uint8_t *p;
-
-			memcpy(&addr, vdrv_host(&r.rx, r.rx.desc + 16ull * id, 8), 8);
-			p = vdrv_host(&r.rx, addr, used);
-			/* An ARP reply (op 2) from the gateway's address. */
-			reply = used >= NET_HDR_LEN + 42 && p[NET_HDR_LEN + 12] == 0x08 &&
-			        p[NET_HDR_LEN + 13] == 0x06 && p[NET_HDR_LEN + 21] == 2 &&
-			        memcmp(p + NET_HDR_LEN + 28, (uint8_t[]){ 10, 0, 2, 2 }, 4) == 0;
-		}
-		if (!reply)
-			usleep(1000);
-	}
+	reply = wait_arp_reply(&r, NF_GW_IP, 2000);
 	if (r.net->link_down) {
 		/* passt ended: no interface with a default route here. */
 		printf("skipped: passt did not start here (see its message above)\n");
