@@ -343,8 +343,10 @@ int net_init(struct net *n, const struct net_params *np, struct loop *loop, cons
 	 * tap, no permission) is the likely one. */
 	n->loop = loop;
 	n->params = *np;
-	if (np->mode == NET_MODE_TAP)
+	if (np->mode == NET_MODE_TAP && np->tap_name)
 		err = net_tap_open(n, np->tap_name, &be);
+	else if (np->mode == NET_MODE_TAP)
+		err = net_tap_open_fd(n, np->tap_fd, &be);
 	else if (np->mode == NET_MODE_USER)
 		err = net_slirp_open(n, &be);
 	else if (np->mode == NET_MODE_PASST)

@@ -60,7 +60,8 @@ enum net_mode {
 
 struct net_params {
 	enum net_mode mode;
-	const char *tap_name;     /* NET_MODE_TAP */
+	const char *tap_name;     /* NET_MODE_TAP: a tap by name, or */
+	int tap_fd;               /* when tap_name is NULL, one the caller opened */
 	struct net_policy policy; /* the guest's link is in policy.link */
 };
 

@@ -137,6 +137,14 @@ __attribute__((warn_unused_result)) int net_init_with(struct net *n, const struc
 /* The backends' constructors: 0 or -errno, *be set on success. */
 __attribute__((warn_unused_result)) int net_tap_open(struct net *n, const char *name,
                                                      struct net_backend **be);
+/*
+ * net_tap_open_fd: a tap the caller opened (owned from now on, on
+ * success). -EBADF: fd is not open; -ENOTTY: not a tun/tap descriptor
+ * attached to a device; -EPROTOTYPE: a tun, not a tap; -EPROTONOSUPPORT:
+ * opened without IFF_NO_PI or IFF_VNET_HDR.
+ */
+__attribute__((warn_unused_result)) int net_tap_open_fd(struct net *n, int fd,
+                                                        struct net_backend **be);
 __attribute__((warn_unused_result)) int net_slirp_open(struct net *n, struct net_backend **be);
 __attribute__((warn_unused_result)) int net_passt_open(struct net *n, struct net_backend **be);
 

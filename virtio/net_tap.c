@@ -6,6 +6,9 @@
  * and checksum offload can pass through (TUNSETOFFLOAD) when the guest
  * negotiated it.
  *
+ * The tap is opened by name (TUNSETIFF), or handed over open by the caller
+ * (--net tap-fd=N: checked with TUNGETIFF, its header size set by us).
+ *
  * Receive: a one-shot poll on the main loop; each wake-up reads up to
  * NET_BUDGET frames while the device's receive queue has room, and only
  * then polls again, so a flood on the tap waits in the kernel's queue
@@ -144,34 +147,64 @@ static const struct net_backend_ops net_tap_ops = {
 	.destroy = net_tap_destroy,
 };
 
-int net_tap_open(struct net *n, const char *name, struct net_backend **be)
+/*
+ * net_tap_setup: the backend over tap fd (IFF_TAP | IFF_NO_PI |
+ * IFF_VNET_HDR, non-blocking): our header size and no offloads until the
+ * guest asks. The fd is closed on success only.
+ */
+static int net_tap_setup(struct net *n, int fd, struct net_backend **be)
 {
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 	struct net_tap *t;
-	int hdr = NET_HDR_LEN, err;
+	int hdr = NET_HDR_LEN;
 
-	if (!name || !name[0] || strlen(name) >= sizeof(ifr.ifr_name))
-		return -EINVAL;
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0) < 0)
+		return -errno;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->be = (struct net_backend){ .ops = &net_tap_ops, .net = n };
 	t->op = (struct loop_op){ .cb = net_tap_ready, .opaque = t };
-	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (t->fd < 0) {
-		err = -errno;
-		free(t);
-		return err;
-	}
-	strcpy(ifr.ifr_name, name);
-	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0 || ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
-	    ioctl(t->fd, TUNSETOFFLOAD, 0) < 0) {
-		err = -errno;
-		close(t->fd);
-		free(t);
-		return err;
-	}
+	t->fd = fd;
 	*be = &t->be;
 	net_tap_arm(t);
 	return 0;
+}
+
+int net_tap_open(struct net *n, const char *name, struct net_backend **be)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int fd, err;
+
+	if (!name || !name[0] || strlen(name) >= sizeof(ifr.ifr_name))
+		return -EINVAL;
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, name);
+	err = ioctl(fd, TUNSETIFF, &ifr) < 0 ? -errno : net_tap_setup(n, fd, be);
+	if (err)
+		close(fd);
+	return err;
+}
+
+int net_tap_open_fd(struct net *n, int fd, struct net_backend **be)
+{
+	struct ifreq ifr = { 0 };
+	int fl;
+
+	if (fd < 0 || (fl = fcntl(fd, F_GETFL)) < 0)
+		return -EBADF;
+	/* TUNGETIFF answers only on a tun/tap descriptor attached to a
+	 * device (EBADFD before TUNSETIFF, ENOTTY on any other file). */
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return -ENOTTY;
+	if ((ifr.ifr_flags & (IFF_TUN | IFF_TAP)) != IFF_TAP)
+		return -EPROTOTYPE;
+	/* The flags are fixed once attached (TUNSETIFF again is EEXIST):
+	 * a packet-info prefix or no virtio-net header cannot be undone. */
+	if ((ifr.ifr_flags & (IFF_NO_PI | IFF_VNET_HDR)) != (IFF_NO_PI | IFF_VNET_HDR))
+		return -EPROTONOSUPPORT;
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	return net_tap_setup(n, fd, be);
 }

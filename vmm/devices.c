@@ -281,6 +281,24 @@ static int vm_add_vsock(struct vm *vm)
 	return vm_virtio_slot_wire(vm, s, &vm->vsock->transport);
 }
 
+/* vm_net_tap_fd_error: why --net tap-fd=N was refused (net_tap_open_fd's errors). */
+static void vm_net_tap_fd_error(int fd, int err)
+{
+	const char *why;
+
+	if (err == -EBADF)
+		why = "no such open file descriptor";
+	else if (err == -ENOTTY)
+		why = "not a tap (TUNGETIFF refused it: open /dev/net/tun and TUNSETIFF first)";
+	else if (err == -EPROTOTYPE)
+		why = "a tun device, not a tap (IFF_TAP)";
+	else if (err == -EPROTONOSUPPORT)
+		why = "the tap must be opened with IFF_NO_PI and IFF_VNET_HDR";
+	else
+		why = strerror(-err);
+	fprintf(stderr, "kvmbox: --net tap-fd=%d: %s\n", fd, why);
+}
+
 /* vm_add_net: the virtio-net device, last, so that the others keep their slots. */
 static int vm_add_net(struct vm *vm)
 {
@@ -337,7 +355,9 @@ int vm_devices_add(struct vm *vm)
 	if (vm->cfg.net.mode != NET_MODE_NONE) {
 		err = vm_add_net(vm);
 		if (err) {
-			if (vm->cfg.net.mode == NET_MODE_TAP)
+			if (vm->cfg.net.mode == NET_MODE_TAP && !vm->cfg.net.tap_name)
+				vm_net_tap_fd_error(vm->cfg.net.tap_fd, err);
+			else if (vm->cfg.net.mode == NET_MODE_TAP)
 				fprintf(
 				    stderr, "kvmbox: --net tap=%s: %s%s\n", vm->cfg.net.tap_name,
 				    strerror(-err),

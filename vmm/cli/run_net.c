@@ -2,7 +2,7 @@
 /*
  * run_net: kvmbox run's network options (docs/network.md):
  *
- *   --net none|user|passt|tap=NAME[,ip=A.B.C.D/N][,gw=A.B.C.D][,dns=A.B.C.D]
+ *   --net none|user|passt|tap=NAME|tap-fd=N[,ip=A.B.C.D/N][,gw=A.B.C.D][,dns=A.B.C.D]
  *   --net-allow CIDR[:PORT[-PORT]]   (repeatable)
  *   --net-deny CIDR[:PORT[-PORT]]    (repeatable)
  *   --net-policy public|all|none
@@ -73,17 +73,28 @@ static int run_net_cidr(const char *s, struct net_link *l)
 	return 0;
 }
 
-/* run_net_tap: "NAME[,ip=..][,gw=..][,dns=..]" (cut in place). */
-static int run_net_tap(struct run_opts *o, char *arg)
+/*
+ * run_net_tap: "NAME[,ip=..][,gw=..][,dns=..]" or, by_fd, "N[,...]" (a
+ * tap the caller opened and passed as descriptor N), cut in place.
+ */
+static int run_net_tap(struct run_opts *o, char *arg, bool by_fd)
 {
 	struct net_link *l = &o->cfg.net.policy.link;
-	char *opt, *save = NULL;
+	char *opt, *save = NULL, *first;
+	uint64_t fd;
 
 	o->cfg.net.mode = NET_MODE_TAP;
-	o->cfg.net.tap_name = strtok_r(arg, ",", &save);
-	if (!o->cfg.net.tap_name || strlen(o->cfg.net.tap_name) >= 16) {
+	first = strtok_r(arg, ",", &save);
+	if (by_fd) {
+		if (!first || cli_parse_u64("kvmbox", "--net tap-fd=N", first, 0, INT32_MAX, &fd))
+			return -EINVAL;
+		o->cfg.net.tap_name = NULL;
+		o->cfg.net.tap_fd = (int)fd;
+	} else if (!first || strlen(first) >= 16) {
 		fprintf(stderr, "kvmbox: --net tap=NAME: a tap's name, at most 15 bytes\n");
 		return -EINVAL;
+	} else {
+		o->cfg.net.tap_name = first;
 	}
 	while ((opt = strtok_r(NULL, ",", &save)) != NULL) {
 		int err;
@@ -119,10 +130,14 @@ int run_net_opt(struct run_opts *o, int c, char *arg)
 		else if (strcmp(arg, "passt") == 0)
 			o->cfg.net.mode = NET_MODE_PASST;
 		else if (strncmp(arg, "tap=", 4) == 0)
-			return run_net_tap(o, arg + 4);
+			return run_net_tap(o, arg + 4, false);
+		else if (strncmp(arg, "tap-fd=", 7) == 0)
+			return run_net_tap(o, arg + 7, true);
 		else {
-			fprintf(stderr,
-			        "kvmbox: --net %s: expected none, user, passt or tap=NAME\n", arg);
+			fprintf(
+			    stderr,
+			    "kvmbox: --net %s: expected none, user, passt, tap=NAME or tap-fd=N\n",
+			    arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -233,7 +248,7 @@ int run_net_defaults(struct run_opts *o)
 	if (np->mode == NET_MODE_NONE) {
 		if (o->net_policy_set) {
 			fprintf(stderr, "kvmbox: --net-allow, --net-deny and --net-policy need a "
-			                "network (--net user, passt or tap=NAME)\n");
+			                "network (--net user, passt, tap=NAME or tap-fd=N)\n");
 			return -EINVAL;
 		}
 		return 0;
