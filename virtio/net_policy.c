@@ -337,6 +337,29 @@ static enum net_verdict net_check_arp(const struct net_policy *p, const uint8_t 
 	return net_decide(p, d);
 }
 
+/*
+ * net_v6_src_ok: an IPv6 source is the guest's own: the link-local
+ * address its kernel forms from the MAC (fe80::/64 with the modified
+ * EUI-64 interface identifier: the MAC with ff:fe in its middle and the
+ * universal/local bit inverted, RFC 4291 §2.5.1 and appendix A). The
+ * guest has no other IPv6 address: none is configured, and no router
+ * advertises a prefix to it.
+ */
+static bool net_v6_src_ok(const struct net_link *l, const uint8_t *src)
+{
+	uint8_t own[16] = { 0xfe, 0x80 };
+
+	own[8] = l->mac[0] ^ 0x02;
+	own[9] = l->mac[1];
+	own[10] = l->mac[2];
+	own[11] = 0xff;
+	own[12] = 0xfe;
+	own[13] = l->mac[3];
+	own[14] = l->mac[4];
+	own[15] = l->mac[5];
+	return memcmp(src, own, 16) == 0;
+}
+
 enum net_verdict net_policy_check(const struct net_policy *p, const uint8_t *frame, size_t len,
                                   struct net_dest *dest)
 {
@@ -358,11 +381,15 @@ enum net_verdict net_policy_check(const struct net_policy *p, const uint8_t *fra
 		break;
 	case ETH_P_IPV4:
 		v = net_parse_ipv4(frame + ETH_HLEN, len - ETH_HLEN, &d);
+		if (v == NET_ALLOW && memcmp(frame + ETH_HLEN + 12, &p->link.ip4, 4) != 0)
+			v = NET_DENY_SPOOF;
 		if (v == NET_ALLOW)
 			v = net_decide(p, &d);
 		break;
 	case ETH_P_IPV6:
 		v = net_parse_ipv6(frame + ETH_HLEN, len - ETH_HLEN, &d);
+		if (v == NET_ALLOW && !net_v6_src_ok(&p->link, frame + ETH_HLEN + 8))
+			v = NET_DENY_SPOOF;
 		if (v == NET_ALLOW)
 			v = net_decide(p, &d);
 		break;

@@ -88,7 +88,7 @@ enum net_verdict {
 	NET_ALLOW = 0,
 	NET_DENY_MALFORMED,   /* truncated or inconsistent headers */
 	NET_DENY_UNSUPPORTED, /* what we do not pass: tags, types, options, protocols */
-	NET_DENY_SPOOF,       /* not from the guest's MAC (or ARP sender address) */
+	NET_DENY_SPOOF,       /* not from the guest's MAC, or IP (ARP sender) address */
 	NET_DENY_RULE,        /* a --net-deny rule */
 	NET_DENY_POLICY,      /* the base: none, or not public */
 	NET_VERDICTS,

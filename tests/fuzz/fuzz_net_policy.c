@@ -15,7 +15,8 @@
  * again here by a second, independent reading of the same RFCs (a plain
  * bit-by-bit prefix match, its own walks of the IPv4 and IPv6 headers),
  * which must find the same destination, that no deny rule covers it, and
- * that the resolver's pass, an allow rule or the base really lets it by.
+ * that the resolver's pass, an allow rule or the base really lets it by,
+ * and that its IP source is the guest's own address.
  * A frame the oracle cannot read (an encoding it does not know) must not
  * have been allowed.
  */
@@ -252,6 +253,26 @@ static void ocheck_arp(const struct net_policy *p, const uint8_t *f, size_t len)
 		abort();
 }
 
+/*
+ * osource_ok: an allowed IP packet's source is the guest's: its IPv4
+ * address, or for IPv6 fe80:: and its MAC as a modified EUI-64 (RFC 4291
+ * appendix A), built here byte by byte. f is a whole IPv4 or IPv6 header
+ * (oread_v4/6 read it).
+ */
+static bool osource_ok(const struct net_link *l, const uint8_t *f)
+{
+	uint8_t ll[16] = { 0xfe,      0x80,      0,
+		           0,         0,         0,
+		           0,         0,         (uint8_t)(l->mac[0] ^ 2),
+		           l->mac[1], l->mac[2], 0xff,
+		           0xfe,      l->mac[3], l->mac[4],
+		           l->mac[5] };
+
+	if (rd16(f + 12) == 0x0800)
+		return memcmp(f + 14 + 12, &l->ip4, 4) == 0;
+	return memcmp(f + 14 + 8, ll, 16) == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct net_policy p;
@@ -300,6 +321,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!ok || memcmp(od.addr, nd.addr, 16) != 0 || !oallowed(&p, &od))
 		abort();
+	if (!osource_ok(&l, f))
+		abort(); /* an IP source not the guest's own */
 	if (od.port >= 0 && (nd.port_kind != NET_PORT_KNOWN || nd.port != od.port))
 		abort();
 	return 0;

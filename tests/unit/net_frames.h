@@ -109,6 +109,15 @@ static inline size_t nf_ipv4(uint8_t *f, const char *dst, uint8_t proto, uint16_
 	return nf_ipv4_full(f, dst, proto, dport, NULL, 0, 0, 0);
 }
 
+/* nf_guest_ll6: the guest's link-local address, from its MAC (RFC 4291 A). */
+static inline void nf_guest_ll6(uint8_t *a)
+{
+	static const uint8_t ll[16] = { 0xfe, 0x80, [8] = 0x50, 0x54, 0x00,
+		                        0xff, 0xfe, 0x12,       0x34, 0x56 };
+
+	memcpy(a, ll, 16);
+}
+
 /*
  * nf_ipv6_full: a frame with an IPv6 header to dst, the extension headers
  * ext (elen bytes, already chained: first_nh is the fixed header's next
@@ -125,9 +134,7 @@ static inline size_t nf_ipv6_full(uint8_t *f, const char *dst, uint8_t first_nh,
 	ip[0] = 0x60;
 	ip[6] = first_nh;
 	ip[7] = 64;
-	ip[8] = 0xfe; /* fe80::1 as the source */
-	ip[9] = 0x80;
-	ip[23] = 1;
+	nf_guest_ll6(ip + 8); /* the guest's own source */
 	nf_ip6(dst, ip + 24);
 	if (elen)
 		memcpy(ip + 40, ext, elen);

@@ -276,5 +276,68 @@ TEST(mutations)
 	}
 }
 
+/*
+ * IP sources: only the guest's own address (IPv4: the link's; IPv6: the
+ * link-local address from its MAC) passes, under every base, for every
+ * protocol and fragment; any other is spoofed (a tap's network would
+ * carry it; a user-mode stack would answer someone else).
+ */
+TEST(ip_sources)
+{
+	static const char *bad4[] = { "10.0.2.16", "0.0.0.0",         "10.0.2.2",
+		                      "8.8.8.8",   "255.255.255.255", "127.0.0.1" };
+	static const char *bad6[] = { "fe80::1",
+		                      "::",
+		                      "::ffff:10.0.2.15",
+		                      "2001:4860::8888",
+		                      "fe80::5054:ff:fe12:3457",
+		                      "fe80::5254:ff:fe12:3456" };
+	struct net_policy p;
+	uint8_t f[NF_MAX];
+	size_t n;
+
+	pol(&p);
+	p.base = NET_BASE_ALL;
+	n = nf_ipv4(f, "8.8.8.8", IPPROTO_UDP, 53);
+	CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_ALLOW);
+	for (size_t i = 0; i < sizeof(bad4) / sizeof(bad4[0]); i++) {
+		uint32_t a = nf_ip4(bad4[i]);
+
+		n = nf_ipv4(f, "8.8.8.8", IPPROTO_UDP, 53);
+		memcpy(f + 14 + 12, &a, 4);
+		CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_DENY_SPOOF);
+		/* A later fragment, ICMP, and the resolver's own pass. */
+		n = nf_ipv4_full(f, "8.8.8.8", IPPROTO_UDP, 53, NULL, 0, 100, 8);
+		memcpy(f + 14 + 12, &a, 4);
+		CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_DENY_SPOOF);
+		n = nf_ipv4(f, "8.8.8.8", IPPROTO_ICMP, 0);
+		memcpy(f + 14 + 12, &a, 4);
+		CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_DENY_SPOOF);
+		n = nf_ipv4(f, NF_DNS_IP, IPPROTO_UDP, 53);
+		memcpy(f + 14 + 12, &a, 4);
+		CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_DENY_SPOOF);
+	}
+	n = nf_ipv6(f, "2001:4860::8888", IPPROTO_TCP, 443);
+	CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_ALLOW);
+	for (size_t i = 0; i < sizeof(bad6) / sizeof(bad6[0]); i++) {
+		n = nf_ipv6(f, "2001:4860::8888", IPPROTO_TCP, 443);
+		nf_ip6(bad6[i], f + 14 + 8);
+		CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_DENY_SPOOF);
+	}
+	/* A guest whose link has another address and MAC. */
+	p.link.ip4 = nf_ip4("192.168.7.9");
+	p.link.mac[0] = 0x02;
+	n = nf_ipv4(f, "8.8.8.8", IPPROTO_UDP, 53);
+	memcpy(f + 6, p.link.mac, 6);
+	CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_DENY_SPOOF);
+	memcpy(f + 14 + 12, &p.link.ip4, 4);
+	CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_ALLOW);
+	n = nf_ipv6(f, "2001:4860::8888", IPPROTO_TCP, 443);
+	memcpy(f + 6, p.link.mac, 6);
+	CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_DENY_SPOOF);
+	f[14 + 8 + 8] = 0x00; /* 0x02 with the universal/local bit inverted */
+	CHECK_EQ(net_policy_check(&p, f, n, NULL), NET_ALLOW);
+}
+
 CHECK_MAIN(CASE(ipv4_hostile), CASE(ipv4_fragments), CASE(ipv6_extension_headers),
-           CASE(ipv6_fragments_and_lengths), CASE(mutations))
+           CASE(ipv6_fragments_and_lengths), CASE(mutations), CASE(ip_sources))
