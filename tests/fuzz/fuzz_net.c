@@ -9,7 +9,10 @@
  *   byte 0        features: bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2
  *                 MRG_RXBUF, bit 3 CSUM, bit 4 GUEST_CSUM; bit 5 "tame"
  *                 descriptors (address folded into the buffer area, length
- *                 below 4 KiB); bit 6 reset the device at the end
+ *                 below 4 KiB); bit 6 reset the device at the end;
+ *                 bit 7 the backend answers -EAGAIN (passt's full
+ *                 socket) until it calls net_tx_ready, after the first
+ *                 passes
  *   byte 1        avail entries published: low nibble transmit, high
  *                 nibble receive (more than QSIZE breaks a ring on purpose)
  *   byte 2        frames the backend pushes (low 3 bits), their length
@@ -101,6 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                    (1ull << VIRTIO_NET_F_STATUS);
 	const struct virtq *txq, *rxq;
 	size_t ram = 0;
+	uint64_t sent;
 	bool broken;
 
 	if (!fz.t.ram)
@@ -128,8 +132,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	vdrv_set_avail_idx(&fz.tx, data[1] & 15);
+	fz.fb.fail = data[0] & 128 ? -EAGAIN : 0;
+	sent = fz.net.stats.tx_frames + fz.net.stats.tx_errors;
 	virtio_mmio_queue_notify(&fz.net.transport, NET_TX_QUEUE);
 	test_rig_pump(&fz.t, 4);
+	if (fz.fb.fail) {
+		/* Held back, none counted, then all of them on a wake-up. */
+		if (fz.net.stats.tx_frames + fz.net.stats.tx_errors != sent)
+			abort();
+		fz.fb.fail = 0;
+		net_tx_ready(&fz.net);
+		test_rig_pump(&fz.t, 4);
+	}
 	/* Frames from the backend, cut from the input's RAM part. */
 	for (unsigned int i = 0, off = 0; i < (data[2] & 7u); i++) {
 		size_t len = 14 + (size_t)(data[2] >> 3) * 61u * (i + 1) % NET_MAX_FRAME;
