@@ -72,7 +72,8 @@ quiet_exits=$(user_exits "$work/t.json")
 if [ $rc -eq 0 ] && [ ! -s "$work/out" ] && grep -q '"guest_ready": [0-9]' "$work/t.json" &&
 	[ -n "${console_exits:-}" ] && [ "$quiet_exits" -lt "$console_exits" ]; then
 	echo "PASS quiet boot: ready, no output, $quiet_exits exits to userspace" \
-		"(with the console: $console_exits)"
+		"(with the console: $console_exits), $(awk '/^    "exits"/ { k = $2 + 0 }
+			END { print k }' "$work/t.json") in all"
 	passed=$((passed + 1))
 else
 	echo "FAIL quiet boot: exit $rc, $quiet_exits exits to userspace" \
