@@ -65,9 +65,38 @@ static void vm_serial_irq(void *opaque, bool level)
 	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
 }
 
+/*
+ * vm_reset: the guest pulled the reset line. A kernel that panics with
+ * panic=-1 (our default) reboots this way right after its report, so a
+ * panic seen on the console makes this a panic's exit, not a clean one.
+ */
 static void vm_reset(void *opaque)
 {
-	vm_request_stop(opaque, VM_EXIT_OK);
+	struct vm *vm = opaque;
+
+	vm_request_stop(vm, serial_panic(&vm->serial, NULL, 0) ? VM_EXIT_GUEST_PANIC : VM_EXIT_OK);
+}
+
+/* vm_panic_end: a panic report ended without a reboot (panic=0): stop now. */
+static void vm_panic_end(void *opaque)
+{
+	vm_request_stop(opaque, VM_EXIT_GUEST_PANIC);
+}
+
+void vm_devices_report(struct vm *vm, int status)
+{
+	char reason[CONSOLE_REASON_MAX], tail[CONSOLE_TAIL_SIZE + 1], *save = NULL;
+
+	if (!vm->serial_ready)
+		return;
+	if (status == VM_EXIT_GUEST_PANIC && serial_panic(&vm->serial, reason, sizeof(reason)))
+		fprintf(stderr, "kvmbox: guest kernel panic: %s\n", reason);
+	if (!vm->cfg.quiet || (status != VM_EXIT_GUEST_PANIC && status != VM_EXIT_TRIPLE_FAULT) ||
+	    !serial_tail(&vm->serial, tail, sizeof(tail)))
+		return;
+	fprintf(stderr, "kvmbox: the guest's last console output:\n");
+	for (char *line = strtok_r(tail, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		fprintf(stderr, "  | %s\n", line);
 }
 
 /* The debug port: the guest marks boot progress; see VM_DEBUG_PORT. */
@@ -101,6 +130,7 @@ static int vm_add_legacy(struct vm *vm)
 		return err;
 	vm->serial_ready = true;
 	serial_set_out_max(&vm->serial, vm->cfg.console_max);
+	serial_set_panic_notify(&vm->serial, vm_panic_end, vm);
 	err = bus_register(&vm->pio, VM_SERIAL_PORT, 8, &serial_bus_ops, &vm->serial, "serial");
 	if (err)
 		return err;

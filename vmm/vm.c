@@ -34,12 +34,35 @@
  */
 static const char vm_default_cmdline[] = "console=ttyS0 reboot=k panic=-1 no_timer_check quiet";
 
+/*
+ * The quiet boot's (cfg.quiet), when nobody reads the console: the guest
+ * writes to no console at all, and still reports a panic. Each parameter
+ * is in the kernel's Documentation/admin-guide/kernel-parameters.txt (v6.1):
+ *  - loglevel=1: only KERN_EMERG messages reach a console, which in a
+ *    healthy boot is none; panic() prints at that level and also raises
+ *    the level for its stack dump (console_verbose). It comes first, as it
+ *    and earlyprintk are early parameters taken in order, so the early
+ *    console replays nothing.
+ *  - earlyprintk=serial,ttyS0,keep: printk's only console, the early UART
+ *    writer, kept after boot (keep); it polls LSR and writes THR, so a
+ *    panic costs exits but a boot does not. It has no tty, so /dev/console
+ *    cannot be opened and init's own output goes nowhere (the agent falls
+ *    back to /dev/null).
+ *  - console=null: no other console is enabled by default (it names
+ *    ttynull, which our kernel lacks).
+ *  - 8250.nr_uarts=0: the 8250 driver probes and programs no UART, which
+ *    saved its probe's and termios's port accesses; the early writer
+ *    programs COM1 itself.
+ */
+static const char vm_quiet_cmdline[] = "loglevel=1 earlyprintk=serial,ttyS0,keep console=null "
+                                       "8250.nr_uarts=0 reboot=k panic=-1 no_timer_check";
+
 int vm_init(struct vm *vm, const struct vm_config *cfg)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	if (!vm->cfg.cmdline)
-		vm->cfg.cmdline = vm_default_cmdline;
+		vm->cfg.cmdline = vm->cfg.quiet ? vm_quiet_cmdline : vm_default_cmdline;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = -1;
 	vm->mem.memfd = -1;
 	for (unsigned int i = 0; i < VM_MAX_DISKS; i++)
@@ -522,6 +545,7 @@ int vm_run(struct vm *vm)
 		kvm_collect_stats(vm->vcpus[i].stats_fd, &vm->tl);
 	if (vm->serial_ready)
 		serial_flush(&vm->serial);
+	vm_devices_report(vm, atomic_load(&vm->exit_status));
 	return atomic_load(&vm->exit_status);
 }
 

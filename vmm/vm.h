@@ -58,6 +58,7 @@ enum vm_exit_status {
 	VM_EXIT_USAGE = 2,        /* bad command line */
 	VM_EXIT_TRIPLE_FAULT = 3, /* KVM_EXIT_SHUTDOWN */
 	VM_EXIT_KVM_ERROR = 4,    /* internal error, failed entry, unknown exit */
+	VM_EXIT_GUEST_PANIC = 5,  /* the guest kernel panicked (its console said so) */
 };
 
 struct vm_config {
@@ -68,6 +69,7 @@ struct vm_config {
 	uint64_t mem_mib;
 	bool hugepages;
 	int console_fd;       /* guest serial output */
+	bool quiet;           /* no console in the guest: the quiet default command line */
 	uint64_t console_max; /* bytes console_fd may take in all; 0: no limit */
 	bool console_input;   /* forward stdin to the guest's serial */
 	struct blk_params disks[VM_MAX_DISKS];

@@ -18,6 +18,12 @@ __attribute__((warn_unused_result)) int vm_devices_add(struct vm *vm);
 void vm_devices_destroy(struct vm *vm);
 /* vm_devices_cmdline: the virtio_mmio.device= parameters; 0 or -ENOSPC. */
 int vm_devices_cmdline(const struct vm *vm, char *buf, size_t size);
+/*
+ * vm_devices_report: after the stop, what the console tells of a guest
+ * that ended with status: a panic's reason on stderr, and, where nobody saw
+ * the console (cfg.quiet), its last lines on a panic or triple fault.
+ */
+void vm_devices_report(struct vm *vm, int status);
 
 /* vm.c */
 /* vm_size_fds: RLIMIT_NOFILE raised and shared out among the devices (vm_create). */

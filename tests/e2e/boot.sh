@@ -7,7 +7,10 @@
 # Boots the project's kernel with guest_init as /init for each of bzImage and
 # vmlinux, 1 and 2 vCPUs, 128 MiB and 4 GiB (which crosses the MMIO gap), and
 # checks that the VMM exits 0 after the guest found what it expected and
-# marked ready. Ends with "N passed, N failed".
+# marked ready. Then the quiet boot (--console none): the guest still marks
+# ready, writes nothing, and exits to userspace less; and a guest kernel
+# that panics there is reported with its reason and exit status 5. Ends
+# with "N passed, N failed".
 set -uo pipefail
 
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
@@ -21,6 +24,11 @@ passed=0 failed=0
 mkdir -p "$work/root/dev" "$work/root/proc"
 cp "$init" "$work/root/init"
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
+
+# user_exits JSON: the exits to userspace that --timings-json counted.
+user_exits() {
+	awk '/^  "exits"/ { u = $2 + 0 } END { print u + 0 }' "$1"
+}
 
 boot() {
 	local image=$1 cpus=$2 mem=$3 name="$1 cpus=$2 mem=$3MiB" token rc
@@ -36,6 +44,7 @@ boot() {
 			/^    "exits"/ { k = $2 + 0 }
 			END { printf "ready at %.0f ms, %d exits to userspace, %d in all", r, u, k }' \
 			"$work/t.json")"
+		[ "$image $cpus $mem" = "vmlinux 1 128" ] && console_exits=$(user_exits "$work/t.json")
 		passed=$((passed + 1))
 	else
 		echo "FAIL $name: exit $rc"
@@ -52,6 +61,42 @@ for image in bzImage vmlinux; do
 		done
 	done
 done
+# The quiet boot: no console in the guest, so none of init's lines on our
+# stdout, the ready mark all the same, and fewer exits to userspace than
+# the same boot with its console (vmlinux cpus=1 mem=128MiB above).
+e2e_bounded 300 "$work/out" "$kvmbox" run --kernel "$kdir/vmlinux" --initrd "$work/initrd.gz" \
+	--console none --append "kvmbox.token=quiet" --timings-json "$work/t.json" \
+	>"$work/out" 2>"$work/err" </dev/null
+rc=$?
+quiet_exits=$(user_exits "$work/t.json")
+if [ $rc -eq 0 ] && [ ! -s "$work/out" ] && grep -q '"guest_ready": [0-9]' "$work/t.json" &&
+	[ -n "${console_exits:-}" ] && [ "$quiet_exits" -lt "$console_exits" ]; then
+	echo "PASS quiet boot: ready, no output, $quiet_exits exits to userspace" \
+		"(with the console: $console_exits), $(awk '/^    "exits"/ { k = $2 + 0 }
+			END { print k }' "$work/t.json") in all"
+	passed=$((passed + 1))
+else
+	echo "FAIL quiet boot: exit $rc, $quiet_exits exits to userspace" \
+		"(with the console: ${console_exits:-not measured})"
+	sed 's/^/  out: /' "$work/out" | tail -n 10
+	sed 's/^/  err: /' "$work/err" | tail -n 10
+	failed=$((failed + 1))
+fi
+# A guest kernel that panics (no init where rdinit= points, no root disk)
+# on a quiet boot: exit status 5 and the panic's reason on stderr.
+e2e_bounded 300 "$work/err" "$kvmbox" run --kernel "$kdir/vmlinux" --initrd "$work/initrd.gz" \
+	--console none --append "rdinit=/none" >"$work/out" 2>"$work/err" </dev/null
+rc=$?
+if [ $rc -eq 5 ] && [ ! -s "$work/out" ] &&
+	grep -q "^kvmbox: guest kernel panic: VFS: Unable to mount root fs" "$work/err"; then
+	echo "PASS quiet boot, kernel panic: exit 5, $(grep -m1 'guest kernel panic' "$work/err")"
+	passed=$((passed + 1))
+else
+	echo "FAIL quiet boot, kernel panic: exit $rc, want 5 and the reason on stderr"
+	sed 's/^/  out: /' "$work/out" | tail -n 10
+	sed 's/^/  err: /' "$work/err" | tail -n 30
+	failed=$((failed + 1))
+fi
 # SIGTERM and SIGINT stop a running guest cleanly: exit 128+N, one message.
 for sig in TERM INT; do
 	"$kvmbox" run --kernel "$kdir/vmlinux" --initrd "$work/initrd.gz" \

@@ -7,6 +7,7 @@
  *              the one place that exits. A new verb is one line there.
  *   run.c      `kvmbox run`: its options and defaults, building the VM
  *   run_cmd.c  `kvmbox run -- CMD`: the thread that runs CMD in the guest
+ *   run_console.c `kvmbox run --console`: the console's file, or a quiet boot
  *   ctl_cmd.c  `kvmbox exec|status|stop`: clients of a control socket
  *   metrics_cmd.c `kvmbox metrics`: a stream of samples of what the VM uses
  *   cp_cmd.c   `kvmbox cp`: files and folders in and out of the guest
@@ -117,6 +118,12 @@ struct run_opts {
 	const char *upper; /* --upper DIR: an image's writable layer on the host */
 	uint32_t net_dns;  /* the guest's resolver for kvmbox.net=; 0: none */
 };
+
+/* run_console_open: --console PATH or none into o->cfg; -errno after one
+ * message. run_console_default: without --console, a command's run boots
+ * quietly (the console on stdout otherwise); 0 or -errno after one message. */
+__attribute__((warn_unused_result)) int run_console_open(struct run_opts *o);
+__attribute__((warn_unused_result)) int run_console_default(struct run_opts *o);
 
 /* run_net_opt: --net, --net-allow, --net-deny, --net-policy into o (arg
  * may be cut in place); -EINVAL after one message. */

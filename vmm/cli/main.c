@@ -17,7 +17,7 @@ void cli_usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: kvmbox run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--append STR]\n"
-	    "                  [--cpus N] [--memory MiB] [--hugepages] [--console PATH]\n"
+	    "                  [--cpus N] [--memory MiB] [--hugepages] [--console PATH|none]\n"
 	    "                  [--console-max MiB]\n"
 	    "                  [--disk PATH[,ro][,id=NAME]]... [--vsock PATH] [--cid N]\n"
 	    "                  [--control PATH] [--rootfs PATH[,ro]|none]\n"
@@ -59,7 +59,10 @@ void cli_usage(FILE *f)
 	    "  --memory MiB         guest RAM, %d MiB to 1 TiB (default %d)\n"
 	    "  --hugepages          back guest RAM with 2 MiB hugepages\n"
 	    "  --console PATH       guest serial output to PATH instead of stdout (not a\n"
-	    "                       symlink; a regular file is emptied first)\n"
+	    "                       symlink; a regular file is emptied first); none: a\n"
+	    "                       quiet boot, the guest has no console (the default\n"
+	    "                       with a command) and a kernel panic ends the run\n"
+	    "                       with status 5 and its reason on stderr\n"
 	    "  --console-max MiB    what --console PATH may take in all (default 64;\n"
 	    "                       0: no limit); the rest is dropped\n"
 	    "  --disk PATH[,ro][,id=NAME]\n"
@@ -122,7 +125,8 @@ void cli_usage(FILE *f)
 	    "                       status (127: no such command)\n"
 	    "\n"
 	    "Exit status: 0 guest rebooted or powered off, 1 error, 2 usage,\n"
-	    "3 guest triple fault, 4 KVM error, 128+N stopped by signal N.\n",
+	    "3 guest triple fault, 4 KVM error, 5 guest kernel panic, 128+N stopped by\n"
+	    "signal N.\n",
 	    VM_MAX_CPUS, VM_MIN_MEM_MIB, CLI_DEFAULT_MEM_MIB);
 }
 

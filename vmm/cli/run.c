@@ -40,9 +40,6 @@ enum {
 	OPT_UPPER,
 };
 
-/* --console's default limit: enough for any boot log, not a full disk. */
-#define RUN_CONSOLE_MAX_MIB 64
-
 /*
  * run_parse_disk: PATH[,ro][,id=NAME] into the next disk slot. The string
  * is argv's, cut in place at the commas. -EINVAL after one message.
@@ -359,7 +356,7 @@ static int run_parse_rootfs(struct run_opts *o)
  * run_defaults: the kernel ($KVMBOX_KERNEL, $KVMBOX_KERNEL_DIR/vmlinux, or
  * share/kvmbox/vmlinux beside the executable) when --kernel is missing;
  * a private vsock socket where one is needed; with a command, also the
- * agent's initramfs and a quiet console. -EINVAL after one message.
+ * agent's initramfs and a quiet boot. -EINVAL after one message.
  */
 static int run_defaults(struct run_opts *o)
 {
@@ -407,15 +404,7 @@ static int run_defaults(struct run_opts *o)
 		return -EINVAL;
 	if (run_net_defaults(o)) /* the last device: it also counts them all */
 		return -EINVAL;
-	if (!o->command)
-		return 0;
-	/* The command's output is ours: the console only with --console. */
-	if (!o->console_path) {
-		o->cfg.console_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (o->cfg.console_fd < 0)
-			return -errno;
-	}
-	return 0;
+	return run_console_default(o);
 }
 
 /*
@@ -433,41 +422,6 @@ static void run_private_forget(struct run_opts *o)
 	rmdir(o->tmpdir);
 	free(o->tmpdir);
 	o->tmpdir = NULL;
-}
-
-/*
- * run_open_console: --console PATH for the guest's serial output. Decided:
- * a symlink is refused (O_NOFOLLOW), so that a link planted in a shared
- * folder cannot aim our writes at another file; a regular file is
- * emptied (the log of this run only), but only once it is open and known
- * to be one, never a device or FIFO; and what it takes is capped
- * (--console-max MiB, default RUN_CONSOLE_MAX_MIB; 0: no cap) so that a
- * guest cannot fill the host's disk. -errno after one message.
- */
-static int run_open_console(struct run_opts *o)
-{
-	struct stat st;
-	int fd =
-	    open(o->console_path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
-
-	if (fd < 0) {
-		int err = -errno;
-
-		fprintf(stderr, "kvmbox: --console %s: %s\n", o->console_path,
-		        err == -ELOOP ? "a symbolic link (give the file it points to)"
-		                      : strerror(-err));
-		return err;
-	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0) {
-		int err = -errno;
-
-		fprintf(stderr, "kvmbox: --console %s: %s\n", o->console_path, strerror(-err));
-		close(fd);
-		return err;
-	}
-	o->cfg.console_fd = fd;
-	o->cfg.console_max = (o->console_max_set ? o->console_max_mib : RUN_CONSOLE_MAX_MIB) << 20;
-	return 0;
 }
 
 void run_opts_free(struct run_opts *o)
@@ -497,7 +451,7 @@ int cli_run(int argc, char **argv)
 	if (status)
 		return status > 0 ? 0 : VM_EXIT_USAGE;
 	status = VM_EXIT_ERROR;
-	if (o.console_path && run_open_console(&o))
+	if (o.console_path && run_console_open(&o))
 		return VM_EXIT_ERROR;
 	if (o.image) {
 		int err = run_image_prepare(&o);

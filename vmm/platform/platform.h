@@ -17,6 +17,45 @@
 #include <stdint.h>
 
 /*
+ * console_tail: what the guest last wrote to its console, kept whatever
+ * becomes of it (a file, /dev/null), and whether it was a kernel panic
+ * (console_tail.c says how a panic is recognized). A quiet guest
+ * (docs/architecture.md, "The console") writes only its emergencies, so
+ * the tail is then all there is to show when it panics or triple-faults.
+ * No locking: the owner (the UART) serializes.
+ */
+#define CONSOLE_TAIL_SIZE  2048 /* the last bytes kept */
+#define CONSOLE_LINE_MAX   256  /* the bytes of each line searched for a panic */
+#define CONSOLE_REASON_MAX 160
+
+enum console_event {
+	CONSOLE_NONE,
+	CONSOLE_PANIC,     /* a line of a panic report (its first gives the reason) */
+	CONSOLE_PANIC_END, /* the last line of one: the kernel will not reboot */
+};
+
+struct console_tail {
+	uint8_t ring[CONSOLE_TAIL_SIZE];
+	uint64_t total; /* bytes put in all; the next goes to ring[total % size] */
+	char line[CONSOLE_LINE_MAX];
+	size_t line_len;
+	bool panicked;
+	char reason[CONSOLE_REASON_MAX]; /* printable ASCII; "" until panicked */
+};
+
+void console_tail_init(struct console_tail *t);
+
+/* console_tail_put: one byte the guest wrote; what its line, if it ended one, was. */
+enum console_event console_tail_put(struct console_tail *t, uint8_t b);
+
+/*
+ * console_tail_read: the kept bytes from the first whole line on, as text
+ * for a terminal ('\r' dropped, other control bytes and non-ASCII as '?'),
+ * NUL-terminated in buf (cap bytes). Returns the length.
+ */
+size_t console_tail_read(const struct console_tail *t, char *buf, size_t cap);
+
+/*
  * serial: an 8250/16550A UART, the guest's console (COM1).
  *
  * The device decodes the eight port offsets of the 16550A (National
@@ -90,6 +129,9 @@ struct serial {
 	size_t tx_len;
 
 	struct serial_stats stats;
+	struct console_tail tail; /* every byte sent, loopback aside */
+	void (*panic_notify)(void *opaque);
+	void *panic_notify_opaque;
 };
 
 /*
@@ -131,6 +173,23 @@ void serial_flush(struct serial *s);
 
 /* serial_get_stats: a consistent copy of the counters. */
 void serial_get_stats(struct serial *s, struct serial_stats *out);
+
+/*
+ * serial_set_panic_notify: call fn(opaque) when the guest ends a kernel
+ * panic report without rebooting (CONSOLE_PANIC_END), so that the VMM can
+ * stop rather than wait on a guest that spins. Runs on the vCPU thread with
+ * the device's lock held. Call before the vCPU threads start.
+ */
+void serial_set_panic_notify(struct serial *s, void (*fn)(void *opaque), void *opaque);
+
+/*
+ * serial_panic: whether the guest has printed a kernel panic; if so, its
+ * reason is copied to reason (cap bytes, NUL-terminated).
+ */
+bool serial_panic(struct serial *s, char *reason, size_t cap);
+
+/* serial_tail: console_tail_read of what the guest sent, under the lock. */
+size_t serial_tail(struct serial *s, char *buf, size_t cap);
 
 /* The port handlers; the opaque pointer is the struct serial. */
 extern const struct bus_ops serial_bus_ops;

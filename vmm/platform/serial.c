@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -283,6 +284,8 @@ static void serial_thr_write(struct serial *s, uint8_t b)
 		}
 		return;
 	}
+	if (console_tail_put(&s->tail, b) == CONSOLE_PANIC_END && s->panic_notify)
+		s->panic_notify(s->panic_notify_opaque);
 	s->tx_buf[s->tx_len++] = b;
 	if (b == '\n' || s->tx_len == sizeof(s->tx_buf))
 		serial_tx_flush(s);
@@ -446,6 +449,7 @@ int serial_init(struct serial *s, int out_fd, void (*set_irq)(void *, bool), voi
 	s->set_irq = set_irq;
 	s->irq_opaque = irq_opaque;
 	s->dll = UART_RESET_DIVISOR;
+	console_tail_init(&s->tail);
 	return 0;
 }
 
@@ -488,4 +492,34 @@ void serial_get_stats(struct serial *s, struct serial_stats *out)
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_set_panic_notify(struct serial *s, void (*fn)(void *opaque), void *opaque)
+{
+	pthread_mutex_lock(&s->lock);
+	s->panic_notify = fn;
+	s->panic_notify_opaque = opaque;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool serial_panic(struct serial *s, char *reason, size_t cap)
+{
+	bool panicked;
+
+	pthread_mutex_lock(&s->lock);
+	panicked = s->tail.panicked;
+	if (panicked && cap)
+		snprintf(reason, cap, "%s", s->tail.reason);
+	pthread_mutex_unlock(&s->lock);
+	return panicked;
+}
+
+size_t serial_tail(struct serial *s, char *buf, size_t cap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = console_tail_read(&s->tail, buf, cap);
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
