@@ -50,7 +50,8 @@ JSON
 	# L1 shares the current folder, the repository and the cache; the
 	# build folder with kvmbox, its share/ and OUT must be there too.
 	export KVMBOX_SDK_E2E_IN_ENV=1
-	export KVM_ENV_SHARE="$(dirname "$kvmbox"):$out${KVM_ENV_SHARE:+:$KVM_ENV_SHARE}"
+	KVM_ENV_SHARE="$(dirname "$kvmbox"):$out${KVM_ENV_SHARE:+:$KVM_ENV_SHARE}"
+	export KVM_ENV_SHARE
 	# 20 sandboxes at once: room beside the test's own.
 	export KVM_ENV_MEM=${KVM_ENV_MEM:-6144}
 	exec "$here/../../tools/kvm-env" "$0" "$kvmbox" "$out"
@@ -61,8 +62,15 @@ export KVMBOX_BIN=$kvmbox
 unset XDG_RUNTIME_DIR KVMBOX_SANDBOX_DIR
 prefix=sdk$$
 work=$(mktemp -d)
-# Whatever a failed run left: every sandbox of this run's prefix.
-trap 'for d in /tmp/kvmbox-$(id -u)/$prefix*; do [ -d "$d" ] && timeout 60 "$kvmbox" rm -f "$(basename "$d")"; done >/dev/null 2>&1; rm -rf "$work"' EXIT
+# cleanup: whatever a failed run left, every sandbox of this run's prefix.
+cleanup() {
+	local d
+	for d in "/tmp/kvmbox-$(id -u)/$prefix"*; do
+		[ -d "$d" ] && timeout 60 "$kvmbox" rm -f "$(basename "$d")" >/dev/null 2>&1
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
 echo "node $(node --version), L1 memory: $(awk '/MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo)"
 
 SDK_TEST_PREFIX=$prefix timeout -k 10 1500 node --test --test-reporter=spec \
