@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * bench: the SDK's side of tools/bench-sandbox (docs/sdk.md,
- * "Benchmark"). `node OUT/dist/bench/bench.js NAME N` creates sandbox
+ * "Benchmark"). `node OUT/bench/bench.js NAME N` creates sandbox
  * NAME (the default root), times the create call to the first exec of
  * `true` that succeeds, runs N more execs of `true` one after another,
  * prints one JSON line {"create_to_first_exec_ms":X,"exec_per_s":Y} and

@@ -83,7 +83,7 @@ rc=$?
 sed 's/^/  example: /' "$work/ex.out"
 e2e_result "README.md's TypeScript example runs as written" "$rc"
 
-timeout -k 10 300 node "$out/dist/bench/bench.js" "${prefix}-bench" 20 >"$work/bench.out" 2>&1
+timeout -k 10 300 node "$out/bench/bench.js" "${prefix}-bench" 20 >"$work/bench.out" 2>&1
 rc=$?
 sed 's/^/  bench: /' "$work/bench.out"
 check_bench() {
