@@ -2,7 +2,8 @@
 /*
  * The SDK against real sandboxes (tests/e2e/sdk.sh runs it in the KVM
  * test environment with `node --test`): every method, streaming with
- * stdin, 50 MiB through fs by hash, 20 sandboxes at once, typed errors.
+ * stdin, 50 MiB through fs by hash, many sandboxes at once (20 unless
+ * SDK_TEST_PARALLEL says otherwise), typed errors.
  * KVMBOX_BIN names the binary; names start with SDK_TEST_PREFIX.
  */
 import { test, before, after } from "node:test";
@@ -24,6 +25,7 @@ import {
 
 const prefix = process.env.SDK_TEST_PREFIX ?? `sdk-${process.pid}`;
 const main = `${prefix}-main`;
+const parallel = Number(process.env.SDK_TEST_PARALLEL ?? 20);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kvmbox-sdk-"));
 let sb: Sandbox;
 
@@ -219,23 +221,23 @@ test("a sandbox whose VMM was killed: VmGoneError, shown dead, delete cleans it"
   await assert.rejects(Sandbox.get(name), NotFoundError);
 });
 
-test("20 sandboxes created, used and deleted at once", async () => {
-  const names = Array.from({ length: 20 }, (_, i) => `${prefix}-c${i}`);
+test(`${parallel} sandboxes created, used and deleted at once`, async () => {
+  const names = Array.from({ length: parallel }, (_, i) => `${prefix}-c${i}`);
   const t0 = Date.now();
   const made = await Promise.allSettled(names.map((name) => Sandbox.create({ name, memoryMib: 96, timeoutMs: 900000 })));
   const ok = made.flatMap((m) => (m.status === "fulfilled" ? [m.value] : []));
   try {
     const failed = made.flatMap((m, i) => (m.status === "rejected" ? [`${names[i]}: ${m.reason}`] : []));
     assert.deepEqual(failed, [], "every create succeeded");
-    console.log(`# 20 creates in ${Date.now() - t0} ms`);
+    console.log(`# ${parallel} creates in ${Date.now() - t0} ms`);
     const outs = await Promise.all(ok.map((s, i) => s.exec("echo", [String(i)])));
     assert.deepEqual(outs.map((r) => r.stdout), names.map((_, i) => `${i}\n`));
     const listed = new Set((await Sandbox.list()).filter((s) => s.state === "running").map((s) => s.name));
-    assert.ok(names.every((n) => listed.has(n)), "all 20 listed as running");
+    assert.ok(names.every((n) => listed.has(n)), `all ${parallel} listed as running`);
   } finally {
     const t1 = Date.now();
     await Promise.all(ok.map((s) => s.delete()));
-    console.log(`# 20 deletes in ${Date.now() - t1} ms`);
+    console.log(`# ${parallel} deletes in ${Date.now() - t1} ms`);
   }
   const left = (await Sandbox.list()).filter((s) => names.includes(s.name));
   assert.deepEqual(left, []);

@@ -54,6 +54,7 @@ JSON
 	export KVM_ENV_SHARE
 	# 20 sandboxes at once: room beside the test's own.
 	export KVM_ENV_MEM=${KVM_ENV_MEM:-6144}
+	export KVM_ENV_VARS="SDK_TEST_PARALLEL ${KVM_ENV_VARS:-}"
 	exec "$here/../../tools/kvm-env" "$0" "$kvmbox" "$out"
 fi
 
@@ -94,6 +95,15 @@ check_bench() {
 check_bench
 e2e_result "bench.js prints one JSON line and deletes its sandbox" $?
 
+# Sandboxes at once: 20 with hardware KVM. Under nested emulation (L1),
+# 20 at once crashed L1's own kernel in both tries (a kernel stack
+# overflow in a vCPU thread of L1's kvm-amd, the emulated-host fault of
+# docs/architecture.md), so there 8, unless SDK_TEST_PARALLEL says.
+if [ -z "${SDK_TEST_PARALLEL:-}" ]; then
+	SDK_TEST_PARALLEL=20
+	[ "${KVM_ENV_L1:-}" = 1 ] && SDK_TEST_PARALLEL=8
+fi
+export SDK_TEST_PARALLEL
 SDK_TEST_PREFIX=$prefix timeout -k 10 1500 node --test --test-reporter=spec \
 	"$out/dist/test/sdk.test.js" 2>&1 | tee "$work/test.out"
 rc=${PIPESTATUS[0]}
