@@ -384,37 +384,56 @@ static void sbx_uptime(uint64_t ms, char *buf, size_t cap)
 		snprintf(buf, cap, "%llus", (unsigned long long)s);
 }
 
-/* sbx_ls_one: NAME's line; a running VMM is asked its uptime. */
-static void sbx_ls_one(const char *name)
+/*
+ * sbx_ls_one: NAME's line, or with out (ls --json) its object appended to
+ * out; a running VMM is asked its uptime.
+ */
+static void sbx_ls_one(const char *name, json_t *out)
 {
 	char dir[PATH_MAX], up[32] = "-", mem[32] = "-", cpus[16] = "-";
 	struct sbx_config c = { 0 };
 	const char *state;
-	json_t *reply;
-	pid_t pid;
+	json_t *reply, *o;
+	json_int_t ms = -1;
+	pid_t pid = 0;
 	enum sbx_state st;
+	bool have_config = false;
 
 	if (sbx_path(name, NULL, dir))
 		return;
 	st = sbx_probe(dir, &pid);
 	state = sbx_state_name(st);
 	if (st != SBX_CREATING && sbx_config_read(dir, &c) == 0) {
+		have_config = true;
 		snprintf(cpus, sizeof(cpus), "%u", c.cpus);
 		snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)c.mem_mib);
 	}
 	if (st == SBX_RUNNING) {
 		if (sbx_status(dir, 3000, &reply) == 0) {
-			json_int_t ms = json_integer_value(json_object_get(reply, "uptime_ms"));
-
+			ms = json_integer_value(json_object_get(reply, "uptime_ms"));
 			sbx_uptime((uint64_t)ms, up, sizeof(up));
 			json_decref(reply);
 		} else {
 			state = "unresponsive";
 		}
 	}
-	printf("%-20s %-24s %-12s %4s %8s %8s\n", name,
-	       c.image ? c.image : (c.persistent ? "(root,persistent)" : "(root)"), state, cpus,
-	       mem, up);
+	if (out) {
+		/* Absent facts are null, so that every object has every key. */
+		o = json_pack("{s:s, s:s, s:o, s:b, s:s, s:o, s:o, s:o, s:o, s:o}", "name", name,
+		              "dir", dir, "image", c.image ? json_string(c.image) : json_null(),
+		              "persistent", c.persistent, "state", state, "cpus",
+		              have_config ? json_integer(c.cpus) : json_null(), "memory_mib",
+		              have_config ? json_integer((json_int_t)c.mem_mib) : json_null(),
+		              "uptime_ms", ms >= 0 ? json_integer(ms) : json_null(), "pid",
+		              st == SBX_RUNNING ? json_integer(pid) : json_null(), "created",
+		              have_config ? json_integer(c.created) : json_null());
+		if (o)
+			json_array_append_new(out, o);
+	} else {
+		printf("%-20s %-24s %-12s %4s %8s %8s\n", name,
+		       c.image ? c.image : (c.persistent ? "(root,persistent)" : "(root)"), state,
+		       cpus, mem, up);
+	}
 	sbx_config_free(&c);
 }
 
@@ -428,21 +447,24 @@ int sbx_cmd_ls(int argc, char **argv)
 	char root[PATH_MAX], **names = NULL;
 	size_t n = 0;
 	struct dirent *e;
-	DIR *d;
+	json_t *out = NULL;
+	DIR *d = NULL;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: kvmbox ls\n");
+	if (argc == 2 && !strcmp(argv[1], "--json")) {
+		out = json_array();
+		if (!out)
+			return 1;
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: kvmbox ls [--json]\n");
 		return 2;
+	} else {
+		printf("%-20s %-24s %-12s %4s %8s %8s\n", "NAME", "IMAGE", "STATE", "CPUS",
+		       "MEMORY", "UPTIME");
 	}
-	printf("%-20s %-24s %-12s %4s %8s %8s\n", "NAME", "IMAGE", "STATE", "CPUS", "MEMORY",
-	       "UPTIME");
-	if (sbx_root(root, false, false))
-		return 0; /* no folder: no sandboxes */
-	d = opendir(root);
-	if (!d)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
+	/* No folder: no sandboxes. */
+	if (sbx_root(root, false, false) == 0)
+		d = opendir(root);
+	while (d && (e = readdir(d)) != NULL) {
 		char **more;
 
 		if (sbx_name_ok(e->d_name))
@@ -455,14 +477,25 @@ int sbx_cmd_ls(int argc, char **argv)
 			break;
 		n++;
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 	if (n)
 		qsort(names, n, sizeof(*names), sbx_cmp);
 	for (size_t i = 0; i < n; i++) {
-		sbx_ls_one(names[i]);
+		sbx_ls_one(names[i], out);
 		free(names[i]);
 	}
 	free(names);
+	if (out) {
+		/* One JSON array on one line (docs/sandboxes.md). */
+		char *text = json_dumps(out, JSON_COMPACT);
+
+		json_decref(out);
+		if (!text)
+			return 1;
+		puts(text);
+		free(text);
+	}
 	return 0;
 }
 
