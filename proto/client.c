@@ -4,6 +4,7 @@
  */
 #include "proto/client.h"
 
+#include "proto/bytes.h"
 #include "proto/client_int.h"
 #include "proto/msg.h"
 
@@ -181,10 +182,12 @@ int proto_client_read(struct proto_client *c)
 	return 0;
 }
 
-int proto_client_next(struct proto_client *c, struct proto_frame *f)
+/*
+ * client_next_until: the next frame, waiting until deadline (ms of
+ * proto_client_now_ms; 0: for ever); 0, -EPIPE, -ETIMEDOUT or -errno.
+ */
+static int client_next_until(struct proto_client *c, struct proto_frame *f, int64_t deadline)
 {
-	int64_t deadline = c->wait_ms > 0 ? proto_client_now_ms() + c->wait_ms : 0;
-
 	for (;;) {
 		int r = proto_client_take(c, f);
 
@@ -205,6 +208,95 @@ int proto_client_next(struct proto_client *c, struct proto_frame *f)
 		if (r < 0)
 			return r;
 	}
+}
+
+int proto_client_next(struct proto_client *c, struct proto_frame *f)
+{
+	return client_next_until(c, f, c->wait_ms > 0 ? proto_client_now_ms() + c->wait_ms : 0);
+}
+
+int proto_client_answer_errno(const json_t *msg, const struct proto_env *env)
+{
+	const char *name =
+	    json_string_value(json_object_get(json_object_get(msg, "error"), "errno"));
+	int v = proto_errno_value(name);
+
+	/* An errno the peer named says most (fs_error, port_error). */
+	if (v)
+		return -v;
+	if (env->id == 0)
+		return -ECONNABORTED; /* about the connection: nothing more will come */
+	if (strcmp(env->err_code, PROTO_ERR_NOT_FOUND) == 0)
+		return -ENOENT;
+	if (strcmp(env->err_code, PROTO_ERR_UNAVAILABLE) == 0)
+		return -EHOSTUNREACH;
+	if (strcmp(env->err_code, PROTO_ERR_UNKNOWN_OP) == 0)
+		return -EOPNOTSUPP;
+	if (strcmp(env->err_code, PROTO_ERR_BAD_REQUEST) == 0)
+		return -EINVAL;
+	if (strcmp(env->err_code, PROTO_ERR_TOO_LARGE) == 0)
+		return -E2BIG;
+	return -EIO;
+}
+
+int proto_client_call(struct proto_client *c, json_t *req, const void *body, size_t body_len,
+                      json_t **answer, struct proto_why *why)
+{
+	int64_t deadline = c->wait_ms > 0 ? proto_client_now_ms() + c->wait_ms : 0;
+	struct proto_frame f = { 0 };
+	struct proto_env env;
+	uint64_t id = c->next_id++;
+	int err = 0;
+
+	if (answer)
+		*answer = NULL;
+	if (!req || json_object_set_new(req, "id", json_integer((json_int_t)id)) != 0) {
+		json_decref(req);
+		return -ENOMEM;
+	}
+	err = proto_client_send(c, req, body, body_len);
+	/* A VMM that refused us closed at once, but may have said why
+	 * first: read that (or the end of the stream) below. */
+	if (err == -EPIPE || err == -ECONNRESET)
+		err = 0;
+	if (err) {
+		proto_why_set(why, "sending the request: %s",
+		              err == -EMSGSIZE ? "over the protocol's size limits"
+		                               : strerror(-err));
+		return err;
+	}
+	/* One deadline for the whole wait: frames of other requests (events
+	 * of a stream this connection runs) do not extend it. */
+	while (!(err = client_next_until(c, &f, deadline))) {
+		/* Ours, or an error about the connection (id 0), which ends
+		 * every request on it. Anything else is another request's. */
+		if (proto_msg_parse_env(f.msg, &env, NULL) == 0 &&
+		    (env.id == id || (env.id == 0 && env.type == PROTO_ERROR)) &&
+		    (env.type == PROTO_REPLY || env.type == PROTO_ERROR))
+			break;
+		proto_frame_clear(&f);
+	}
+	if (err) {
+		const char *d = proto_decoder_why(&c->dec);
+
+		if (err == -ETIMEDOUT)
+			proto_why_set(why, "no answer within %d ms", c->wait_ms);
+		else if (err == -EPIPE)
+			proto_why_set(why, "the connection closed");
+		else
+			proto_why_set(why, "%s", d[0] ? d : strerror(-err));
+		return err;
+	}
+	free(f.body); /* no answer of the control ops carries one */
+	if (env.type == PROTO_ERROR) {
+		proto_why_set(why, "%s: %s", env.err_code, env.err_msg);
+		err = proto_client_answer_errno(f.msg, &env);
+	}
+	if (answer)
+		*answer = f.msg;
+	else
+		json_decref(f.msg);
+	return err;
 }
 
 int proto_client_stop(struct proto_client *c)

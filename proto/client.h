@@ -70,6 +70,37 @@ __attribute__((warn_unused_result)) int proto_client_next(struct proto_client *c
                                                           struct proto_frame *f);
 
 /*
+ * proto_client_call: one request and its answer. req (consumed; a
+ * proto_msg_request object, its "id" replaced here by a fresh one) is
+ * sent with body (NULL: none), then frames are read until the reply or
+ * error with that id, or an error with id 0 (about the connection, which
+ * ends every request on it); events and frames of other ids are skipped.
+ * The whole wait is bounded by c->wait_ms (0: none).
+ *
+ * Returns 0 with the reply in *answer; for an error answer, its -errno
+ * (proto_client_answer_errno) with the error message in *answer and why
+ * "CODE: MESSAGE"; or, with *answer NULL, -ETIMEDOUT (no answer within
+ * c->wait_ms), -EPIPE (the stream ended), the decoder's -EPROTO,
+ * -EBADMSG or -EMSGSIZE (a malformed or oversized frame from the peer:
+ * close c), -EMSGSIZE (the request itself is over the limits), -ENOMEM
+ * or another -errno of the socket. answer may be NULL; otherwise
+ * json_decref *answer.
+ */
+__attribute__((warn_unused_result)) int proto_client_call(struct proto_client *c, json_t *req,
+                                                          const void *body, size_t body_len,
+                                                          json_t **answer, struct proto_why *why);
+
+/*
+ * proto_client_answer_errno: the -errno for an error answer msg whose
+ * envelope is env: the errno its error.errno names (fs_error,
+ * port_error), -ECONNABORTED for id 0, -ENOENT not_found, -EHOSTUNREACH
+ * unavailable, -EOPNOTSUPP unknown_op, -EINVAL bad_request, -E2BIG
+ * too_large, else -EIO.
+ */
+struct proto_env;
+int proto_client_answer_errno(const json_t *msg, const struct proto_env *env);
+
+/*
  * What an exec may ask for besides argv (docs/protocol.md, exec). Start
  * from PROTO_EXEC_OPTS_INIT (or zero and set every fd): fd 0 is a valid
  * fd, so stdin_fd, tty_fd and resize_fd must say -1 for none. tty_fd and

@@ -191,6 +191,51 @@ int proto_client_fs_remove(struct proto_client *c, const char *path, bool recurs
 	return proto_client_fs_call(c, req, NULL, 0, NULL, NULL, why);
 }
 
+int proto_client_fs_rename(struct proto_client *c, const char *from, const char *to, bool overwrite,
+                           struct proto_why *why)
+{
+	json_t *req = fs_req("fs.rename", "from", from);
+
+	if (req && (proto_msg_set_path(req, "to", to) ||
+	            (!overwrite && proto_msg_set_bool(req, "overwrite", false)))) {
+		json_decref(req);
+		req = NULL;
+	}
+	return proto_client_fs_call(c, req, NULL, 0, NULL, NULL, why);
+}
+
+int proto_client_fs_chmod(struct proto_client *c, const char *path, uint32_t mode,
+                          struct proto_why *why)
+{
+	json_t *req = fs_req("fs.chmod", "path", path);
+
+	if (req && proto_msg_set_u64(req, "mode", mode & 07777)) {
+		json_decref(req);
+		req = NULL;
+	}
+	return proto_client_fs_call(c, req, NULL, 0, NULL, NULL, why);
+}
+
+int proto_client_fs_chown(struct proto_client *c, const char *path, uint32_t uid, uint32_t gid,
+                          bool follow, struct proto_why *why)
+{
+	json_t *req;
+
+	/* docs/protocol.md: at least one of them; (uint32_t)-1 is "unchanged", as for chown(2). */
+	if (uid == UINT32_MAX && gid == UINT32_MAX) {
+		proto_why_set(why, "fs.chown: neither uid nor gid");
+		return -EINVAL;
+	}
+	req = fs_req("fs.chown", "path", path);
+	if (req && ((uid != UINT32_MAX && proto_msg_set_u64(req, "uid", uid)) ||
+	            (gid != UINT32_MAX && proto_msg_set_u64(req, "gid", gid)) ||
+	            (follow && proto_msg_set_bool(req, "follow", true)))) {
+		json_decref(req);
+		req = NULL;
+	}
+	return proto_client_fs_call(c, req, NULL, 0, NULL, NULL, why);
+}
+
 /*
  * proto_client_fs_stream: send req (consumed) and give each of its events
  * to on_event until its reply (in *reply, may be NULL) or error.

@@ -69,6 +69,25 @@ __attribute__((warn_unused_result)) int proto_client_fs_remove(struct proto_clie
                                                                const char *path, bool recursive,
                                                                struct proto_why *why);
 
+/* proto_client_fs_rename: from moved to to (atomic, on one file system); overwrite false: -EEXIST.
+ */
+__attribute__((warn_unused_result)) int proto_client_fs_rename(struct proto_client *c,
+                                                               const char *from, const char *to,
+                                                               bool overwrite,
+                                                               struct proto_why *why);
+/* proto_client_fs_chmod: path's mode (0..07777; a symlink has none: -EOPNOTSUPP). */
+__attribute__((warn_unused_result)) int proto_client_fs_chmod(struct proto_client *c,
+                                                              const char *path, uint32_t mode,
+                                                              struct proto_why *why);
+/*
+ * proto_client_fs_chown: path's owner; uid or gid (uint32_t)-1 leaves it
+ * as it is (as chown(2)), not both. follow: through a symlink at path.
+ */
+__attribute__((warn_unused_result)) int proto_client_fs_chown(struct proto_client *c,
+                                                              const char *path, uint32_t uid,
+                                                              uint32_t gid, bool follow,
+                                                              struct proto_why *why);
+
 /* proto_client_fs_read: the guest file path copied to out_fd as it comes. */
 __attribute__((warn_unused_result)) int proto_client_fs_read(struct proto_client *c,
                                                              const char *path, int out_fd,

@@ -278,9 +278,8 @@ static int ctl_request(const char *path, const char *op, bool force, int64_t gue
                        uint64_t wait_s, json_t **reply)
 {
 	struct proto_client client = { .fd = -1 };
-	struct proto_frame f = { 0 };
 	struct proto_env env;
-	json_t *req = NULL;
+	json_t *req = NULL, *answer = NULL;
 	int err;
 
 	*reply = NULL;
@@ -293,22 +292,18 @@ static int ctl_request(const char *path, const char *op, bool force, int64_t gue
 	if (!err && guest_wait_ms >= 0)
 		err = proto_msg_set_u64(req, "guest_wait_ms", (uint64_t)guest_wait_ms);
 	if (!err)
-		err = proto_client_send(&client, req, NULL, 0);
+		err = proto_client_call(&client, req, NULL, 0, &answer, NULL);
 	else
 		json_decref(req);
-	/* A VMM that refused us closed at once, but may have said why first. */
-	if (err == -EPIPE || err == -ECONNRESET)
-		err = 0;
-	/* Events of other requests cannot come: this connection made one. */
-	while (!err && !(err = proto_client_next(&client, &f))) {
-		/* Our answer, or an error about the connection (id 0: the
-		 * VMM's client limit, say), which ends it too. */
-		if (proto_msg_parse_env(f.msg, &env, NULL) == 0 && env.id <= 1 &&
-		    (env.type == PROTO_REPLY || env.type == PROTO_ERROR))
-			break;
-		proto_frame_clear(&f);
-	}
 	proto_client_close(&client);
+	if (answer && err) {
+		/* An error answer: ours, or about the connection (id 0: the
+		 * VMM's client limit, say). */
+		if (proto_msg_parse_env(answer, &env, NULL) == 0)
+			fprintf(stderr, "kvmbox %s: %s: %s\n", op, env.err_code, env.err_msg);
+		json_decref(answer);
+		return 1;
+	}
 	/* The agent powers off right after its reply, which may not make it
 	 * out first: for stop, the stream ending is the answer too. */
 	if (err == -EPIPE && strcmp(op, "stop") == 0)
@@ -323,13 +318,7 @@ static int ctl_request(const char *path, const char *op, bool force, int64_t gue
 		        err == -EPIPE ? "the VMM closed the connection" : strerror(-err));
 		return 1;
 	}
-	free(f.body);
-	if (env.type == PROTO_ERROR) {
-		fprintf(stderr, "kvmbox %s: %s: %s\n", op, env.err_code, env.err_msg);
-		json_decref(f.msg);
-		return 1;
-	}
-	*reply = f.msg;
+	*reply = answer;
 	return 0;
 }
 

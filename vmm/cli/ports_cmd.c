@@ -104,9 +104,9 @@ static const char *ports_host(const json_t *o, char *buf, size_t cap)
 static int ports_request(const char *prog, const char *path, json_t *req, json_t **reply)
 {
 	struct proto_client client = { .fd = -1 };
-	struct proto_frame f = { 0 };
 	struct proto_env env;
 	char sock[PATH_MAX];
+	json_t *answer = NULL;
 	int err = proto_client_open(&client, cli_socket(path, sock));
 
 	*reply = NULL;
@@ -116,31 +116,24 @@ static int ports_request(const char *prog, const char *path, json_t *req, json_t
 		return -1;
 	}
 	client.wait_ms = PORTS_WAIT_MS;
-	err = proto_client_send(&client, req, NULL, 0);
-	while (!err && !(err = proto_client_next(&client, &f))) {
-		/* Ours, or an error about the connection (id 0). */
-		if (proto_msg_parse_env(f.msg, &env, NULL) == 0 && env.id <= 1 &&
-		    (env.type == PROTO_REPLY || env.type == PROTO_ERROR))
-			break;
-		proto_frame_clear(&f);
-	}
+	err = proto_client_call(&client, req, NULL, 0, &answer, NULL);
 	proto_client_close(&client);
+	if (answer && err) {
+		const char *name =
+		    json_string_value(json_object_get(json_object_get(answer, "error"), "errno"));
+
+		if (proto_msg_parse_env(answer, &env, NULL) == 0)
+			fprintf(stderr, "%s: %s%s%s\n", prog, env.err_msg, name ? " " : "",
+			        name ? name : "");
+		json_decref(answer);
+		return -1;
+	}
 	if (err) {
 		fprintf(stderr, "%s: %s: %s\n", prog, path,
 		        err == -EPIPE ? "the VMM closed the connection" : strerror(-err));
 		return -1;
 	}
-	free(f.body);
-	if (env.type == PROTO_ERROR) {
-		const char *name =
-		    json_string_value(json_object_get(json_object_get(f.msg, "error"), "errno"));
-
-		fprintf(stderr, "%s: %s%s%s\n", prog, env.err_msg, name ? " " : "",
-		        name ? name : "");
-		json_decref(f.msg);
-		return -1;
-	}
-	*reply = f.msg;
+	*reply = answer;
 	return 0;
 }
 

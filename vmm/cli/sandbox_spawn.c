@@ -129,10 +129,8 @@ int sbx_spawn(const char *name, const char *dir, const struct sbx_config *c)
 int sbx_status(const char *dir, int wait_ms, json_t **reply)
 {
 	struct proto_client client = { .fd = -1 };
-	struct proto_frame f = { 0 };
-	struct proto_env env;
 	char sock[PATH_MAX];
-	json_t *req = NULL;
+	json_t *req = NULL, *answer = NULL;
 	int err;
 
 	*reply = NULL;
@@ -143,22 +141,15 @@ int sbx_status(const char *dir, int wait_ms, json_t **reply)
 	client.wait_ms = wait_ms;
 	err = proto_msg_request(&req, 1, "status");
 	if (!err)
-		err = proto_client_send(&client, req, NULL, 0);
-	while (!err && !(err = proto_client_next(&client, &f))) {
-		if (proto_msg_parse_env(f.msg, &env, NULL) == 0 && env.id <= 1 &&
-		    (env.type == PROTO_REPLY || env.type == PROTO_ERROR))
-			break;
-		proto_frame_clear(&f);
-	}
+		err = proto_client_call(&client, req, NULL, 0, &answer, NULL);
 	proto_client_close(&client);
+	if (answer && err) {
+		json_decref(answer);
+		return -EPROTO; /* an error answer: not a status */
+	}
 	if (err)
 		return err;
-	free(f.body);
-	if (env.type != PROTO_REPLY) {
-		json_decref(f.msg);
-		return -EPROTO;
-	}
-	*reply = f.msg;
+	*reply = answer;
 	return 0;
 }
 
