@@ -54,7 +54,7 @@ expect "cpus 1000" 2 "--cpus" run --kernel "$k" --cpus 1000
 expect "cpus negative" 2 "--cpus" run --kernel "$k" --cpus -1
 KVMBOX_KERNEL_DIR= KVMBOX_KERNEL= expect "no kernel" 2 "--kernel" run
 expect "unknown option" 2 "unrecognized|invalid" run --kernel "$k" --frobnicate
-expect "net, unknown mode" 2 "expected none, user, passt or tap" run --kernel "$k" --net bridge
+expect "net, unknown mode" 2 "expected none, user, passt, tap=NAME or tap-fd=N" run --kernel "$k" --net bridge
 expect "net, tap name too long" 2 "at most 15 bytes" run --kernel "$k" --net tap=abcdefghijklmnopq
 expect "net, tap, bad address" 2 "A.B.C.D/N" run --kernel "$k" --net tap=t0,ip=10.0.0.1
 expect "net, tap, gateway elsewhere" 2 "gateway" run --kernel "$k" \
