@@ -25,7 +25,7 @@ kfs() { timeout -k 5 120 "$kvmbox" fs "$@"; }
 
 "$here/../../tools/mk-agent-initrd" "$agent" "$work/initrd.gz"
 # The initramfs is the guest's root: 100 MiB in and a tree fit in 768 MiB.
-e2e_vmm_start "$kvmbox" "$work" --kernel "$kernel" --initrd "$work/initrd.gz" --memory 768 --cpus 2
+e2e_vmm_start "$kvmbox" "$work" --kernel "$kernel" --initrd "$work/initrd.gz" --memory 768 --cpus 1
 check() { e2e_check "$@"; }
 # guest_sha PATH: the sha256 of a guest file, computed in the guest.
 guest_sha() { kx "$sock" -- sha256sum "$1" 2>"$work/err" | cut -d' ' -f1; }

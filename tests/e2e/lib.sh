@@ -15,6 +15,9 @@
 
 E2E_PASSED=0
 E2E_FAILED=0
+# Seconds since the last result: each PASS/FAIL line says what its check
+# took, so a slow CI run shows where its time went.
+E2E_LAST=$SECONDS
 # The script's own stdout, for what a helper says while the caller has
 # redirected the helper's stdout elsewhere.
 exec {E2E_OUT}>&1
@@ -55,11 +58,13 @@ INIT
 }
 
 e2e_result() {
+	local took=$((SECONDS - E2E_LAST))
+	E2E_LAST=$SECONDS
 	if [ "$2" = 0 ]; then
-		echo "PASS $1"
+		echo "PASS $1 (${took} s)"
 		E2E_PASSED=$((E2E_PASSED + 1))
 	else
-		echo "FAIL $1"
+		echo "FAIL $1 (${took} s)"
 		E2E_FAILED=$((E2E_FAILED + 1))
 		e2e_host_fault_exit
 	fi

@@ -32,7 +32,7 @@ fetch() {
 }
 
 "$here/../../tools/mk-agent-initrd" "$agent" "$work/initrd.gz"
-e2e_vmm_start "$kvmbox" "$work" --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 2 \
+e2e_vmm_start "$kvmbox" "$work" --kernel "$kernel" --initrd "$work/initrd.gz" --memory 256 --cpus 1 \
 	--net none --publish 127.0.0.1:0:8080 --publish "$work/web.sock:8080"
 check() { e2e_check "$@"; }
 
