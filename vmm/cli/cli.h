@@ -102,7 +102,7 @@ struct run_opts {
 	bool have_img;
 	char **cmd_buf; /* the command the image's config and ours make */
 	/* -e, -w, -u: the command's environment, folder and user (over the image's) */
-	const char *env[RUN_MAX_ENV + 1];
+	const char **env; /* NULL-terminated once nr_env > 0; grown per -e */
 	unsigned int nr_env;
 	const char *workdir, *user;
 	const char **env_buf; /* the image's Env with -e over it */

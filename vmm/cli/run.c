@@ -489,7 +489,7 @@ int cli_run(int argc, char **argv)
 	if (vcpu_signals_init() < 0)
 		return VM_EXIT_ERROR;
 
-	vm = malloc(sizeof(*vm));
+	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "kvmbox: out of memory\n");
 		return VM_EXIT_ERROR;
@@ -509,7 +509,6 @@ int cli_run(int argc, char **argv)
 	run_private_forget(&o);
 	if (run_publish(&o, vm))
 		goto out;
-	o.env[o.nr_env] = NULL;
 	rc.env = o.env_buf ? o.env_buf : o.nr_env ? o.env : NULL;
 	rc.cwd = o.workdir;
 	rc.user = o.user;
