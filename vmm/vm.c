@@ -59,9 +59,7 @@ static const char vm_quiet_cmdline[] = "loglevel=1 earlyprintk=serial,ttyS0,keep
 
 int vm_init(struct vm *vm, const struct vm_config *cfg)
 {
-	/* The storage comes zeroed (calloc): a memset here of the 38 KB
-	 * struct was a tenth of the instructions before the first KVM_RUN
-	 * (docs/benchmarks.md), where calloc's fresh heap needs none. */
+	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	if (!vm->cfg.cmdline)
 		vm->cfg.cmdline = vm->cfg.quiet ? vm_quiet_cmdline : vm_default_cmdline;

@@ -161,7 +161,6 @@ struct vm {
 	_Atomic int exit_status;
 };
 
-/* vm_init: vm must point to zeroed storage (calloc). */
 __attribute__((warn_unused_result)) int vm_init(struct vm *vm, const struct vm_config *cfg);
 __attribute__((warn_unused_result)) int vm_load(struct vm *vm);
 __attribute__((warn_unused_result)) int vm_create(struct vm *vm);

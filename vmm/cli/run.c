@@ -489,7 +489,7 @@ int cli_run(int argc, char **argv)
 	if (vcpu_signals_init() < 0)
 		return VM_EXIT_ERROR;
 
-	vm = calloc(1, sizeof(*vm));
+	vm = malloc(sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "kvmbox: out of memory\n");
 		return VM_EXIT_ERROR;
