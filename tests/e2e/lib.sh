@@ -13,6 +13,10 @@
 #   WORK/c.sock (below).
 # e2e_check NAME CMD...: e2e_result of CMD, with what the VM says on failure.
 
+# The distribution's python3 first (tests/e2e/bin/python3 says why).
+PATH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bin:$PATH
+export PATH
+
 E2E_PASSED=0
 E2E_FAILED=0
 # Seconds since the last result: each PASS/FAIL line says what its check
