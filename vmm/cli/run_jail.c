@@ -62,8 +62,6 @@ int run_jail_opt(struct run_opts *o, int c, const char *arg)
 
 int run_jail_parsed(const struct run_opts *o)
 {
-	if (jail_check(&o->jail))
-		return -EINVAL;
 	/* passt is a program of its own, started once the VMM is jailed: it
 	 * is not in the jail, and a jail made for it would be another one. */
 	if (o->jail.dir && o->net_set && o->cfg.net.mode == NET_MODE_PASST) {
@@ -71,7 +69,7 @@ int run_jail_parsed(const struct run_opts *o)
 		                "(use --net user, tap=NAME, tap-fd=N or none)\n");
 		return -EINVAL;
 	}
-	return 0;
+	return jail_check(&o->jail) ? -EINVAL : 0;
 }
 
 /* run_jail_add: one path into b; a folder's (parent) copy kept in owned. */

@@ -49,7 +49,7 @@ int jail_parse_id(const char *opt, const char *s, uint32_t *out)
 		return -EINVAL;
 	}
 	if (v == 0) {
-		fprintf(stderr, "kvmbox: %s 0: the jail's %s must not be root's\n", opt,
+		fprintf(stderr, "kvmbox: %s 0: the jail's %s must not be root\n", opt,
 		        strcmp(opt, "--gid") == 0 ? "group" : "user");
 		return -EINVAL;
 	}
