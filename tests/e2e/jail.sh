@@ -4,7 +4,7 @@
 #
 # Usage: jail.sh KVMBOX   (KVMBOX_KERNEL_DIR names the guest kernel)
 #
-# Two boots. 1: the default root (agent initramfs, rootfs.ext4) jailed
+# Three boots. 1: the default root (agent initramfs, rootfs.ext4) jailed
 # with --uid/--gid, a --disk, a --vsock socket, no network (so a network
 # namespace of its own) and, where this host's cgroup v2 allows, --cpu-max,
 # --memory-max and --pids-max. kvmbox exec runs commands; the guest writes
@@ -13,7 +13,9 @@
 # host, the jailed VMM sees only its own paths, has the uid, gid, no
 # capabilities, namespaces of its own and the cgroup limits; SIGTERM to
 # kvmbox run reaches it (status 143) and the cgroup is removed. 2: a
-# command's exit status comes back through the PID namespace's parent.
+# command's exit status comes back through the PID namespace's parent,
+# with the default user-mode network. 3: kvmbox create --jail, exec by
+# name, and rm -f ends the jailed VMM.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +28,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 work=$(mktemp -d)
 vmm=
-trap '[ -n "$vmm" ] && kill -9 $vmm 2>/dev/null; rm -rf "$work"' EXIT
+sbx=
+trap '[ -n "$vmm" ] && kill -9 $vmm 2>/dev/null
+	[ -n "$sbx" ] && timeout 60 "$kvmbox" rm -f "$sbx" >/dev/null 2>&1
+	rm -rf "$work"' EXIT
 jail=$work/jail
 mkdir -p "$jail" "$work/s" "$work/d"
 chmod 755 "$work"
@@ -129,10 +134,30 @@ if [ ${#limits[@]} -gt 0 ]; then
 fi
 check "the jail's folder is left empty" [ -z "$(ls -A "$jail")" ]
 
-# 2: a command's status through the PID namespace's parent.
-timeout -k 5 400 "$kvmbox" run --jail "$jail" --uid 4242 --gid 4242 --net none \
-	-- sh -c 'exit 7' >"$work/out" 2>"$work/err" </dev/null
+# 2: a command's status through the PID namespace's parent, with the
+# default network (libslirp, loaded before the jail: the jail has no
+# libraries), so the host's network namespace.
+timeout -k 5 400 "$kvmbox" run --jail "$jail" --uid 4242 --gid 4242 \
+	-- sh -c '[ -e /sys/class/net/eth0 ] && exit 7; exit 1' >"$work/out" 2>"$work/err" </dev/null
 rc=$?
-check "a jailed command's exit status: 7" [ $rc = 7 ]
+check "a jailed command's exit status (7), with --net user" [ $rc = 7 ]
+
+# 3: kvmbox create passes the jail's options to its kvmbox run; rm -f
+# kills the sandbox lock's holder (the waiting parent), and the jailed
+# VMM dies with it (PR_SET_PDEATHSIG).
+unset XDG_RUNTIME_DIR KVMBOX_SANDBOX_DIR
+sbx=e2e-jail-$$
+timeout -k 5 400 "$kvmbox" create --name "$sbx" --jail "$jail" --uid 4242 --gid 4242 \
+	--net none --memory 256 >"$work/out" 2>"$work/err" </dev/null
+rc=$?
+holder=$(cat "/tmp/kvmbox-0/$sbx/pid" 2>/dev/null)
+child=$(cat /proc/$holder/task/$holder/children 2>/dev/null | tr -d ' ')
+check "kvmbox create --jail: exec by name; the VMM runs as uid 4242" sh -c "
+	[ $rc = 0 ] && [ \"\$(timeout 150 '$kvmbox' exec '$sbx' -- echo hi)\" = hi ] &&
+	grep -qE '^Uid:\s+4242\s' /proc/$child/status"
+timeout 60 "$kvmbox" rm -f "$sbx" >/dev/null 2>&1
+gone() { [ ! -d /proc/$child ] || grep -q '^State:.*Z' /proc/$child/status 2>/dev/null; }
+for _ in $(seq 1 50); do gone && break; sleep 0.2; done
+check "kvmbox rm -f ends the jailed VMM too" gone
 
 e2e_summary
