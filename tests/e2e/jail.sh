@@ -107,10 +107,10 @@ check "no effective or permitted capabilities" sh -c "
 	grep -qx 'CapEff:	0000000000000000' /proc/$child/status &&
 	grep -qx 'CapPrm:	0000000000000000' /proc/$child/status"
 ns_ok=0
-for ns in mnt pid net ipc uts; do
+for ns in mnt pid net ipc uts cgroup; do
 	[ "$(readlink /proc/$child/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ] || ns_ok=1
 done
-check "new mount, PID, network, IPC and UTS namespaces" [ $ns_ok = 0 ]
+check "new mount, PID, network, IPC, UTS and cgroup namespaces" [ $ns_ok = 0 ]
 check "its PID namespace holds only the VMM" \
 	[ "$(ls "$root/proc" | grep -cxE '[0-9]+')" = 1 ]
 if [ ${#limits[@]} -gt 0 ]; then

@@ -283,10 +283,12 @@ static int jail_pivot(const char *dir, const char *cwd)
 int jail_enter(const struct jail_config *c, const struct jail_bind *b, unsigned int n,
                const char *cgroup, const char *cwd)
 {
-	int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (c->new_net ? CLONE_NEWNET : 0);
+	int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+	            (c->new_net ? CLONE_NEWNET : 0);
 	int err;
 
-	/* The cgroup first: /sys/fs/cgroup is gone once we pivot. */
+	/* The cgroup first: /sys/fs/cgroup is gone once we pivot; the new
+	 * cgroup namespace then has it as its root (cgroup_namespaces(7)). */
 	if (cgroup && cgroup[0] && (err = jail_cgroup_join(cgroup)))
 		return err;
 	if (unshare(flags) < 0) {

@@ -140,7 +140,7 @@ __attribute__((warn_unused_result)) int jail_fork(const char *cgroup, int *statu
 
 /*
  * jail_enter: in the child of jail_fork: into cgroup (NULL or "": none),
- * new mount, IPC, UTS (and network, c->new_net) namespaces, every mount
+ * new mount, IPC, UTS, cgroup (and network, c->new_net) namespaces, every mount
  * private, a tmpfs on c->dir with b[0..n) (jail_plan's) bound into it and
  * a proc of the new PID namespace, the tmpfs made read-only, pivot_root
  * into it, the old root detached, and cwd (made there) as the folder. 0
