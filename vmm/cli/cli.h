@@ -8,6 +8,8 @@
  *   run.c      `kvmbox run`: its options and defaults, building the VM
  *   run_cmd.c  `kvmbox run -- CMD`: the thread that runs CMD in the guest
  *   run_console.c `kvmbox run --console`: the console's file, or a quiet boot
+ *   run_jail.c `kvmbox run --jail`: what the VM needs in its jail, and when
+ *              to enter it and drop the ids (vmm/confine/jail.h)
  *   ctl_cmd.c  `kvmbox exec|status|stop`: clients of a control socket
  *   metrics_cmd.c `kvmbox metrics`: a stream of samples of what the VM uses
  *   cp_cmd.c   `kvmbox cp`: files and folders in and out of the guest
