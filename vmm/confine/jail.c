@@ -223,8 +223,9 @@ static int jail_fill(const char *dir, const struct jail_bind *b, unsigned int n,
 	/* The sources are opened now: in this mount namespace (a bind from
 	 * another one is refused: mount(2), EINVAL), and before the tmpfs
 	 * hides any that lies in dir. */
-	for (unsigned int i = 0; i < n; i++) {
+	for (unsigned int i = 0; i < n; i++)
 		fds[i] = -1;
+	for (unsigned int i = 0; i < n; i++) {
 		if (b[i].flags & JAIL_PROC)
 			continue;
 		fds[i] = open(b[i].src, O_PATH | O_CLOEXEC);
