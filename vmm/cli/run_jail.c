@@ -203,7 +203,7 @@ int run_jail(struct run_opts *o, int *status)
 	if (!err && jail_limits_any(&o->jail.lim))
 		err = jail_cgroup_make(&o->jail.lim, cgroup);
 	if (!err) {
-		err = jail_fork(cgroup, status);
+		err = jail_fork(&o->jail, cgroup, status);
 		if (err < 0 && cgroup[0])
 			jail_cgroup_remove(cgroup);
 		else if (err == 0 && jail_enter(&o->jail, b, n, cgroup, cwd))

@@ -32,7 +32,7 @@
 /* What the jail's own tmpfs may hold: mount points and folders only. */
 #define JAIL_TMPFS_OPTS "mode=0755,size=1m,nr_inodes=4096"
 
-int jail_fork(const char *cgroup, int *status)
+int jail_fork(struct jail_config *c, const char *cgroup, int *status)
 {
 	sigset_t set, old;
 	int pfd[2], st;
@@ -75,7 +75,8 @@ int jail_fork(const char *cgroup, int *status)
 		 * its). A parent gone before the prctl closed its end of the pipe. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&p, 1, 0) != 0)
 			_exit(1);
-		close(pfd[0]);
+		c->parent_fd = pfd[0];
+		c->have_parent_fd = true;
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return 0;
 	}
@@ -336,6 +337,17 @@ int jail_drop(const struct jail_config *c)
 	    d[1].permitted) {
 		fprintf(stderr, "kvmbox: --jail: capabilities left after the uid change\n");
 		return -EPERM;
+	}
+	/* prctl(2): "the parent-death signal ... is cleared upon changes to
+	 * ... effective user ID, effective group ID": armed again, and the
+	 * parent, which may have died in between, checked. */
+	if (c->have_parent_fd) {
+		struct pollfd p = { .fd = c->parent_fd, .events = POLLIN };
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&p, 1, 0) != 0) {
+			fprintf(stderr, "kvmbox: --jail: the waiting parent is gone\n");
+			return -ESRCH;
+		}
 	}
 	return 0;
 }

@@ -58,6 +58,10 @@ struct jail_config {
 	uint32_t uid, gid;
 	bool uid_set, gid_set;
 	bool new_net; /* a network namespace of its own (no host network needed) */
+	/* jail_fork's, in the child: a pipe whose other end the parent holds
+	 * (end of file: the parent is gone), for jail_drop. */
+	int parent_fd;
+	bool have_parent_fd;
 	struct jail_limits lim;
 };
 
@@ -136,7 +140,8 @@ void jail_cgroup_remove(const char *path);
  * (the caller has them blocked, as kvmbox run does) and removing cgroup
  * (NULL or "": none). -errno after one message when no child was made.
  */
-__attribute__((warn_unused_result)) int jail_fork(const char *cgroup, int *status);
+__attribute__((warn_unused_result)) int jail_fork(struct jail_config *c, const char *cgroup,
+                                                  int *status);
 
 /*
  * jail_enter: in the child of jail_fork: into cgroup (NULL or "": none),
@@ -153,7 +158,9 @@ __attribute__((warn_unused_result)) int jail_enter(const struct jail_config *c,
 /*
  * jail_drop: supplementary groups none, gid and uid c's (real, effective,
  * saved), checked: no effective or permitted capability left. For all
- * threads (glibc's set*id apply to each). 0 or -errno after one message.
+ * threads (glibc's set*id apply to each). The uid change clears
+ * PR_SET_PDEATHSIG (prctl(2)): it is set again, and the parent checked
+ * alive after it. 0 or -errno after one message.
  */
 __attribute__((warn_unused_result)) int jail_drop(const struct jail_config *c);
 
