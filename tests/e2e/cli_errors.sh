@@ -76,6 +76,48 @@ long=$(printf 'x%.0s' $(seq 3000))
 expect "append too long" 1 "command line is too long: [0-9]+ bytes.*at most [0-9]+" \
 	run --kernel "$k" --append "$long"
 
+# The jail (docs/jail.md): its options are refused before anything is
+# made or opened, whoever runs this (the folder's checks come before the
+# check that we are root).
+j=(--jail "$work" --uid 5 --gid 5)
+expect "jail, uid not a number" 2 "--uid nobody: expected a number from 1" \
+	run --kernel "$k" --jail "$work" --uid nobody --gid 5
+expect "jail, uid 0" 2 "--uid 0: the jail's user must not be root" \
+	run --kernel "$k" --jail "$work" --uid 0 --gid 5
+expect "jail without --uid and --gid" 2 "--jail needs --uid U and --gid G" \
+	run --kernel "$k" --jail "$work"
+expect "jail, missing folder" 2 "--jail .*/nope: No such file" \
+	run --kernel "$k" --jail "$work/nope" --uid 5 --gid 5
+expect "jail, not a folder" 2 "--jail .*/text: not a folder" \
+	run --kernel "$k" --jail "$work/text" --uid 5 --gid 5
+expect "jail, relative folder" 2 "--jail jail: expected an absolute path" \
+	run --kernel "$k" --jail jail --uid 5 --gid 5
+expect "uid without a jail" 2 "go with --jail DIR" run --kernel "$k" --uid 5
+expect "memory-max without a jail" 2 "go with --jail DIR" run --kernel "$k" --memory-max 64
+expect "jail, bad cpu-max" 2 "--cpu-max 10: expected QUOTA" run --kernel "$k" "${j[@]}" --cpu-max 10
+expect "jail, pids-max 0" 2 "--pids-max 0: expected a number" run --kernel "$k" "${j[@]}" --pids-max 0
+expect "jail and passt" 2 "passt cannot run in the jail" run --kernel "$k" "${j[@]}" --net passt
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	setpriv --reuid 65534 --regid 65534 --clear-groups "$kvmbox" run --kernel "$k" \
+		--jail /tmp --uid 5 --gid 5 >"$work/out" 2>"$work/err" </dev/null
+	rc=$?
+elif [ "$(id -u)" != 0 ]; then
+	"$kvmbox" run --kernel "$k" --jail /tmp --uid 5 --gid 5 >"$work/out" 2>"$work/err" </dev/null
+	rc=$?
+else
+	rc=skip
+fi
+if [ "$rc" = skip ]; then
+	echo "SKIP jail as a user: no setpriv to become one"
+elif [ "$rc" = 2 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "needs root" "$work/err"; then
+	echo "PASS jail as a user: $(cat "$work/err")"
+	passed=$((passed + 1))
+else
+	echo "FAIL jail as a user: exit $rc (want 2):"
+	sed 's/^/  /' "$work/err" | head -n 5
+	failed=$((failed + 1))
+fi
+
 # Issue 14, item 9: disk images are locked as QEMU locks them, and a
 # refusal names the holder.
 truncate -s 1M "$work/disk.img"

@@ -8,6 +8,8 @@
  *   run.c      `kvmbox run`: its options and defaults, building the VM
  *   run_cmd.c  `kvmbox run -- CMD`: the thread that runs CMD in the guest
  *   run_console.c `kvmbox run --console`: the console's file, or a quiet boot
+ *   run_jail.c `kvmbox run --jail`: what the VM needs in its jail, and when
+ *              to enter it and drop the ids (vmm/confine/jail.h)
  *   ctl_cmd.c  `kvmbox exec|status|stop`: clients of a control socket
  *   metrics_cmd.c `kvmbox metrics`: a stream of samples of what the VM uses
  *   cp_cmd.c   `kvmbox cp`: files and folders in and out of the guest
@@ -29,6 +31,7 @@
 
 #include "oci/oci.h"
 #include "proto/client.h"
+#include "vmm/confine/jail.h"
 #include "vmm/vm.h"
 
 #include <pthread.h>
@@ -74,6 +77,15 @@ enum run_pull { RUN_PULL_MISSING = 0, RUN_PULL_ALWAYS, RUN_PULL_NEVER };
 #define RUN_OPT_PULL 600 /* getopt's value for --pull */
 /* getopt's values for --net, --net-allow, --net-deny, --net-policy (run_net.c) */
 enum { RUN_OPT_NET = 700, RUN_OPT_NET_ALLOW, RUN_OPT_NET_DENY, RUN_OPT_NET_POLICY };
+/* getopt's values for --jail, --uid, --gid, --cpu-max, --memory-max, --pids-max (run_jail.c) */
+enum {
+	RUN_OPT_JAIL = 800,
+	RUN_OPT_UID,
+	RUN_OPT_GID,
+	RUN_OPT_CPU_MAX,
+	RUN_OPT_MEMORY_MAX,
+	RUN_OPT_PIDS_MAX
+};
 #define RUN_MAX_ENV 4096
 
 /* kvmbox run's options, as run.c and run_fs.c read them. */
@@ -115,9 +127,27 @@ struct run_opts {
 	bool net_set, net_policy_set;
 	/* --no-command: with IMAGE, run none of its commands (kvmbox create) */
 	bool no_command;
-	const char *upper; /* --upper DIR: an image's writable layer on the host */
-	uint32_t net_dns;  /* the guest's resolver for kvmbox.net=; 0: none */
+	const char *upper;       /* --upper DIR: an image's writable layer on the host */
+	uint32_t net_dns;        /* the guest's resolver for kvmbox.net=; 0: none */
+	struct jail_config jail; /* --jail and its options (run_jail.c); dir NULL: none */
 };
+
+/* run_jail_opt: one of RUN_OPT_JAIL.. into o; -EINVAL after one message.
+ * run_jail_parsed: at the end of run_parse: the jail's options agree, DIR
+ * is a folder, we are root; -EINVAL after one message. */
+__attribute__((warn_unused_result)) int run_jail_opt(struct run_opts *o, int c, const char *arg);
+__attribute__((warn_unused_result)) int run_jail_parsed(const struct run_opts *o);
+/* run_jail_binds: what o's VM needs in its jail into b[0..*n) (jail.h),
+ * folders it made in owned (NULL-terminated, the caller frees each). */
+__attribute__((warn_unused_result)) int
+run_jail_binds(const struct run_opts *o, struct jail_bind *b, unsigned int *n, char **owned);
+/* run_jail: with --jail, after run_defaults and with the stop signals
+ * blocked: 0 in the jailed child, which goes on to build the VM; 1 in the
+ * parent once the child ended, or -1 after one message; *status is then
+ * what kvmbox run exits with. run_jail_drop: the uid and gid dropped once
+ * the VM is built, before the guest runs (no-op without a jail). */
+__attribute__((warn_unused_result)) int run_jail(struct run_opts *o, int *status);
+__attribute__((warn_unused_result)) int run_jail_drop(const struct run_opts *o);
 
 /* run_console_open: --console PATH or none into o->cfg; -errno after one
  * message. run_console_default: without --console, a command's run boots

@@ -111,6 +111,12 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "net-policy", required_argument, NULL, RUN_OPT_NET_POLICY },
 		{ "no-command", no_argument, NULL, OPT_NO_COMMAND },
 		{ "upper", required_argument, NULL, OPT_UPPER },
+		{ "jail", required_argument, NULL, RUN_OPT_JAIL },
+		{ "uid", required_argument, NULL, RUN_OPT_UID },
+		{ "gid", required_argument, NULL, RUN_OPT_GID },
+		{ "cpu-max", required_argument, NULL, RUN_OPT_CPU_MAX },
+		{ "memory-max", required_argument, NULL, RUN_OPT_MEMORY_MAX },
+		{ "pids-max", required_argument, NULL, RUN_OPT_PIDS_MAX },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -139,6 +145,10 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 		case RUN_OPT_NET_DENY:
 		case RUN_OPT_NET_POLICY:
 			if (run_net_opt(o, c, optarg))
+				return -EINVAL;
+			break;
+		case RUN_OPT_JAIL ... RUN_OPT_PIDS_MAX:
+			if (run_jail_opt(o, c, optarg))
 				return -EINVAL;
 			break;
 		case 'k':
@@ -259,7 +269,7 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 		return -EINVAL;
 	}
 	o->cfg.vsock.guest_cid = o->cid ? o->cid : 3;
-	return 0;
+	return run_jail_parsed(o);
 }
 
 /*
@@ -488,6 +498,13 @@ int cli_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (vcpu_signals_init() < 0)
 		return VM_EXIT_ERROR;
+	/* --jail: from here on, the parent only waits (run_jail.c). */
+	if (o.jail.dir && run_jail(&o, &status) != 0) {
+		run_opts_free(&o);
+		if (json_fd >= 0)
+			close(json_fd);
+		return status;
+	}
 
 	vm = malloc(sizeof(*vm));
 	if (!vm) {
@@ -507,7 +524,7 @@ int cli_run(int argc, char **argv)
 	if (vm_load(vm) || vm_create(vm))
 		goto out;
 	run_private_forget(&o);
-	if (run_publish(&o, vm))
+	if (run_publish(&o, vm) || run_jail_drop(&o))
 		goto out;
 	rc.env = o.env_buf ? o.env_buf : o.nr_env ? o.env : NULL;
 	rc.cwd = o.workdir;
