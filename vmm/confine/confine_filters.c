@@ -380,12 +380,16 @@ int confine_rules(scmp_filter_ctx ctx, enum confine_kind kind, const struct conf
  * DAC_OVERRIDE and DAC_READ_SEARCH (files the guest's root may open),
  * FOWNER (modes and times of files root does not own), FSETID (keep
  * set-id bits on writes and chmod), MKNOD (device nodes), SETFCAP
- * (security.capability xattrs). Every other thread keeps none.
+ * (security.capability xattrs), and SYS_ADMIN for one thing only: the
+ * guest's trusted.* xattrs (xattr(7); its overlays keep theirs there),
+ * since the worker's filter leaves it no mount, ioctl, bpf or any other
+ * call SYS_ADMIN would open. Every other thread keeps none.
  */
 uint64_t confine_kind_caps(enum confine_kind kind, const struct confine_needs *needs)
 {
 	if (kind != CONFINE_FS_WORKER || !needs->fs_shares)
 		return 0;
 	return 1ull << CAP_CHOWN | 1ull << CAP_DAC_OVERRIDE | 1ull << CAP_DAC_READ_SEARCH |
-	       1ull << CAP_FOWNER | 1ull << CAP_FSETID | 1ull << CAP_MKNOD | 1ull << CAP_SETFCAP;
+	       1ull << CAP_FOWNER | 1ull << CAP_FSETID | 1ull << CAP_MKNOD | 1ull << CAP_SETFCAP |
+	       1ull << CAP_SYS_ADMIN;
 }
