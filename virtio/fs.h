@@ -205,8 +205,21 @@ struct vfs {
 	struct loop_op done_op;
 	pthread_t workers[VFS_WORKERS];
 	unsigned int nr_workers;
+	/* Called by each worker before its first request (under jobs_lock):
+	 * the VMM's confinement of the thread (vmm/confine/confine.h). A
+	 * failure stops the worker before it serves anything. NULL: none. */
+	int (*thread_enter)(void *opaque);
+	void *thread_enter_opaque;
 	bool locks_ready, transport_ready;
 };
+
+/*
+ * vfs_set_thread_enter: fn(opaque) runs on each worker thread before its
+ * first request (its seccomp filter and capabilities). Before the guest
+ * runs: the workers exist already, and they take their first request
+ * from the guest.
+ */
+void vfs_set_thread_enter(struct vfs *fs, int (*fn)(void *opaque), void *opaque);
 
 /*
  * vfs_init: the FUSE server over p->path and the device; the transport is

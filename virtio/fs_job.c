@@ -55,6 +55,7 @@ static void *vfs_worker(void *opaque)
 {
 	struct vfs *fs = opaque;
 	uint64_t one = 1;
+	bool entered = false;
 
 	pthread_mutex_lock(&fs->jobs_lock);
 	for (;;) {
@@ -65,6 +66,10 @@ static void *vfs_worker(void *opaque)
 			pthread_cond_wait(&fs->jobs_cv, &fs->jobs_lock);
 		if (fs->stop)
 			break;
+		/* Confined before the first request the guest sent is served. */
+		if (!entered && fs->thread_enter && fs->thread_enter(fs->thread_enter_opaque) < 0)
+			break;
+		entered = true;
 		job = fs->pending;
 		fs->pending = job->next;
 		if (!fs->pending)
@@ -285,6 +290,14 @@ int vfs_init_jobs(struct vfs *fs)
 		return -errno;
 	fs->done_op = (struct loop_op){ .cb = vfs_done, .opaque = fs };
 	return vfs_start_worker(fs);
+}
+
+void vfs_set_thread_enter(struct vfs *fs, int (*fn)(void *opaque), void *opaque)
+{
+	pthread_mutex_lock(&fs->jobs_lock);
+	fs->thread_enter = fn;
+	fs->thread_enter_opaque = opaque;
+	pthread_mutex_unlock(&fs->jobs_lock);
 }
 
 /* vfs_stop_workers: stop and join them; queued jobs stay unserved. */

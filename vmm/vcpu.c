@@ -284,6 +284,11 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = vcpu->vm;
 	sigset_t kick;
 
+	/* Its filter before its first KVM_RUN (docs/security.md). */
+	if (vm_confine_enter(vm, CONFINE_VCPU) < 0) {
+		atomic_store(&vcpu->state, VCPU_STOPPED);
+		return NULL;
+	}
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);

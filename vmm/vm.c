@@ -401,6 +401,9 @@ int vm_create(struct vm *vm)
 		if (err)
 			return err;
 	}
+	err = vm_confine_build(vm);
+	if (err)
+		return err;
 	timeline_mark(&vm->tl, TL_VM_CREATED);
 	return 0;
 }
@@ -532,7 +535,12 @@ int vm_run(struct vm *vm)
 			break;
 		}
 	}
-	err = vm_wait(vm);
+	/* After the vCPU threads exist (each entered its own filter: this
+	 * one's would be theirs too) and before the loop serves anything;
+	 * the teardown below runs under it as well. */
+	err = vm_confine_enter(vm, CONFINE_MAIN);
+	if (!err)
+		err = vm_wait(vm);
 	if (err) {
 		fprintf(stderr, "kvmbox: event loop: %s\n", strerror(-err));
 		vm_request_stop(vm, VM_EXIT_ERROR);
@@ -577,4 +585,5 @@ void vm_destroy(struct vm *vm)
 	free(vm->supported_cpuid);
 	vm->supported_cpuid = NULL;
 	gmem_destroy(&vm->mem);
+	confine_free(&vm->confine);
 }

@@ -22,6 +22,7 @@
 #include "virtio/vsock.h"
 #include "vmm/boot/boot.h"
 #include "vmm/bus.h"
+#include "vmm/confine/confine.h"
 #include "vmm/control/control.h"
 #include "vmm/gmem.h"
 #include "vmm/loop.h"
@@ -79,6 +80,7 @@ struct vm_config {
 	struct vsock_params vsock; /* uds_path NULL: no vsock device */
 	struct net_params net;     /* mode NET_MODE_NONE: no network device */
 	const char *control_path;  /* the control socket; NULL: none */
+	enum confine_mode seccomp; /* --seccomp: kill (the default), log, off */
 };
 
 struct vm_virtio_slot;
@@ -159,6 +161,7 @@ struct vm {
 	int stop_fd; /* eventfd: a vCPU asks the main thread to stop */
 	_Atomic bool stopping;
 	_Atomic int exit_status;
+	struct confine confine; /* every thread kind's filter (vm_confine.c) */
 };
 
 __attribute__((warn_unused_result)) int vm_init(struct vm *vm, const struct vm_config *cfg);
@@ -175,6 +178,14 @@ int vm_run(struct vm *vm);
 void vm_request_stop(struct vm *vm, int status);
 
 void vm_destroy(struct vm *vm);
+
+/*
+ * vm_confine_enter: confine the calling thread as kind (confine_enter)
+ * with the VM's filters; on failure a message and a stop of the VM.
+ * 0 or -errno. Every thread that serves the VM calls it before it does
+ * anything the guest drives (vm_confine.c, docs/security.md).
+ */
+__attribute__((warn_unused_result)) int vm_confine_enter(struct vm *vm, enum confine_kind kind);
 
 /*
  * vm_control_init: serve the control socket at path (NULL: only

@@ -28,6 +28,10 @@ void vm_devices_report(struct vm *vm, int status);
 /* vm.c */
 /* vm_size_fds: RLIMIT_NOFILE raised and shared out among the devices (vm_create). */
 void vm_size_fds(struct vm *vm);
+/* vm_confine.c */
+/* vm_confine_build: every thread kind's filter for this configuration
+ * (end of vm_create). 0 or -errno after a message. */
+__attribute__((warn_unused_result)) int vm_confine_build(struct vm *vm);
 /* vm_file.c */
 /*
  * vm_open_file: open the regular, non-empty file path of at most max bytes

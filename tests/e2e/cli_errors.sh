@@ -52,6 +52,10 @@ expect "memory not a number" 2 "--memory" run --kernel "$k" --memory lots
 expect "cpus 0" 2 "--cpus" run --kernel "$k" --cpus 0
 expect "cpus 1000" 2 "--cpus" run --kernel "$k" --cpus 1000
 expect "cpus negative" 2 "--cpus" run --kernel "$k" --cpus -1
+expect "seccomp bad mode" 2 "--seccomp maybe: give kill, log or off" run --kernel "$k" --seccomp maybe
+expect "seccomp trap refused" 2 "--seccomp trap: give kill, log or off" run --kernel "$k" --seccomp trap
+expect "seccomp no value" 2 "--seccomp needs a value" run --kernel "$k" --seccomp
+KVMBOX_SECCOMP=nope expect "KVMBOX_SECCOMP bad" 2 "KVMBOX_SECCOMP=nope" run --kernel "$k"
 KVMBOX_KERNEL_DIR= KVMBOX_KERNEL= expect "no kernel" 2 "--kernel" run
 expect "unknown option" 2 "unrecognized|invalid" run --kernel "$k" --frobnicate
 expect "net, unknown mode" 2 "expected none, user, passt, tap=NAME or tap-fd=N" run --kernel "$k" --net bridge

@@ -38,6 +38,7 @@ enum {
 	OPT_PUBLISH,
 	OPT_NO_COMMAND,
 	OPT_UPPER,
+	OPT_SECCOMP,
 };
 
 /*
@@ -117,6 +118,7 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "cpu-max", required_argument, NULL, RUN_OPT_CPU_MAX },
 		{ "memory-max", required_argument, NULL, RUN_OPT_MEMORY_MAX },
 		{ "pids-max", required_argument, NULL, RUN_OPT_PIDS_MAX },
+		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -125,6 +127,14 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 
 	o->cfg.nr_cpus = 1;
 	o->cfg.mem_mib = CLI_DEFAULT_MEM_MIB;
+	/* KVMBOX_SECCOMP (kill, log, off, or trap for debugging): the default
+	 * of --seccomp, so that a whole test suite can run in one mode. */
+	if (getenv("KVMBOX_SECCOMP") &&
+	    confine_parse_mode(getenv("KVMBOX_SECCOMP"), &o->cfg.seccomp)) {
+		fprintf(stderr, "kvmbox: KVMBOX_SECCOMP=%s: give kill, log, off or trap\n",
+		        getenv("KVMBOX_SECCOMP"));
+		return -EINVAL;
+	}
 	o->cfg.console_fd = STDOUT_FILENO;
 	net_policy_init(&o->cfg.net.policy, NULL);
 	opterr = 0; /* our own one-line messages, naming kvmbox */
@@ -222,6 +232,14 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 				return -EINVAL;
 			}
 			o->upper = optarg;
+			break;
+		case OPT_SECCOMP:
+			if (confine_parse_mode(optarg, &o->cfg.seccomp) ||
+			    o->cfg.seccomp == CONFINE_TRAP) {
+				fprintf(stderr, "kvmbox: --seccomp %s: give kill, log or off\n",
+				        optarg);
+				return -EINVAL;
+			}
 			break;
 		case 't':
 			o->timings = true;

@@ -19,6 +19,9 @@ static void *run_cmd_thread(void *arg)
 	struct vm *vm = rc->vm;
 	int err;
 
+	/* Confined before it talks to the guest's agent (docs/security.md). */
+	if (vm_confine_enter(vm, CONFINE_CLIENT) < 0)
+		return NULL;
 	if (!isatty(STDIN_FILENO))
 		opts.stdin_fd = STDIN_FILENO;
 	opts.env = rc->env;

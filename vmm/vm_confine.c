@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vm_confine: the VM's threads confined once set-up is done
+ * (vmm/confine/confine.h, docs/security.md): the filters built from the
+ * configuration at the end of vm_create, then each thread entering its own
+ * kind before it serves the guest.
+ */
+#define _GNU_SOURCE
+#include "vmm/vm.h"
+#include "vmm/vm_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int vm_confine_enter(struct vm *vm, enum confine_kind kind)
+{
+	int err = confine_enter(&vm->confine, kind);
+
+	if (err) {
+		fprintf(stderr, "kvmbox: cannot confine the %s thread: %s\n",
+		        confine_kind_name(kind), strerror(-err));
+		vm_request_stop(vm, VM_EXIT_ERROR);
+	}
+	return err;
+}
+
+/* vm_confine_fs_worker: a virtio-fs worker's hook (vfs_set_thread_enter). */
+static int vm_confine_fs_worker(void *opaque)
+{
+	return vm_confine_enter(opaque, CONFINE_FS_WORKER);
+}
+
+int vm_confine_build(struct vm *vm)
+{
+	struct confine_needs needs = {
+		.net_tap = vm->cfg.net.mode == NET_MODE_TAP,
+		.net_slirp = vm->cfg.net.mode == NET_MODE_USER,
+		.net_passt = vm->cfg.net.mode == NET_MODE_PASST,
+		.fs_shares = vm->nr_shares > 0,
+		.tgid = getpid(),
+	};
+	int err = confine_build(&vm->confine, vm->cfg.seccomp, &needs);
+
+	if (err)
+		return err;
+	for (unsigned int i = 0; i < vm->nr_shares; i++)
+		vfs_set_thread_enter(vm->shares[i], vm_confine_fs_worker, vm);
+	return 0;
+}
