@@ -31,6 +31,13 @@
 
 #define ALLOW(nr) SCMP_SYS(nr)
 
+/* ARG(N, OP, A[, B]): a rule on argument N. libseccomp's SCMP_A0..5 leave
+ * datum_b out when the comparison needs one datum, which clang's
+ * -Wmissing-field-initializers refuses under -Werror. */
+#define ARG(n, op, ...) ARG_(n, op, __VA_ARGS__, 0, 0)
+#define ARG_(n, cmp, a, b, ...)                                                                    \
+	((struct scmp_arg_cmp){ .arg = (n), .op = (cmp), .datum_a = (a), .datum_b = (b) })
+
 /* Every thread: glibc's own (malloc, locks, stdio, time, abort). */
 static const int confine_base[] = {
 	ALLOW(read),
@@ -229,7 +236,7 @@ static int confine_ioctls(scmp_filter_ctx ctx, const unsigned long *reqs, unsign
 {
 	for (unsigned int i = 0; i < n; i++) {
 		int err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                           SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, reqs[i]));
+		                           ARG(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, reqs[i]));
 
 		if (err)
 			return err;
@@ -247,11 +254,11 @@ static int confine_ioctls(scmp_filter_ctx ctx, const unsigned long *reqs, unsign
 static int confine_memory(scmp_filter_ctx ctx)
 {
 	int err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-	                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	                           ARG(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 
 	return err ? err
 	           : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-	                              SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	                              ARG(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 }
 
 /* confine_signals: tgkill and tkill to our own threads only (pthread_kill
@@ -259,7 +266,7 @@ static int confine_memory(scmp_filter_ctx ctx)
 static int confine_signals(scmp_filter_ctx ctx, const struct confine_needs *needs)
 {
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-	                        SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)needs->tgid));
+	                        ARG(0, SCMP_CMP_EQ, (scmp_datum_t)needs->tgid));
 }
 
 /* confine_sockets: socket(2) and socketpair(2) by domain and type (the
@@ -268,22 +275,22 @@ static int confine_sockets(scmp_filter_ctx ctx, const struct confine_needs *need
 {
 	/* Unix: the control socket's clients, vsock's host side, ports. */
 	int err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-	                           SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	                           ARG(0, SCMP_CMP_EQ, AF_UNIX));
 
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
-		                       SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+		                       ARG(0, SCMP_CMP_EQ, AF_UNIX));
 	/* TCP: published ports listen (a port may be published at run time);
 	 * libslirp connects the guest's streams. */
 	for (int dom = AF_INET; !err && dom <= AF_INET6; dom += AF_INET6 - AF_INET) {
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-		                       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)dom),
-		                       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
+		                       ARG(0, SCMP_CMP_EQ, (scmp_datum_t)dom),
+		                       ARG(1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
 		/* libslirp: UDP, and ICMP echo through datagram sockets. */
 		if (!err && needs->net_slirp)
 			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-			                       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)dom),
-			                       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
+			                       ARG(0, SCMP_CMP_EQ, (scmp_datum_t)dom),
+			                       ARG(1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
 	}
 	return err;
 }
@@ -296,7 +303,7 @@ static int confine_sockets(scmp_filter_ctx ctx, const struct confine_needs *need
 static int confine_threads(scmp_filter_ctx ctx)
 {
 	int err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-	                           SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	                           ARG(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 
 	return err ? err : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 }
@@ -314,21 +321,21 @@ static int confine_rules_main(scmp_filter_ctx ctx, const struct confine_needs *n
 	/* The UART's and i8042's interrupt line from console input. */
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, KVM_IRQ_LINE));
+		                       ARG(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, KVM_IRQ_LINE));
 	/* libslirp asks how much a datagram socket holds. */
 	if (!err && needs->net_slirp)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, FIONREAD));
+		                       ARG(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, FIONREAD));
 	if (!err && needs->net_tap)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TUNSETOFFLOAD));
+		                       ARG(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TUNSETOFFLOAD));
 	/* passt is stopped at the end: SIGTERM, then SIGKILL, and reaped. */
 	if (!err && needs->net_passt)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-		                       SCMP_A1(SCMP_CMP_EQ, SIGTERM));
+		                       ARG(1, SCMP_CMP_EQ, SIGTERM));
 	if (!err && needs->net_passt)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-		                       SCMP_A1(SCMP_CMP_EQ, SIGKILL));
+		                       ARG(1, SCMP_CMP_EQ, SIGKILL));
 	if (!err && needs->net_passt)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(wait4), 0);
 	return err;
@@ -343,7 +350,7 @@ static int confine_rules_vcpu(scmp_filter_ctx ctx, const struct confine_needs *n
 	/* The guest sets the net device's offloads on the tap as it starts. */
 	if (!err && needs->net_tap)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TUNSETOFFLOAD));
+		                       ARG(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TUNSETOFFLOAD));
 	return err;
 }
 
