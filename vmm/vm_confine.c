@@ -10,8 +10,10 @@
 #include "vmm/vm_int.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 int vm_confine_enter(struct vm *vm, enum confine_kind kind)
@@ -41,8 +43,17 @@ int vm_confine_build(struct vm *vm)
 		.fs_shares = vm->nr_shares > 0,
 		.tgid = getpid(),
 	};
-	int err = confine_build(&vm->confine, vm->cfg.seccomp, &needs);
+	uint32_t seed = 0;
+	int err;
 
+	/* jansson seeds its hash tables on the first JSON object made, by
+	 * opening /dev/urandom (its hashtable_seed.c) in whichever thread that
+	 * is: the run client's filter has no openat. Seeded here, before any
+	 * filter, from getrandom(2) (0 lets jansson read /dev/urandom now). */
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = 0;
+	json_object_seed(seed);
+	err = confine_build(&vm->confine, vm->cfg.seccomp, &needs);
 	if (err)
 		return err;
 	for (unsigned int i = 0; i < vm->nr_shares; i++)

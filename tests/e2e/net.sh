@@ -214,24 +214,23 @@ fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH22x", b"kvmbt0", int(sys.argv[1], 0
 os.set_inheritable(fd, True)
 os.execvp(sys.argv[2], [a.replace("@FD@", str(fd)) for a in sys.argv[2:]])' "$@"
 	}
-	krun() { # the same, through with_tap
+	krun_fd() { # FLAGS ARGS...: krun, the tap opened with FLAGS
 		local flags=$1
 		shift
 		e2e_bounded 300 "$work/console" with_tap "$flags" "$kvmbox" run --memory 256 \
 			--console "$work/console" "$@" >"$work/out" 2>"$work/err" </dev/null
 	}
-	krun 0x5002 --net tap-fd=@FD@,ip=10.0.3.2/24,gw=10.0.3.1 --net-allow 10.0.3.1:18082 -- \
+	krun_fd 0x5002 --net tap-fd=@FD@,ip=10.0.3.2/24,gw=10.0.3.1 --net-allow 10.0.3.1:18082 -- \
 		sh -c "wget -q -O - http://10.0.3.1:18082/blob | sha256sum"
 	rc=$?
 	ok=1
 	[ $rc -eq 0 ] && [ "$(cut -d' ' -f1 <"$work/out")" = "$want" ] && ok=0
 	result "tap-fd mode: a tap the caller opened, the same download, hash intact" $ok
-	krun 0x1002 --net tap-fd=@FD@ -- true
+	krun_fd 0x1002 --net tap-fd=@FD@ -- true
 	rc=$?
 	ok=1
 	[ $rc -ne 0 ] && grep -q "IFF_VNET_HDR" "$work/err" && ok=0
 	result "tap-fd mode: a tap without IFF_VNET_HDR is refused, and why" $ok
-	unset -f krun
 else
 	echo "SKIP tap mode: no /dev/net/tun here (L1 loads no tun module)"
 fi
