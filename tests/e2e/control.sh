@@ -95,11 +95,8 @@ check "a command killed with SIGTERM: 143" [ $? -eq 143 ]
 fwd=$!
 await_guest "[s]leep 301"
 kill -TERM $fwd
-(sleep 60 && kill -9 $fwd) >/dev/null 2>&1 &
-dog=$!
-wait $fwd
+e2e_wait_pid 60 $fwd
 rc=$?
-kill $dog 2>/dev/null
 check "SIGTERM to kvmbox exec reaches the command's trap" \
 	sh -c "[ $rc -eq 3 ] && grep -qx got-term '$work/out'"
 

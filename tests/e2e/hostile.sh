@@ -169,12 +169,8 @@ t0=$(now_us)
 timeout -k 1 60 "$kvmbox" stop --force "$work/p.sock" >"$work/stop.out" 2>&1
 stop_rc=$?
 cli_ms=$((($(now_us) - t0) / 1000))
-(sleep 30 && kill -9 "$vmm") 2>/dev/null &
-dog=$!
-wait "$vmm"
+e2e_wait_pid 30 "$vmm"
 vmm_rc=$?
-kill "$dog" 2>/dev/null
-wait "$dog" 2>/dev/null
 vmm=''
 for _ in $(seq 1 100); do
 	grep -q '^vmm_exit' "$work/host.log" && break

@@ -11,6 +11,19 @@
 # e2e_bounded SECS CONSOLE CMD...: CMD with a time limit (below).
 # e2e_vmm_start KVMBOX WORK RUN_ARGS...: a VM on the control socket
 #   WORK/c.sock (below).
+# e2e_wait_pid SECS PID: wait for PID (a child of this shell) for at most
+# SECS seconds, kill -9 it then; its status. Polled, with no watchdog
+# subshell: a subshell that bash has just forked still holds the script's
+# EXIT trap until it first runs, so killing it at once runs that trap in
+# it (rm -rf of the test's folder, kill of its VM: it happened in a CI run
+# of control.sh, under load).
+e2e_wait_pid() {
+	local end=$((SECONDS + $1))
+	while kill -0 "$2" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
+	kill -9 "$2" 2>/dev/null
+	wait "$2"
+}
+
 # e2e_check NAME CMD...: e2e_result of CMD, with what the VM says on failure.
 
 # The distribution's python3 first (tests/e2e/bin/python3 says why).
