@@ -69,7 +69,7 @@ static bool gmem_thp(const char *setting)
 }
 
 #define GMEM_THP_SHMEM "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
-#define GMEM_THP_ANON "/sys/kernel/mm/transparent_hugepage/enabled"
+#define GMEM_THP_ANON  "/sys/kernel/mm/transparent_hugepage/enabled"
 
 /*
  * gmem_map: map fd's size bytes shared (or, fd -1, private anonymous
@@ -260,8 +260,8 @@ uint64_t gmem_touched(const struct gmem *m)
 	uint64_t total = 0;
 
 	while (m->map && off < m->map_size) {
-		size_t len = m->map_size - off < sizeof(vec) * page ? m->map_size - off
-		                                                    : sizeof(vec) * page;
+		size_t len =
+		    m->map_size - off < sizeof(vec) * page ? m->map_size - off : sizeof(vec) * page;
 
 		if (mincore(m->map + off, len, vec) < 0)
 			break;
