@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * gmem: guest RAM as one memfd, and the bounds-checked accessor (gmem.h).
+ * gmem: guest RAM as one memfd (or private anonymous memory where only that
+ * can have huge pages), and the bounds-checked accessor (gmem.h).
  */
 #define _GNU_SOURCE
 #include "vmm/gmem.h"
@@ -43,18 +44,18 @@ int gmem_init_buffer(struct gmem *m, void *buf, uint64_t size)
 }
 
 /*
- * gmem_shmem_thp: whether the host's shmem THP setting lets an advised
- * mapping have huge pages: the bracketed word of
- * /sys/kernel/mm/transparent_hugepage/shmem_enabled is always, within_size,
- * advise or force (Documentation/admin-guide/mm/transhuge.rst), not never
- * or deny.
+ * gmem_thp: whether a THP setting lets an advised mapping have huge pages:
+ * the bracketed word of /sys/kernel/mm/transparent_hugepage/shmem_enabled
+ * (shmem, the memfd) or .../enabled (anonymous memory) is not never or
+ * deny (always, within_size, advise, force, madvise:
+ * Documentation/admin-guide/mm/transhuge.rst).
  */
-static bool gmem_shmem_thp(void)
+static bool gmem_thp(const char *setting)
 {
 	char buf[128];
 	const char *sel;
 	ssize_t n;
-	int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled", O_RDONLY | O_CLOEXEC);
+	int fd = open(setting, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return false;
@@ -67,11 +68,15 @@ static bool gmem_shmem_thp(void)
 	return sel && strncmp(sel, "[never]", 7) != 0 && strncmp(sel, "[deny]", 6) != 0;
 }
 
+#define GMEM_THP_SHMEM "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+#define GMEM_THP_ANON  "/sys/kernel/mm/transparent_hugepage/enabled"
+
 /*
- * gmem_map: map fd's size bytes shared at a GMEM_HUGEPAGE_SIZE-aligned
- * address (KVM maps a guest 2 MiB page with a huge page only when guest
- * and host addresses agree modulo 2 MiB): a larger PROT_NONE reservation,
- * the file mapped over its aligned part, the slack unmapped.
+ * gmem_map: map fd's size bytes shared (or, fd -1, private anonymous
+ * memory) at a GMEM_HUGEPAGE_SIZE-aligned address (KVM maps a guest 2 MiB
+ * page with a huge page only when guest and host addresses agree modulo
+ * 2 MiB): a larger PROT_NONE reservation, the file mapped over its
+ * aligned part, the slack unmapped.
  */
 static void *gmem_map(int fd, uint64_t size, int flags)
 {
@@ -83,7 +88,8 @@ static void *gmem_map(int fd, uint64_t size, int flags)
 	if (res == MAP_FAILED)
 		return MAP_FAILED;
 	at = (uint8_t *)(((uintptr_t)res + slack - 1) & ~(uintptr_t)(slack - 1));
-	map = mmap(at, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | flags, fd, 0);
+	flags |= fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
+	map = mmap(at, size, PROT_READ | PROT_WRITE, MAP_FIXED | flags, fd, 0);
 	if (map == MAP_FAILED) {
 		munmap(res, size + slack);
 		return MAP_FAILED;
@@ -99,20 +105,27 @@ int gmem_init(struct gmem *m, uint64_t ram_size, bool hugepages)
 {
 	uint64_t align = hugepages ? GMEM_HUGEPAGE_SIZE : (uint64_t)sysconf(_SC_PAGESIZE);
 	unsigned int flags = MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0);
+	bool shmem_thp = !hugepages && gmem_thp(GMEM_THP_SHMEM);
+	bool anon = !hugepages && !shmem_thp && gmem_thp(GMEM_THP_ANON);
 	void *map;
-	int fd, err;
+	int fd = -1, err;
 
 	memset(m, 0, sizeof(*m));
 	m->memfd = -1;
 	if (ram_size == 0 || ram_size % align != 0 || ram_size > (size_t)-1)
 		return -EINVAL;
-	fd = memfd_create("kvmbox-ram", flags);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)ram_size) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
+	/* Anonymous memory where only it can have huge pages: the memfd's
+	 * 4 KiB pages cost the guest one nested page fault per page it
+	 * touches (docs/benchmarks.md, beside QEMU microvm). */
+	if (!anon) {
+		fd = memfd_create("kvmbox-ram", flags);
+		if (fd < 0)
+			return -errno;
+		if (ftruncate(fd, (off_t)ram_size) < 0) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
 	}
 	/*
 	 * MAP_NORESERVE: RAM the guest never touches costs the host nothing.
@@ -126,13 +139,14 @@ int gmem_init(struct gmem *m, uint64_t ram_size, bool hugepages)
 	map = gmem_map(fd, ram_size, hugepages ? 0 : MAP_NORESERVE);
 	if (map == MAP_FAILED) {
 		err = -errno;
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return err;
 	}
 	m->backing = hugepages ? "hugetlbfs 2 MiB" : "4 KiB pages";
-	/* Advice: a host whose shmem THP is off keeps 4 KiB pages. */
-	if (!hugepages && gmem_shmem_thp() && madvise(map, ram_size, MADV_HUGEPAGE) == 0)
-		m->backing = "shmem THP";
+	/* Advice: refused, the pages stay 4 KiB. */
+	if ((shmem_thp || anon) && madvise(map, ram_size, MADV_HUGEPAGE) == 0)
+		m->backing = anon ? "anonymous THP" : "shmem THP";
 	/*
 	 * Guest RAM stays out of the VMM's core dumps: it is the guest's data
 	 * (secrets included), and gigabytes of it would bury the VMM's state.
@@ -143,6 +157,7 @@ int gmem_init(struct gmem *m, uint64_t ram_size, bool hugepages)
 	m->map = map;
 	m->map_size = ram_size;
 	m->hugepages = hugepages;
+	m->anon = anon;
 	gmem_layout(m, map, ram_size);
 	return 0;
 }
@@ -206,7 +221,7 @@ int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len)
 	/* Not with huge pages: a hole punched in hugetlbfs gives its pages
 	 * and their reservation back, and the guest's next touch could then
 	 * find the pool empty (SIGBUS). */
-	if (m->memfd < 0 || !m->map || m->hugepages) {
+	if ((m->memfd < 0 && !m->anon) || !m->map || m->hugepages) {
 		memset(p, 0, len);
 		return 0;
 	}
@@ -214,9 +229,12 @@ int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len)
 	off = (uint64_t)(p - m->map);
 	head = ((off + page - 1) & ~(page - 1)) - off;
 	end = (off + len) & ~(page - 1);
+	/* Private anonymous pages read back as zeros once dropped
+	 * (madvise(2), MADV_DONTNEED). */
 	if (head >= len || end <= off + head ||
-	    fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(off + head),
-	              (off_t)(end - off - head)) < 0) {
+	    (m->anon ? madvise(m->map + off + head, end - off - head, MADV_DONTNEED)
+	             : fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	                         (off_t)(off + head), (off_t)(end - off - head))) < 0) {
 		memset(p, 0, len); /* too small to punch, or punching refused */
 		return 0;
 	}
@@ -233,4 +251,23 @@ uint64_t gmem_end(const struct gmem *m)
 		return 0;
 	last = &m->slots[m->nr_slots - 1];
 	return last->gpa + last->size;
+}
+
+uint64_t gmem_touched(const struct gmem *m)
+{
+	unsigned char vec[16384];
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), off = 0;
+	uint64_t total = 0;
+
+	while (m->map && off < m->map_size) {
+		size_t len =
+		    m->map_size - off < sizeof(vec) * page ? m->map_size - off : sizeof(vec) * page;
+
+		if (mincore(m->map + off, len, vec) < 0)
+			break;
+		for (size_t i = 0; i < (len + page - 1) / page; i++)
+			total += (vec[i] & 1) ? page : 0;
+		off += len;
+	}
+	return total;
 }

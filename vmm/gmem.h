@@ -32,10 +32,11 @@ struct gmem {
 	struct gmem_slot slots[GMEM_MAX_SLOTS];
 	unsigned int nr_slots;
 	uint64_t ram_size;
-	int memfd;    /* -1 when the memory is not ours (gmem_init_buffer) */
+	int memfd;    /* -1 when the memory is not ours (gmem_init_buffer) or anon */
 	uint8_t *map; /* the one mapping, NULL when not ours */
 	size_t map_size;
 	bool hugepages;
+	bool anon;           /* private anonymous memory, not the memfd (gmem_init) */
 	const char *backing; /* what backs it, for --timings (gmem_init) */
 };
 
@@ -45,7 +46,10 @@ struct gmem {
  * left out of core dumps (MADV_DONTDUMP). Without hugepages the mapping is
  * 2 MiB aligned and advised MADV_HUGEPAGE where the host's shmem THP
  * allows it, so that each 2 MiB guest page can be one host page; backing
- * says which it got ("hugetlbfs 2 MiB", "shmem THP", "4 KiB pages"). Returns 0 or -errno (-EINVAL
+ * says which it got ("hugetlbfs 2 MiB", "shmem THP", "anonymous THP",
+ * "4 KiB pages"). Where shmem THP is off but anonymous THP is on (Debian's
+ * default), the RAM is private anonymous memory instead of the memfd: a
+ * nested page fault then maps 2 MiB, not 4 KiB. Returns 0 or -errno (-EINVAL
  * for a size of 0 or not a multiple of the page size in use; -ENOMEM with hugepages when the pool
  * has fewer free huge pages than ram_size needs: they are reserved at once, never found missing
  * later).
@@ -58,6 +62,13 @@ __attribute__((warn_unused_result)) int gmem_init(struct gmem *m, uint64_t ram_s
  * gmem_init does. For unit tests and fuzzers, which need no memfd.
  */
 __attribute__((warn_unused_result)) int gmem_init_buffer(struct gmem *m, void *buf, uint64_t size);
+
+/*
+ * gmem_touched: the bytes of guest RAM resident in host memory (mincore(2)
+ * over the mapping, 64 MiB at a time), whichever backing: the pages the
+ * guest, or the VMM loading it, touched. 0 for memory not ours.
+ */
+uint64_t gmem_touched(const struct gmem *m);
 
 /* gmem_destroy: unmap and close what gmem_init made; safe to call twice. */
 void gmem_destroy(struct gmem *m);

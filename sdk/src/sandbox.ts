@@ -270,7 +270,7 @@ export class Sandbox {
       vcpus: Number(r.vcpus),
       memoryMib: Number(r.memory_mib),
       vmmRssBytes: vmm.rss_bytes,
-      guestTouchedBytes: vmm.rss_shmem_bytes,
+      guestTouchedBytes: Number(r.memory_touched_bytes ?? vmm.rss_shmem_bytes),
       raw: r,
     };
     if (guest?.memory) {

@@ -153,8 +153,27 @@ TEST(ram_not_dumped)
 	CHECK(strstr(flags, " dd") != NULL);
 	/* 2 MiB aligned, so that a huge page can back each 2 MiB of the guest. */
 	CHECK_EQ((uintptr_t)m.map & ((2u << 20) - 1), 0);
-	CHECK(m.backing && (!strcmp(m.backing, "4 KiB pages") || !strcmp(m.backing, "shmem THP")));
+	CHECK(m.backing && (!strcmp(m.backing, "4 KiB pages") || !strcmp(m.backing, "shmem THP") ||
+	                    !strcmp(m.backing, "anonymous THP")));
+	CHECK_EQ(m.anon, !strcmp(m.backing, "anonymous THP"));
 	gmem_destroy(&m);
+}
+
+/* gmem_touched: nothing before the first write, at least the pages
+ * written after it (a huge page may bring in 2 MiB), never beyond RAM. */
+TEST(touched)
+{
+	struct gmem m;
+	uint64_t t;
+
+	CHECK_EQ(gmem_init(&m, 8u << 20, false), 0);
+	CHECK_EQ(gmem_touched(&m), 0);
+	memset(gmem_ptr(&m, 0, 4096), 1, 4096);
+	memset(gmem_ptr(&m, 6u << 20, 4096), 1, 4096);
+	t = gmem_touched(&m);
+	CHECK(t >= 2 * 4096 && t <= (8u << 20));
+	gmem_destroy(&m);
+	CHECK_EQ(gmem_touched(&m), 0);
 }
 
 /*
@@ -186,4 +205,5 @@ TEST(zero_range)
 }
 
 CHECK_MAIN(CASE(layout_below_gap), CASE(layout_across_gap), CASE(bounds), CASE(init_rejects),
-           CASE(hugepages_short_pool_fails_at_init), CASE(ram_not_dumped), CASE(zero_range))
+           CASE(hugepages_short_pool_fails_at_init), CASE(ram_not_dumped), CASE(touched),
+           CASE(zero_range))

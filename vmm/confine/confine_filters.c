@@ -84,6 +84,7 @@ static const int confine_base[] = {
 /* The main thread: the event loop and every handler it runs. */
 static const int confine_main[] = {
 	ALLOW(io_uring_enter),
+	ALLOW(mincore), /* gmem_touched, for "status" */
 	ALLOW(pread64),
 	ALLOW(pwrite64),
 	ALLOW(preadv),
