@@ -157,7 +157,6 @@ int gmem_init(struct gmem *m, uint64_t ram_size, bool hugepages)
 	m->map = map;
 	m->map_size = ram_size;
 	m->hugepages = hugepages;
-	m->anon = anon;
 	gmem_layout(m, map, ram_size);
 	return 0;
 }
@@ -221,7 +220,7 @@ int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len)
 	/* Not with huge pages: a hole punched in hugetlbfs gives its pages
 	 * and their reservation back, and the guest's next touch could then
 	 * find the pool empty (SIGBUS). */
-	if ((m->memfd < 0 && !m->anon) || !m->map || m->hugepages) {
+	if (!m->map || m->hugepages) {
 		memset(p, 0, len);
 		return 0;
 	}
@@ -232,9 +231,9 @@ int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len)
 	/* Private anonymous pages read back as zeros once dropped
 	 * (madvise(2), MADV_DONTNEED). */
 	if (head >= len || end <= off + head ||
-	    (m->anon ? madvise(m->map + off + head, end - off - head, MADV_DONTNEED)
-	             : fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-	                         (off_t)(off + head), (off_t)(end - off - head))) < 0) {
+	    (m->memfd < 0 ? madvise(m->map + off + head, end - off - head, MADV_DONTNEED)
+	                  : fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	                              (off_t)(off + head), (off_t)(end - off - head))) < 0) {
 		memset(p, 0, len); /* too small to punch, or punching refused */
 		return 0;
 	}

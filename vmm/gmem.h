@@ -32,11 +32,10 @@ struct gmem {
 	struct gmem_slot slots[GMEM_MAX_SLOTS];
 	unsigned int nr_slots;
 	uint64_t ram_size;
-	int memfd;    /* -1 when the memory is not ours (gmem_init_buffer) or anon */
+	int memfd;    /* -1 when not ours (map NULL) or anonymous memory (gmem_init) */
 	uint8_t *map; /* the one mapping, NULL when not ours */
 	size_t map_size;
 	bool hugepages;
-	bool anon;           /* private anonymous memory, not the memfd (gmem_init) */
 	const char *backing; /* what backs it, for --timings (gmem_init) */
 };
 

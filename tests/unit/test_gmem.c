@@ -155,7 +155,7 @@ TEST(ram_not_dumped)
 	CHECK_EQ((uintptr_t)m.map & ((2u << 20) - 1), 0);
 	CHECK(m.backing && (!strcmp(m.backing, "4 KiB pages") || !strcmp(m.backing, "shmem THP") ||
 	                    !strcmp(m.backing, "anonymous THP")));
-	CHECK_EQ(m.anon, !strcmp(m.backing, "anonymous THP"));
+	CHECK_EQ(m.memfd < 0, !strcmp(m.backing, "anonymous THP"));
 	gmem_destroy(&m);
 }
 
