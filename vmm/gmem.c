@@ -252,21 +252,55 @@ uint64_t gmem_end(const struct gmem *m)
 	return last->gpa + last->size;
 }
 
-uint64_t gmem_touched(const struct gmem *m)
+/* gmem_touch_chunk: the chunk size, 64 MiB or more, so that the mapping is
+ * GMEM_TOUCH_CHUNKS chunks at most. */
+static size_t gmem_touch_chunk(const struct gmem *m)
+{
+	size_t min = 64u << 20, per = (m->map_size + GMEM_TOUCH_CHUNKS - 1) / GMEM_TOUCH_CHUNKS;
+
+	return per <= min ? min : (per + min - 1) / min * min;
+}
+
+/* gmem_count_resident: mincore over [off, off + len) of the mapping. */
+static uint64_t gmem_count_resident(const struct gmem *m, size_t off, size_t len)
 {
 	unsigned char vec[16384];
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), off = 0;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), end = off + len;
 	uint64_t total = 0;
 
-	while (m->map && off < m->map_size) {
-		size_t len =
-		    m->map_size - off < sizeof(vec) * page ? m->map_size - off : sizeof(vec) * page;
+	while (off < end) {
+		size_t n = end - off < sizeof(vec) * page ? end - off : sizeof(vec) * page;
 
-		if (mincore(m->map + off, len, vec) < 0)
+		if (mincore(m->map + off, n, vec) < 0)
 			break;
-		for (size_t i = 0; i < (len + page - 1) / page; i++)
+		for (size_t i = 0; i < (n + page - 1) / page; i++)
 			total += (vec[i] & 1) ? page : 0;
-		off += len;
+		off += n;
 	}
+	return total;
+}
+
+uint64_t gmem_touched(struct gmem *m, uint64_t budget)
+{
+	size_t chunk, nr;
+	uint64_t done = 0, total = 0;
+
+	if (!m->map || !m->map_size)
+		return 0;
+	chunk = gmem_touch_chunk(m);
+	nr = (m->map_size + chunk - 1) / chunk;
+	if (m->touched_next >= nr)
+		m->touched_next = 0;
+	/* At least one chunk a call, whatever the budget. */
+	for (size_t i = 0; i < nr && (i == 0 || done + chunk <= budget); i++) {
+		size_t c = m->touched_next, off = c * chunk;
+		size_t len = m->map_size - off < chunk ? m->map_size - off : chunk;
+
+		m->touched_chunk[c] = gmem_count_resident(m, off, len);
+		done += len;
+		m->touched_next = (unsigned int)((c + 1) % nr);
+	}
+	for (size_t c = 0; c < nr; c++)
+		total += m->touched_chunk[c];
 	return total;
 }

@@ -28,6 +28,12 @@ struct gmem_slot {
 	uint8_t *host;
 };
 
+/* gmem_touched counts at most GMEM_TOUCH_BUDGET bytes of the mapping a call
+ * (about a million mincore entries: a few ms), in at most GMEM_TOUCH_CHUNKS
+ * chunks of 64 MiB or more. */
+#define GMEM_TOUCH_CHUNKS 256
+#define GMEM_TOUCH_BUDGET (4ull << 30)
+
 struct gmem {
 	struct gmem_slot slots[GMEM_MAX_SLOTS];
 	unsigned int nr_slots;
@@ -37,6 +43,10 @@ struct gmem {
 	size_t map_size;
 	bool hugepages;
 	const char *backing; /* what backs it, for --timings (gmem_init) */
+	/* gmem_touched's sweep: the bytes resident in each chunk of the
+	 * mapping when it was last counted, and the chunk to count next. */
+	uint64_t touched_chunk[GMEM_TOUCH_CHUNKS];
+	unsigned int touched_next;
 };
 
 /*
@@ -64,10 +74,14 @@ __attribute__((warn_unused_result)) int gmem_init_buffer(struct gmem *m, void *b
 
 /*
  * gmem_touched: the bytes of guest RAM resident in host memory (mincore(2)
- * over the mapping, 64 MiB at a time), whichever backing: the pages the
- * guest, or the VMM loading it, touched. 0 for memory not ours.
+ * over the mapping), whichever backing: the pages the guest, or the VMM
+ * loading it, touched. 0 for memory not ours. It runs on the event loop
+ * (a "status" request), so it counts at most budget bytes of the mapping a
+ * call, the chunks after those the last call counted, and adds the counts
+ * the other chunks had when last counted: exact for RAM up to the budget
+ * (GMEM_TOUCH_BUDGET), and, for more, at most size / budget calls behind.
  */
-uint64_t gmem_touched(const struct gmem *m);
+uint64_t gmem_touched(struct gmem *m, uint64_t budget);
 
 /* gmem_destroy: unmap and close what gmem_init made; safe to call twice. */
 void gmem_destroy(struct gmem *m);

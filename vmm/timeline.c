@@ -86,6 +86,7 @@ uint64_t timeline_now_ns(void)
 void timeline_init(struct timeline *tl)
 {
 	memset(tl, 0, sizeof(*tl));
+	tl->insns_fd = -1;
 }
 
 void timeline_mark(struct timeline *tl, enum timeline_phase phase)
@@ -97,6 +98,7 @@ void timeline_mark(struct timeline *tl, enum timeline_phase phase)
 	/* First writer wins: a phase is the first time it was reached. */
 	if (atomic_compare_exchange_strong(&tl->phase_ns[phase], &zero, timeline_now_ns()))
 		atomic_store(&tl->phase_exits[phase], timeline_total_exits(tl));
+	timeline_insns_mark(tl, phase, -1);
 }
 
 void timeline_count_exit(struct timeline *tl, uint32_t reason)
@@ -166,6 +168,30 @@ static double timeline_ms(const struct timeline *tl, enum timeline_phase p)
 	return (double)(tl->phase_ns[p] - tl->phase_ns[TL_START]) / 1e6;
 }
 
+/* The instructions retired since the counter opened, up to phase p. */
+static uint64_t timeline_insns(const struct timeline *tl, enum timeline_phase p)
+{
+	return tl->phase_insns[p] - tl->phase_insns[TL_START];
+}
+
+static void timeline_print_insns(const struct timeline *tl, FILE *f)
+{
+	const char *why = timeline_insns_why(tl);
+
+	if (why) {
+		fprintf(f, "instructions: not counted: %s\n", why);
+		return;
+	}
+	if (!tl->insns_on)
+		return;
+	fprintf(f,
+	        "instructions in user space (vm_init on; first_kvm_run adds vCPU 0's thread):\n");
+	for (int p = TL_START + 1; p <= TL_FIRST_RUN; p++)
+		if (tl->phase_insns[p])
+			fprintf(f, "  %-16s %12llu\n", timeline_phase_names[p],
+			        (unsigned long long)timeline_insns(tl, p));
+}
+
 void timeline_print(const struct timeline *tl, FILE *f)
 {
 	fprintf(f, "kvmbox timeline (ms since start):\n");
@@ -179,6 +205,7 @@ void timeline_print(const struct timeline *tl, FILE *f)
 	}
 	if (tl->memory_backing)
 		fprintf(f, "guest memory: %s\n", tl->memory_backing);
+	timeline_print_insns(tl, f);
 	fprintf(f, "exits to userspace: %llu\n", (unsigned long long)timeline_total_exits(tl));
 	for (uint32_t r = 0; r < TL_NR_REASONS; r++) {
 		const char *name = timeline_reason_name(r);
@@ -246,6 +273,19 @@ static json_t *timeline_json(const struct timeline *tl)
 		                    json_integer((json_int_t)tl->stats[i].value));
 	if (tl->memory_backing)
 		json_object_set_new(root, "memory_backing", json_string(tl->memory_backing));
+	if (timeline_insns_why(tl)) {
+		json_object_set_new(root, "instructions_unavailable",
+		                    json_string(timeline_insns_why(tl)));
+	} else if (tl->insns_on) {
+		json_t *insns = json_object();
+
+		for (int p = TL_START + 1; p <= TL_FIRST_RUN; p++)
+			json_object_set_new(insns, timeline_phase_names[p],
+			                    tl->phase_insns[p]
+			                        ? json_integer((json_int_t)timeline_insns(tl, p))
+			                        : json_null());
+		json_object_set_new(root, "instructions_at_phase", insns);
+	}
 	json_object_set_new(root, "phases_ms", phases);
 	json_object_set_new(root, "exits_at_phase", phase_exits);
 	json_object_set_new(root, "exits", json_integer((json_int_t)timeline_total_exits(tl)));

@@ -59,6 +59,14 @@ struct timeline {
 	struct timeline_stat stats[TL_MAX_STATS];
 	unsigned int nr_stats;
 	const char *memory_backing; /* gmem's backing, a constant string; NULL: unknown */
+	/* Instructions retired in user space (timeline_insns.c) when each
+	 * phase up to the first KVM_RUN was reached: the main thread's, plus
+	 * vCPU 0's thread's for TL_FIRST_RUN. insns_fd -1: not counted, and
+	 * insns_err says why when the counter could not be opened. */
+	_Atomic uint64_t phase_insns[TL_NR_PHASES];
+	int insns_fd;
+	int insns_err;
+	bool insns_on; /* the main thread's counter opened */
 };
 
 void timeline_init(struct timeline *tl);
@@ -76,6 +84,21 @@ void timeline_count_addr(struct timeline *tl, uint64_t addr, bool is_mmio);
 
 /* timeline_add_stat: add a KVM statistic's value to the named total. */
 void timeline_add_stat(struct timeline *tl, const char *name, uint64_t value);
+
+/*
+ * Instruction counts (timeline_insns.c). timeline_insns_start opens the
+ * calling thread's counter (vm_init, for --timings); timeline_insns_open
+ * opens one for another thread (vCPU 0's, before its seccomp filter), fd
+ * or -errno; timeline_insns_mark records phase (up to TL_FIRST_RUN) once:
+ * the main thread's count plus thread_fd's (-1: none). timeline_mark calls
+ * it with -1.
+ */
+void timeline_insns_start(struct timeline *tl);
+void timeline_insns_stop(struct timeline *tl);
+int timeline_insns_open(void);
+uint64_t timeline_insns_read(int fd);
+void timeline_insns_mark(struct timeline *tl, enum timeline_phase phase, int thread_fd);
+const char *timeline_insns_why(const struct timeline *tl);
 
 /* timeline_print: the human-readable report. */
 void timeline_print(const struct timeline *tl, FILE *f);

@@ -283,9 +283,14 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 	sigset_t kick;
+	/* vCPU 0's own instructions up to its first KVM_RUN, for --timings;
+	 * opened before the filter, which has no perf_event_open. */
+	int insns_fd = vcpu->index == 0 && vm->tl.insns_on ? timeline_insns_open() : -1;
 
 	/* Its filter before its first KVM_RUN (docs/security.md). */
 	if (vm_confine_enter(vm, CONFINE_VCPU) < 0) {
+		if (insns_fd >= 0)
+			close(insns_fd);
 		atomic_store(&vcpu->state, VCPU_STOPPED);
 		return NULL;
 	}
@@ -294,6 +299,11 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	atomic_store(&vcpu->state, VCPU_RUNNING);
 	while (!atomic_load(&vm->stopping)) {
+		if (vcpu->index == 0 && insns_fd >= 0) {
+			timeline_insns_mark(&vm->tl, TL_FIRST_RUN, insns_fd);
+			close(insns_fd);
+			insns_fd = -1;
+		}
 		if (vcpu->index == 0)
 			timeline_mark(&vm->tl, TL_FIRST_RUN);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
@@ -309,6 +319,8 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(vcpu))
 			break;
 	}
+	if (insns_fd >= 0)
+		close(insns_fd);
 	atomic_store(&vcpu->state, VCPU_STOPPED);
 	return NULL;
 }

@@ -75,6 +75,8 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	timeline_init(&vm->tl);
+	if (vm->cfg.count_insns)
+		timeline_insns_start(&vm->tl);
 	timeline_mark(&vm->tl, TL_START);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
@@ -586,4 +588,5 @@ void vm_destroy(struct vm *vm)
 	vm->supported_cpuid = NULL;
 	gmem_destroy(&vm->mem);
 	confine_free(&vm->confine);
+	timeline_insns_stop(&vm->tl);
 }

@@ -69,6 +69,7 @@ struct vm_config {
 	unsigned int nr_cpus;
 	uint64_t mem_mib;
 	bool hugepages;
+	bool count_insns;     /* instructions per boot phase (--timings) */
 	int console_fd;       /* guest serial output */
 	bool quiet;           /* no console in the guest: the quiet default command line */
 	uint64_t console_max; /* bytes console_fd may take in all; 0: no limit */

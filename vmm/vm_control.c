@@ -175,7 +175,8 @@ static int vm_control_status(void *opaque, json_t *msg)
 	if (!err)
 		err = proto_msg_set_u64(msg, "memory_mib", vm->cfg.mem_mib);
 	if (!err)
-		err = proto_msg_set_u64(msg, "memory_touched_bytes", gmem_touched(&vm->mem));
+		err = proto_msg_set_u64(msg, "memory_touched_bytes",
+		                        gmem_touched(&vm->mem, GMEM_TOUCH_BUDGET));
 	if (!err && vm->vsock)
 		err = proto_msg_set_u64(msg, "cid", vm->cfg.vsock.guest_cid);
 	if (!err)

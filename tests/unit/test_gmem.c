@@ -167,13 +167,43 @@ TEST(touched)
 	uint64_t t;
 
 	CHECK_EQ(gmem_init(&m, 8u << 20, false), 0);
-	CHECK_EQ(gmem_touched(&m), 0);
+	CHECK_EQ(gmem_touched(&m, GMEM_TOUCH_BUDGET), 0);
 	memset(gmem_ptr(&m, 0, 4096), 1, 4096);
 	memset(gmem_ptr(&m, 6u << 20, 4096), 1, 4096);
-	t = gmem_touched(&m);
+	t = gmem_touched(&m, GMEM_TOUCH_BUDGET);
 	CHECK(t >= 2 * 4096 && t <= (8u << 20));
 	gmem_destroy(&m);
-	CHECK_EQ(gmem_touched(&m), 0);
+	CHECK_EQ(gmem_touched(&m, GMEM_TOUCH_BUDGET), 0);
+}
+
+/*
+ * touched_in_steps: RAM larger than the budget is counted a part per call
+ * (the loop's pass stays short): the first call sees only the first 64 MiB
+ * chunk, and the figure is whole after one call per chunk. 256 MiB of
+ * address space, four pages of it touched.
+ */
+TEST(touched_in_steps)
+{
+	struct gmem m;
+	uint64_t t;
+
+	CHECK_EQ(gmem_init(&m, 256u << 20, false), 0);
+	for (uint64_t gpa = 0; gpa < (256u << 20); gpa += 64u << 20)
+		memset(gmem_ptr(&m, gpa + 8192, 4096), 1, 4096);
+	/* A budget under a chunk still counts one chunk. */
+	t = gmem_touched(&m, 4096);
+	CHECK(t >= 4096 && t < (64u << 20) + 4096);
+	for (int i = 0; i < 2; i++)
+		t = gmem_touched(&m, 64u << 20);
+	CHECK(t >= 3 * 4096 && t < 3 * (64u << 20));
+	t = gmem_touched(&m, 64u << 20);
+	CHECK(t >= 4 * 4096);
+	/* The whole mapping in one call when the budget allows. */
+	CHECK_EQ(gmem_touched(&m, GMEM_TOUCH_BUDGET), t);
+	/* Released pages come off at the next count of their chunk. */
+	CHECK_EQ(gmem_zero(&m, 0, 64u << 20), 0);
+	CHECK(gmem_touched(&m, GMEM_TOUCH_BUDGET) < t);
+	gmem_destroy(&m);
 }
 
 /*
@@ -206,4 +236,4 @@ TEST(zero_range)
 
 CHECK_MAIN(CASE(layout_below_gap), CASE(layout_across_gap), CASE(bounds), CASE(init_rejects),
            CASE(hugepages_short_pool_fails_at_init), CASE(ram_not_dumped), CASE(touched),
-           CASE(zero_range))
+           CASE(touched_in_steps), CASE(zero_range))

@@ -242,10 +242,11 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 			}
 			break;
 		case 't':
-			o->timings = true;
+			o->timings = o->cfg.count_insns = true;
 			break;
 		case OPT_TIMINGS_JSON:
 			o->timings_json = optarg;
+			o->cfg.count_insns = true;
 			break;
 		case 'n':
 			if (cli_parse_u64("kvmbox", "--cpus", optarg, 1, VM_MAX_CPUS, &v))
