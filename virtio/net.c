@@ -62,7 +62,7 @@ static int net_tx_one(struct net *n)
 	/* §5.1.6.2: header then frame, device-readable; a longer frame
 	 * than the MTU we offered, or a shorter one than an Ethernet
 	 * header, is no frame of ours. */
-	if (len < NET_HDR_LEN + 14 || len > sizeof(n->txbuf) ||
+	if (len < NET_HDR_LEN + 14 || len > NET_HDR_LEN + net_max_frame(n) ||
 	    virtq_chain_read(c, 0, n->txbuf, len)) {
 		n->stats.tx_bad++;
 		return 0;
@@ -221,7 +221,7 @@ static void net_config_read(void *dev, uint32_t offset, void *data, uint32_t len
 	struct virtio_net_config cfg = {
 		.status = n->link_down ? 0 : VIRTIO_NET_S_LINK_UP,
 		.max_virtqueue_pairs = 1,
-		.mtu = NET_MTU,
+		.mtu = (uint16_t)n->mtu,
 	};
 
 	memcpy(cfg.mac, n->params.policy.link.mac, 6);
@@ -312,6 +312,7 @@ int net_init_with(struct net *n, const struct net_params *np, struct loop *loop,
 	n->params = *np;
 	n->params.tap_name = NULL; /* not ours to keep */
 	n->resume_op = (struct loop_op){ .cb = net_resume, .opaque = n };
+	n->mtu = net_mtu(np->mode);
 	n->rxq = calloc(NET_RXQ_FRAMES, sizeof(*n->rxq));
 	if (!n->rxq)
 		return -ENOMEM;
@@ -367,6 +368,12 @@ void net_destroy(struct net *n)
 		n->be->ops->destroy(n->be);
 	n->be = NULL;
 	virtio_mmio_destroy(&n->transport);
+	net_rx_clear(n);
 	free(n->rxq);
 	n->rxq = NULL;
+}
+
+uint32_t net_mtu(enum net_mode mode)
+{
+	return mode == NET_MODE_USER || mode == NET_MODE_PASST ? NET_MTU_MAX : NET_MTU_TAP;
 }

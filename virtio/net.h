@@ -43,13 +43,26 @@
 #define NET_TX_QUEUE   1
 /* struct virtio_net_hdr_v1 (§5.1.6): 12 bytes with VIRTIO_F_VERSION_1. */
 #define NET_HDR_LEN 12
-#define NET_MTU     1500
-/* The largest frame either way: the MTU and an Ethernet header. */
-#define NET_MAX_FRAME (NET_MTU + 14)
+/*
+ * The MTU offered in config space (VIRTIO_NET_F_MTU, §5.1.4), which the
+ * guest's driver takes as its interface's: a tap's is Ethernet's 1500,
+ * the link the host's own tap has; libslirp and passt carry whole frames
+ * of up to 64 KiB in memory, so there it is passt's own default, 65520
+ * (within libslirp's IF_MTU_MAX, 65521): one frame carries 44 of 1500,
+ * and a bulk transfer costs a 44th of the frames, the notifications and
+ * the interrupts. docs/network.md, "The MTU".
+ */
+#define NET_MTU_TAP 1500
+#define NET_MTU_MAX 65520
+/* The largest frame either way on any device: its MTU and an Ethernet
+ * header. A device's own limit is net_max_frame(). */
+#define NET_MAX_FRAME (NET_MTU_MAX + 14)
 /* Chains (TX) or frames (RX) per pass of the loop, as BLK_BUDGET. */
 #define NET_BUDGET 64u
-/* The receive queue between the backends and the guest. */
+/* The receive queue between the backends and the guest: at most this
+ * many frames, and this many bytes of them. */
 #define NET_RXQ_FRAMES 256u
+#define NET_RXQ_BYTES  (2u << 20)
 
 enum net_mode {
 	NET_MODE_NONE = 0,
@@ -76,11 +89,12 @@ struct net_stats {
 	uint64_t tx_blocked; /* times the backend's socket was full (-EAGAIN) */
 };
 
-/* One queued received frame: the header to give the guest, then the frame. */
+/* One queued received frame: the header to give the guest, then the
+ * frame, allocated to its length. */
 struct net_rx_frame {
 	uint8_t hdr[NET_HDR_LEN];
 	uint32_t len;
-	uint8_t data[NET_MAX_FRAME];
+	uint8_t data[];
 };
 
 struct net_backend;
@@ -96,9 +110,11 @@ struct net {
 	bool tx_blocked;           /* the backend said -EAGAIN: net_tx_ready; lock */
 	struct loop_op resume_op;  /* loop_defer: the rest after NET_BUDGET */
 	bool resume_armed, resume_wanted;
+	uint32_t mtu; /* net_mtu(params.mode) */
 	/* The receive queue: a ring of frames (main thread only). */
-	struct net_rx_frame *rxq;
+	struct net_rx_frame **rxq;
 	unsigned int rxq_head, rxq_len;
+	size_t rxq_bytes;            /* the frames' lengths, summed */
 	struct virtq_chain chain;    /* scratch: TX */
 	struct virtq_chain rx_first; /* scratch: a packet's first receive buffer */
 	struct virtq_chain rx_more;  /* and each further one */
@@ -119,5 +135,14 @@ __attribute__((warn_unused_result)) int net_init(struct net *n, const struct net
                                                  const struct virtio_mmio_params *mp);
 
 void net_destroy(struct net *n);
+
+/* net_mtu: the MTU a device of this mode offers (NET_MTU_MAX for user
+ * and passt, else NET_MTU_TAP: a test's backend too); net_max_frame: the largest frame it takes or
+ * gives. */
+uint32_t net_mtu(enum net_mode mode);
+static inline uint32_t net_max_frame(const struct net *n)
+{
+	return n->mtu + 14;
+}
 
 #endif

@@ -17,7 +17,7 @@
 struct net_backend_ops {
 	const char *name;
 	/*
-	 * send: one frame the policy allowed (len <= NET_MAX_FRAME, its
+	 * send: one frame the policy allowed (len <= net_max_frame, its
 	 * checksums complete). 0; -EAGAIN when the backend cannot take it
 	 * now and will call net_tx_ready once it can (the chain stays in the
 	 * guest's ring meanwhile: nothing is lost); or another -errno when it
@@ -44,12 +44,19 @@ struct net_backend {
  * none) into the receive queue; the device delivers it when the guest has
  * buffers. Main thread; the transport lock may or may not be held (a
  * backend may push from inside its send). 0, -ENOBUFS (queue full) or
- * -EMSGSIZE (over NET_MAX_FRAME), both counted as rx_dropped.
+ * -EMSGSIZE (over net_max_frame), both counted as rx_dropped (and
+ * -ENOMEM).
  */
 int net_rx_push(struct net *n, const uint8_t *hdr, const uint8_t *frame, size_t len);
 
-/* net_rx_room: how many more frames the receive queue takes. */
+/* net_rx_room: how many more frames of the device's largest size
+ * (net_max_frame) the receive queue takes; net_rx_capacity: the same for
+ * an empty queue. */
 unsigned int net_rx_room(const struct net *n);
+unsigned int net_rx_capacity(const struct net *n);
+
+/* net_rx_clear: every queued frame dropped and freed. */
+void net_rx_clear(struct net *n);
 
 /*
  * net_rx_flush: move queued frames into the guest's receive buffers, at
@@ -82,8 +89,9 @@ void net_link_down(struct net *n);
  * network order, no other framing. A backend embeds it first in its own
  * struct and uses its send and rx_room (net_stream.c).
  */
-#define NET_STREAM_RBUF (64u * 1024) /* bytes read ahead of the device's queue */
-#define NET_STREAM_WBUF (64u * 1024) /* bytes the peer has not taken yet */
+/* Each holds a frame of NET_MAX_FRAME with its length, and more. */
+#define NET_STREAM_RBUF (128u * 1024) /* bytes read ahead of the device's queue */
+#define NET_STREAM_WBUF (128u * 1024) /* bytes the peer has not taken yet */
 /*
  * The largest length the protocol carries: QEMU's reader ends the
  * connection past NET_BUFSIZE (4096 + 65536, include/net/net.h). A larger

@@ -8,21 +8,29 @@
 
 #include <errno.h>
 #include <linux/virtio_net.h>
+#include <stdlib.h>
 #include <string.h>
 
 int net_rx_push(struct net *n, const uint8_t *hdr, const uint8_t *frame, size_t len)
 {
 	struct net_rx_frame *f;
 
-	if (len > NET_MAX_FRAME) {
+	if (len > net_max_frame(n)) {
 		n->stats.rx_dropped++;
 		return -EMSGSIZE;
 	}
-	if (n->rxq_len == NET_RXQ_FRAMES) {
+	if (n->rxq_len == NET_RXQ_FRAMES || n->rxq_bytes + len > NET_RXQ_BYTES) {
 		n->stats.rx_dropped++;
 		return -ENOBUFS;
 	}
-	f = &n->rxq[(n->rxq_head + n->rxq_len) % NET_RXQ_FRAMES];
+	/* Each frame as long as it is: 256 slots of 64 KiB would be 16 MiB. */
+	f = malloc(sizeof(*f) + len);
+	if (!f) {
+		n->stats.rx_dropped++;
+		return -ENOMEM;
+	}
+	n->rxq[(n->rxq_head + n->rxq_len) % NET_RXQ_FRAMES] = f;
+	n->rxq_bytes += len;
 	if (hdr)
 		memcpy(f->hdr, hdr, NET_HDR_LEN);
 	else
@@ -33,9 +41,38 @@ int net_rx_push(struct net *n, const uint8_t *hdr, const uint8_t *frame, size_t 
 	return 0;
 }
 
+/* Room for frames of the device's largest size, by count and by bytes. */
 unsigned int net_rx_room(const struct net *n)
 {
-	return NET_RXQ_FRAMES - n->rxq_len;
+	size_t by_bytes = (NET_RXQ_BYTES - n->rxq_bytes) / net_max_frame(n);
+	unsigned int by_count = NET_RXQ_FRAMES - n->rxq_len;
+
+	return by_bytes < by_count ? (unsigned int)by_bytes : by_count;
+}
+
+unsigned int net_rx_capacity(const struct net *n)
+{
+	size_t by_bytes = NET_RXQ_BYTES / net_max_frame(n);
+
+	return by_bytes < NET_RXQ_FRAMES ? (unsigned int)by_bytes : NET_RXQ_FRAMES;
+}
+
+/* net_rx_pop: the oldest frame out of the queue, freed. */
+static void net_rx_pop(struct net *n)
+{
+	struct net_rx_frame *f = n->rxq[n->rxq_head];
+
+	n->rxq_bytes -= f->len;
+	free(f);
+	n->rxq[n->rxq_head] = NULL;
+	n->rxq_head = (n->rxq_head + 1) % NET_RXQ_FRAMES;
+	n->rxq_len--;
+}
+
+void net_rx_clear(struct net *n)
+{
+	while (n->rxq && n->rxq_len)
+		net_rx_pop(n);
 }
 
 /*
@@ -142,7 +179,7 @@ bool net_rx_flush(struct net *n)
 
 		if (i == NET_BUDGET)
 			return true;
-		err = net_rx_one(n, &n->rxq[n->rxq_head]);
+		err = net_rx_one(n, n->rxq[n->rxq_head]);
 		if (err == -EAGAIN) {
 			n->rx_waiting = true;
 			return false;
@@ -154,8 +191,7 @@ bool net_rx_flush(struct net *n)
 		}
 		if (err > 0)
 			n->stats.rx_dropped++;
-		n->rxq_head = (n->rxq_head + 1) % NET_RXQ_FRAMES;
-		n->rxq_len--;
+		net_rx_pop(n);
 	}
 	return false;
 }

@@ -34,7 +34,6 @@
 #define NET_SLIRP_TIMERS  4    /* libslirp 4.7 makes one (IPv6 RA) */
 #define NET_SLIRP_EVENTS  64   /* epoll events taken per wake-up */
 /* Receive queue room under which slirp's sockets are not read. */
-#define NET_SLIRP_LOW_ROOM (NET_RXQ_FRAMES / 2)
 
 struct net_slirp_timer {
 	bool used, armed;
@@ -65,6 +64,14 @@ struct net_slirp {
 	unsigned int nr_reg;
 	struct net_slirp_timer timers[NET_SLIRP_TIMERS];
 };
+
+/* Backpressure: the device's receive queue has less than half its room
+ * left, so the host's sockets are not read (their data waits in the
+ * kernel, and TCP's window does the rest). */
+static bool net_slirp_low_room(const struct net *n)
+{
+	return net_rx_room(n) < net_rx_capacity(n) / 2;
+}
 
 static int64_t net_slirp_now_ns(void)
 {
@@ -213,7 +220,7 @@ static int net_slirp_add_poll(int fd, int events, void *opaque)
 	if ((unsigned int)fd >= s->nr_reg && net_slirp_grow_reg(s, fd))
 		return -1;
 	/* Backpressure: no reading while the guest's queue is nearly full. */
-	if ((events & SLIRP_POLL_IN) && net_rx_room(s->be.net) < NET_SLIRP_LOW_ROOM) {
+	if ((events & SLIRP_POLL_IN) && net_slirp_low_room(s->be.net)) {
 		events &= ~SLIRP_POLL_IN;
 		s->throttled = true;
 	}
@@ -425,7 +432,7 @@ static void net_slirp_room(struct net_backend *be)
 {
 	struct net_slirp *s = (struct net_slirp *)be;
 
-	if (!s->throttled || net_rx_room(be->net) < NET_SLIRP_LOW_ROOM)
+	if (!s->throttled || net_slirp_low_room(be->net))
 		return;
 	s->dirty = true;
 	if (!s->kicked)
@@ -465,8 +472,8 @@ static void net_slirp_config(const struct net_link *l, SlirpConfig *cfg)
 		.vhost = { .s_addr = l->gw4 },
 		.vdhcp_start = { .s_addr = l->ip4 },
 		.vnameserver = { .s_addr = l->dns4 },
-		.if_mtu = NET_MTU,
-		.if_mru = NET_MTU,
+		.if_mtu = NET_MTU_MAX,
+		.if_mru = NET_MTU_MAX,
 		/* The gateway reaches the host's loopback, as QEMU's user
 		 * networking does; the policy keeps it out unless allowed. */
 		.disable_host_loopback = false,

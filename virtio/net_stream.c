@@ -117,7 +117,7 @@ static int net_stream_parse(struct net_stream *s, unsigned int *budget)
 		len = ntohl(len);
 		if (len > NET_STREAM_MAX_LEN)
 			return -EPROTO;
-		if (len < 14 || len > NET_MAX_FRAME) {
+		if (len < 14 || len > net_max_frame(n)) {
 			/* No frame for this device: read past it. */
 			n->stats.rx_dropped++;
 			s->roff += NET_STREAM_HDR;

@@ -109,6 +109,39 @@ ok=1
 [ $rc -eq 0 ] && [ "$(cut -d' ' -f1 <"$work/out")" = "$want" ] && ok=0
 result "the guest downloads 2 MiB from L1 through user mode, hash intact" $ok
 
+# 1b. The other way: the guest sends 2 MiB (in frames of up to the
+# device's MTU, 65520 in user mode) to a receiver on L1's loopback, which
+# hashes what came; the guest's interface has that MTU.
+python3 -c '
+import hashlib, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 18083))
+s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+s.settimeout(600)
+c, _ = s.accept()
+c.settimeout(300)
+h, got = hashlib.sha256(), 0
+while got < 2097152:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    h.update(b)
+    got += len(b)
+c.close()
+open(sys.argv[1], "w").write(h.hexdigest() + "\n")' "$work/up.sum" &
+rcv=$!
+for _ in $(seq 1 3000); do [ -e "$work/up.sum.ready" ] && break; sleep 0.1; done
+krun --net user --net-allow 10.0.2.2:18083 -- sh -c 'cat /sys/class/net/eth0/mtu &&
+	head -c 2097152 /dev/urandom >/tmp/u && sha256sum </tmp/u && nc 10.0.2.2 18083 </tmp/u'
+rc=$?
+e2e_wait_pid 120 $rcv
+ok=1
+[ $rc -eq 0 ] && [ "$(sed -n 1p "$work/out")" = 65520 ] &&
+	[ "$(sed -n 2p "$work/out" | cut -d' ' -f1)" = "$(cat "$work/up.sum" 2>/dev/null)" ] && ok=0
+result "the guest sends 2 MiB to L1 through user mode (MTU 65520), hash intact" $ok
+
 # 2. The default for a command: user mode, public addresses only. eth0 is
 # configured; the host's loopback (behind 10.0.2.2, a private address) is not
 # reachable. The connect is dropped, so the guest's wget is cut off by timeout.
@@ -196,11 +229,12 @@ if [ -c /dev/net/tun ] && ip tuntap add dev kvmbt0 mode tap 2>/dev/null; then
 	srv3=$!
 	up 10.0.3.1 18082
 	krun --net tap=kvmbt0,ip=10.0.3.2/24,gw=10.0.3.1 --net-allow 10.0.3.1:18082 -- \
-		sh -c "wget -q -O - http://10.0.3.1:18082/blob | sha256sum"
+		sh -c "cat /sys/class/net/eth0/mtu && wget -q -O - http://10.0.3.1:18082/blob | sha256sum"
 	rc=$?
 	ok=1
-	[ $rc -eq 0 ] && [ "$(cut -d' ' -f1 <"$work/out")" = "$want" ] && ok=0
-	result "tap mode: the guest downloads from a server on the tap, hash intact" $ok
+	[ $rc -eq 0 ] && [ "$(sed -n 1p "$work/out")" = 1500 ] &&
+		[ "$(sed -n 2p "$work/out" | cut -d' ' -f1)" = "$want" ] && ok=0
+	result "tap mode (MTU 1500): the guest downloads from a server on the tap, hash intact" $ok
 
 	# The same tap opened by the caller (a platform that hands the VMM a
 	# descriptor, never the name): python3 attaches to it with TUNSETIFF

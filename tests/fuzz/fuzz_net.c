@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	            (data[0] & 4 ? F_MRG : 0) | (data[0] & 8 ? F_CSUM : 0) |
 	            (data[0] & 16 ? F_GCSUM : 0);
 	memset(fz.t.ram, 0, F_RAM);
-	fz.net.rxq_len = 0; /* each input starts with an empty receive queue */
+	net_rx_clear(&fz.net); /* each input starts with an empty receive queue */
 	if (!(vdrv_mmio_negotiate(&fz.t.bus, F_BASE_GPA, features) & VIRTIO_CONFIG_S_FEATURES_OK))
 		abort();
 	vdrv_init(&fz.rx, &fz.t.m, F_QSIZE, F_RX_BASE, F_TX_BASE);
@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Frames from the backend, cut from the input's RAM part. */
 	for (unsigned int i = 0, off = 0; i < (data[2] & 7u); i++) {
-		size_t len = 14 + (size_t)(data[2] >> 3) * 61u * (i + 1) % NET_MAX_FRAME;
+		size_t len = 14 + (size_t)(data[2] >> 3) * 61u * (i + 1) % NF_ETH;
 
 		if (off + len > ram)
 			break;

@@ -15,7 +15,7 @@
  *
  * Beyond ASan and UBSan, an oracle parses the stream on its own: the
  * frames that reach the device's receive queue are exactly its records of
- * a legal size (14 to NET_MAX_FRAME bytes), whole and in order, with the
+ * a legal size (14 to NF_ETH bytes), whole and in order, with the
  * header flags the stream gives; the others are counted as rx_dropped; a
  * length past NET_STREAM_MAX_LEN ends the stream with -EPROTO, the
  * peer's close with 0, once either way; the reader's offsets never leave
@@ -107,7 +107,7 @@ static void oracle(void)
 			fz.want_proto = true;
 			return;
 		}
-		if (len < 14 || len > NET_MAX_FRAME) {
+		if (len < 14 || len > NF_ETH) {
 			fz.want_dropped++; /* counted once its length is read */
 		} else if (fz.stream_len - pos - 4 >= len) {
 			if (fz.wants == sizeof(fz.want_len) / sizeof(fz.want_len[0]))
@@ -130,7 +130,7 @@ static void drain(void)
 	    fz.net.rxq_len > NET_RXQ_FRAMES)
 		abort();
 	for (unsigned int i = 0; i < fz.net.rxq_len; i++) {
-		const struct net_rx_frame *f = &fz.net.rxq[(fz.net.rxq_head + i) % NET_RXQ_FRAMES];
+		const struct net_rx_frame *f = fz.net.rxq[(fz.net.rxq_head + i) % NET_RXQ_FRAMES];
 
 		if (fz.seen == fz.wants || f->len != fz.want_len[fz.seen] ||
 		    memcmp(f->data, fz.stream + fz.want_off[fz.seen], f->len) ||
@@ -139,7 +139,7 @@ static void drain(void)
 		fz.seen++;
 	}
 	if (fz.net.rxq_len) {
-		fz.net.rxq_head = fz.net.rxq_len = 0;
+		net_rx_clear(&fz.net);
 		net_stream_room(&fz.fs.s.be);
 	}
 }

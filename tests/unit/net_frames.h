@@ -16,6 +16,8 @@
 #include <string.h>
 
 #define NF_MAX 2048
+/* The largest frame of a test's device (NET_MODE_NONE: a tap's MTU). */
+#define NF_ETH (1500 + 14)
 
 /* The guest of the tests: the user-mode network's defaults. */
 static const uint8_t nf_guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };

@@ -20,7 +20,7 @@ TEST(config_space)
 		CHECK_EQ(cfg8(&r, (uint32_t)i), nf_guest_mac[i]);
 	CHECK_EQ(cfg8(&r, 6) | cfg8(&r, 7) << 8, VIRTIO_NET_S_LINK_UP);
 	CHECK_EQ(cfg8(&r, 8) | cfg8(&r, 9) << 8, 1);
-	CHECK_EQ(cfg8(&r, 10) | cfg8(&r, 11) << 8, NET_MTU);
+	CHECK_EQ(cfg8(&r, 10) | cfg8(&r, 11) << 8, NET_MTU_TAP);
 	CHECK_EQ(cfg8(&r, 12), 0); /* past the config space: reads as zero */
 	f = dev_features(&r);
 	CHECK_EQ(f & (F_NET | F_VERSION_1), F_NET | F_VERSION_1);
@@ -204,15 +204,15 @@ TEST(rx_one_buffer)
 	/* A frame pushed while buffers are there goes at the next pass. */
 	gpa = rx_post(&r, 1, 2048);
 	kick(&r, NET_RX_QUEUE);
-	frame(f, NET_MAX_FRAME, 2);
-	CHECK_EQ(push(&r, f, NET_MAX_FRAME), 0);
+	frame(f, NF_ETH, 2);
+	CHECK_EQ(push(&r, f, NF_ETH), 0);
 	pump(&r);
 	CHECK(vdrv_get_used(&r.rx, &id, &used));
-	CHECK_EQ(used, NET_HDR_LEN + NET_MAX_FRAME);
-	CHECK(memcmp(vdrv_host(&r.rx, gpa + NET_HDR_LEN, NET_MAX_FRAME), f, NET_MAX_FRAME) == 0);
+	CHECK_EQ(used, NET_HDR_LEN + NF_ETH);
+	CHECK(memcmp(vdrv_host(&r.rx, gpa + NET_HDR_LEN, NF_ETH), f, NF_ETH) == 0);
 	CHECK(r.fb.rooms > 0);
 	/* Too big for any buffer: refused at the door. */
-	CHECK_ERR(push(&r, f, NET_MAX_FRAME + 1), -EMSGSIZE);
+	CHECK_ERR(push(&r, f, NF_ETH + 1), -EMSGSIZE);
 	CHECK(!needs_reset(&r));
 	rig_fini(&r);
 
@@ -240,11 +240,11 @@ TEST(rx_merged)
 
 	rig_init(&r);
 	CHECK_EQ(rig_up(&r, F_ALL), 0);
-	frame(f, NET_MAX_FRAME, 3);
+	frame(f, NF_ETH, 3);
 	/* Three 256-byte buffers: not enough for 1526 bytes; nothing used. */
 	gpa = rx_post(&r, 3, 256);
 	kick(&r, NET_RX_QUEUE);
-	CHECK_EQ(push(&r, f, NET_MAX_FRAME), 0);
+	CHECK_EQ(push(&r, f, NF_ETH), 0);
 	pump(&r);
 	CHECK_EQ(vdrv_used_idx(&r.rx), 0);
 	CHECK(r.net->rx_waiting);
@@ -259,10 +259,10 @@ TEST(rx_merged)
 		nb++;
 	}
 	CHECK_EQ(nb, 6);
-	CHECK_EQ(total, NET_HDR_LEN + NET_MAX_FRAME);
+	CHECK_EQ(total, NET_HDR_LEN + NF_ETH);
 	memcpy(&h, got, sizeof(h));
 	CHECK_EQ(h.num_buffers, 6);
-	CHECK(memcmp(got + NET_HDR_LEN, f, NET_MAX_FRAME) == 0);
+	CHECK(memcmp(got + NET_HDR_LEN, f, NF_ETH) == 0);
 	CHECK(!needs_reset(&r));
 	rig_fini(&r);
 }
@@ -278,8 +278,8 @@ TEST(rx_no_merge)
 	rx_post(&r, 1, 100);
 	kick(&r, NET_RX_QUEUE);
 	/* 1514 bytes fit no buffer of 100: dropped; the buffer stays. */
-	frame(f, NET_MAX_FRAME, 4);
-	CHECK_EQ(push(&r, f, NET_MAX_FRAME), 0);
+	frame(f, NF_ETH, 4);
+	CHECK_EQ(push(&r, f, NF_ETH), 0);
 	frame(f, 60, 5);
 	CHECK_EQ(push(&r, f, 60), 0);
 	pump(&r);
@@ -390,5 +390,65 @@ TEST(tx_backpressure)
 	rig_fini(&r);
 }
 
+/*
+ * big_frames: a device with libslirp's and passt's MTU (NET_MTU_MAX)
+ * offers it in config space, takes a frame of the whole MTU from the
+ * guest (one byte more is bad) and gives one back over merged buffers; its
+ * receive queue holds NET_RXQ_BYTES of frames, and its room is counted in
+ * frames of that size. The frames left queued are freed with the device.
+ */
+TEST(big_frames)
+{
+	static uint8_t f[NET_MAX_FRAME + 1], got[NET_HDR_LEN + NET_MAX_FRAME];
+	struct rig r;
+	uint32_t id = 0, used = 0, total = 0;
+	unsigned int nb = 0, cap;
+	uint64_t gpa;
+	size_t n;
+
+	rig_init(&r);
+	r.net->mtu = NET_MTU_MAX;
+	CHECK_EQ(rig_up_at(&r, F_ALL, 256, 0), 0);
+	CHECK_EQ(cfg8(&r, 10) | cfg8(&r, 11) << 8, NET_MTU_MAX);
+	cap = net_rx_capacity(r.net);
+	CHECK_EQ(cap, NET_RXQ_BYTES / NET_MAX_FRAME);
+	CHECK_EQ(net_rx_room(r.net), cap);
+	/* From the guest. */
+	n = nf_ipv4_full(f, "8.8.8.8", IPPROTO_UDP, 443, NULL, 0, 0, NET_MAX_FRAME - 42);
+	CHECK_EQ(n, NET_MAX_FRAME);
+	CHECK_EQ(tx(&r, NULL, f, n), 0);
+	CHECK_EQ(r.fb.nr_sent, 1);
+	CHECK_EQ(r.fb.sent_len[0], NET_MAX_FRAME);
+	CHECK_EQ(tx(&r, NULL, f, n + 1), 0);
+	CHECK_EQ(r.net->stats.tx_bad, 1);
+	CHECK_EQ(r.fb.nr_sent, 1);
+	/* To the guest: 17 buffers of 4 KiB for 65,546 bytes. */
+	frame(f, NET_MAX_FRAME, 7);
+	CHECK_EQ(push(&r, f, NET_MAX_FRAME), 0);
+	CHECK_EQ(net_rx_room(r.net), cap - 1);
+	CHECK_ERR(push(&r, f, NET_MAX_FRAME + 1), -EMSGSIZE);
+	gpa = rx_post(&r, 17, 4096);
+	kick(&r, NET_RX_QUEUE);
+	pump(&r);
+	while (vdrv_get_used(&r.rx, &id, &used) && nb < 17) {
+		memcpy(got + total, vdrv_host(&r.rx, gpa + 4096ull * nb, used), used);
+		total += used;
+		nb++;
+	}
+	CHECK_EQ(nb, 17);
+	CHECK_EQ(total, NET_HDR_LEN + NET_MAX_FRAME);
+	CHECK(memcmp(got + NET_HDR_LEN, f, NET_MAX_FRAME) == 0);
+	CHECK_EQ(r.net->rxq_bytes, 0);
+	/* Full by bytes long before by count. */
+	for (unsigned int i = 0; i < cap; i++)
+		CHECK_EQ(push(&r, f, NET_MAX_FRAME), 0);
+	CHECK_EQ(net_rx_room(r.net), 0);
+	CHECK_ERR(push(&r, f, NET_MAX_FRAME), -ENOBUFS);
+	CHECK_EQ(r.net->rxq_len, cap);
+	CHECK(!needs_reset(&r));
+	rig_fini(&r);
+}
+
 CHECK_MAIN(CASE(config_space), CASE(tx_judged), CASE(tx_backpressure), CASE(tx_checksum),
-           CASE(rx_one_buffer), CASE(rx_merged), CASE(rx_no_merge), CASE(queue_limits))
+           CASE(rx_one_buffer), CASE(rx_merged), CASE(rx_no_merge), CASE(queue_limits),
+           CASE(big_frames))

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+_Static_assert(NF_ETH == NET_MTU_TAP + 14, "the rig's device (NET_MODE_NONE) has a tap's MTU");
+
 #define RAM_SIZE     (8u << 20)
 #define RX_BASE      0x000000u
 #define TX_BASE      0x200000u

@@ -41,10 +41,10 @@ TEST(tx_bad_shapes)
 	b[0] = (struct vdrv_buf){ gpa, NET_HDR_LEN + 13, false };
 	CHECK_EQ(tx_chain(&r, b, 1), 0);
 	/* Over the MTU we offered, and at 4 GiB - 1 in all. */
-	big = vdrv_alloc(&r.tx, NET_HDR_LEN + NET_MAX_FRAME + 1);
+	big = vdrv_alloc(&r.tx, NET_HDR_LEN + NF_ETH + 1);
 	memcpy(vdrv_host(&r.tx, big, NET_HDR_LEN + n), vdrv_host(&r.tx, gpa, NET_HDR_LEN + n),
 	       NET_HDR_LEN + n);
-	b[0] = (struct vdrv_buf){ big, NET_HDR_LEN + NET_MAX_FRAME + 1, false };
+	b[0] = (struct vdrv_buf){ big, NET_HDR_LEN + NF_ETH + 1, false };
 	CHECK_EQ(tx_chain(&r, b, 1), 0);
 	CHECK_EQ(r.net->stats.tx_bad, 4);
 	/* Segmentation the device never offered. */

@@ -185,17 +185,17 @@ TEST(a_frame_cut_across_reads)
 	s_init(&x);
 	rx_post(&x.r, 8, 2048);
 	kick(&x.r, NET_RX_QUEUE);
-	frame(f, NET_MAX_FRAME, 2);
-	n = rec(buf, f, NET_MAX_FRAME);
+	frame(f, NF_ETH, 2);
+	n = rec(buf, f, NF_ETH);
 	/* The length in two pieces, then the frame in two. */
 	put(&x, buf, 2);
-	CHECK_EQ(collect(&x, NET_MAX_FRAME, 2, 1), 0);
+	CHECK_EQ(collect(&x, NF_ETH, 2, 1), 0);
 	put(&x, buf + 2, 2);
-	CHECK_EQ(collect(&x, NET_MAX_FRAME, 2, 1), 0);
+	CHECK_EQ(collect(&x, NF_ETH, 2, 1), 0);
 	put(&x, buf + 4, 700);
-	CHECK_EQ(collect(&x, NET_MAX_FRAME, 2, 1), 0);
+	CHECK_EQ(collect(&x, NF_ETH, 2, 1), 0);
 	put(&x, buf + 704, n - 704);
-	CHECK_EQ(collect(&x, NET_MAX_FRAME, 2, 1), 1);
+	CHECK_EQ(collect(&x, NF_ETH, 2, 1), 1);
 	CHECK_EQ(x.downs, 0);
 	s_fini(&x);
 }
@@ -372,11 +372,16 @@ TEST(a_slow_peer_gets_whole_frames)
 	s_fini(&x);
 }
 
+/* The frames of the slow-peer tests: together more than the stream's
+ * buffer (NET_STREAM_WBUF) and the socket's hold. */
+#define SEQ_LEN 3000
+_Static_assert(60 * (4 + SEQ_LEN) > NET_STREAM_WBUF + 32768, "the stream must fill");
+
 /* post_seq: count frames of len bytes in the transmit ring, frame i
  * carrying i in its last two bytes, then the driver's notification. */
 static void post_seq(struct srig *x, unsigned int count, size_t len)
 {
-	uint8_t f[NF_MAX];
+	uint8_t f[SEQ_LEN];
 
 	for (unsigned int i = 0; i < count; i++) {
 		size_t n = nf_ipv4_full(f, NF_GW_IP, IPPROTO_UDP, 9999, NULL, 0, 0, len - 42);
@@ -419,9 +424,9 @@ static bool records_ok(const uint8_t *in, size_t have, unsigned int count, size_
 }
 
 /* A peer slower than the guest, through the guest's transmit ring: more
- * than the stream holds (60 frames of 1400 bytes past 64 KiB and a 4 KiB
- * socket): the chains wait in the ring, none is lost, and each goes back
- * used once its frame is on the stream. */
+ * than the stream holds (60 frames of 3000 bytes, on a device with passt's
+ * MTU, past 128 KiB and a 4 KiB socket): the chains wait in the ring,
+ * none is lost, and each goes back used once its frame is on the stream. */
 TEST(a_slow_peer_loses_no_frame)
 {
 	struct srig x;
@@ -431,8 +436,9 @@ TEST(a_slow_peer_loses_no_frame)
 	size_t have = 0;
 
 	s_init(&x);
+	x.r.net->mtu = NET_MTU_MAX; /* passt's */
 	CHECK_EQ(setsockopt(x.s->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
-	post_seq(&x, 60, 1400);
+	post_seq(&x, 60, SEQ_LEN);
 	usedn += used_count(&x);
 	CHECK(usedn < 60);
 	CHECK(x.r.net->tx_blocked);
@@ -448,7 +454,7 @@ TEST(a_slow_peer_loses_no_frame)
 	for (ssize_t r; (r = read(x.peer, in + have, sizeof(in) - have)) > 0;)
 		have += (size_t)r;
 	CHECK_EQ(usedn, 60);
-	CHECK(records_ok(in, have, 60, 1400));
+	CHECK(records_ok(in, have, 60, SEQ_LEN));
 	CHECK_EQ(x.r.net->stats.tx_frames, 60);
 	CHECK_EQ(x.r.net->stats.tx_errors, 0);
 	CHECK(x.r.net->stats.tx_blocked > 0);
@@ -468,8 +474,9 @@ TEST(a_stalled_peer_does_not_hold_the_loop)
 	uint64_t blocked;
 
 	s_init(&x);
+	x.r.net->mtu = NET_MTU_MAX; /* passt's */
 	CHECK_EQ(setsockopt(x.s->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
-	post_seq(&x, 60, 1400);
+	post_seq(&x, 60, SEQ_LEN);
 	usedn = used_count(&x);
 	blocked = x.r.net->stats.tx_blocked;
 	CHECK(usedn < 60);
