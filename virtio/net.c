@@ -57,6 +57,7 @@ static int net_tx_one(struct net *n)
 	uint8_t *frame = n->txbuf + NET_HDR_LEN;
 	uint32_t len = c->readable_len;
 	enum net_verdict v;
+	bool gso = false;
 	int err;
 
 	/* §5.1.6.2: header then frame, device-readable; a longer frame
@@ -69,12 +70,19 @@ static int net_tx_one(struct net *n)
 	}
 	memcpy(&h, n->txbuf, sizeof(h));
 	len -= NET_HDR_LEN;
-	/* No segmentation offload is offered: any GSO type is bad. */
 	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-		n->stats.tx_bad++;
+		/* A TSO frame, for a tap to segment: its checksum stays
+		 * partial, aimed where nothing else can change (net_gso.c). */
+		if (net_gso_check(n, &h, frame, len, feats)) {
+			n->stats.tx_bad++;
+			return 0;
+		}
+		gso = true;
+	} else if (len > n->mtu + 14) {
+		n->stats.tx_bad++; /* a whole frame past the MTU we offered */
 		return 0;
 	}
-	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+	if (!gso && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
 		if (!(feats & (1ull << VIRTIO_NET_F_CSUM)) ||
 		    net_csum_complete(frame, len, h.csum_start, h.csum_offset)) {
 			n->stats.tx_bad++;
@@ -88,7 +96,8 @@ static int net_tx_one(struct net *n)
 		n->stats.denied_by[v]++;
 		return 0;
 	}
-	err = n->be->ops->send(n->be, frame, len);
+	err =
+	    gso ? n->be->ops->send_gso(n->be, &h, frame, len) : n->be->ops->send(n->be, frame, len);
 	if (err == -EAGAIN)
 		return err;
 	if (err < 0) {
@@ -97,6 +106,7 @@ static int net_tx_one(struct net *n)
 	}
 	n->stats.tx_frames++;
 	n->stats.tx_bytes += len;
+	n->stats.tx_gso += gso;
 	return 0;
 }
 
@@ -286,6 +296,11 @@ static void net_reset(void *dev)
 #define NET_FEATURES                                                                               \
 	(1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM | 1ull << VIRTIO_NET_F_MTU |  \
 	 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MRG_RXBUF | 1ull << VIRTIO_NET_F_STATUS)
+/* TCP segmentation offload both ways, where the backend has send_gso
+ * (§5.1.3.1: the driver pairs them with CSUM and GUEST_CSUM). */
+#define NET_FEATURES_TSO                                                                           \
+	(1ull << VIRTIO_NET_F_HOST_TSO4 | 1ull << VIRTIO_NET_F_HOST_TSO6 |                         \
+	 1ull << VIRTIO_NET_F_GUEST_TSO4 | 1ull << VIRTIO_NET_F_GUEST_TSO6)
 
 /* Device ID 1: §5.1.1. Config space up to and with mtu (§5.1.4). */
 static const struct virtio_dev_ops net_ops = {
@@ -321,6 +336,8 @@ int net_init_with(struct net *n, const struct net_params *np, struct loop *loop,
 	err = virtio_mmio_init(&n->transport, &net_ops, n, mem, mp);
 	if (err)
 		goto fail;
+	if (be->ops->send_gso)
+		n->transport.device_features |= NET_FEATURES_TSO;
 	err = loop_add_idle(loop, net_idle, n);
 	if (err) {
 		virtio_mmio_destroy(&n->transport);
@@ -371,6 +388,11 @@ void net_destroy(struct net *n)
 	net_rx_clear(n);
 	free(n->rxq);
 	n->rxq = NULL;
+}
+
+uint32_t net_max_frame(const struct net *n)
+{
+	return n->be && n->be->ops->send_gso ? NET_MAX_FRAME : n->mtu + 14;
 }
 
 uint32_t net_mtu(enum net_mode mode)

@@ -54,9 +54,10 @@
  */
 #define NET_MTU_TAP 1500
 #define NET_MTU_MAX 65520
-/* The largest frame either way on any device: its MTU and an Ethernet
- * header. A device's own limit is net_max_frame(). */
-#define NET_MAX_FRAME (NET_MTU_MAX + 14)
+/* The largest frame either way on any device: the largest IPv4 packet
+ * (a TSO frame of a tap's, net_gso.c) and an Ethernet header. A device's
+ * own limit is net_max_frame(). */
+#define NET_MAX_FRAME (65535 + 14)
 /* Chains (TX) or frames (RX) per pass of the loop, as BLK_BUDGET. */
 #define NET_BUDGET 64u
 /* The receive queue between the backends and the guest: at most this
@@ -85,8 +86,9 @@ struct net_stats {
 	uint64_t rx_dropped; /* the receive queue was full, or a frame fit no buffer */
 	uint64_t denied;     /* by the policy, all reasons */
 	uint64_t denied_by[NET_VERDICTS];
-	uint64_t deferred;   /* passes that stopped at NET_BUDGET */
-	uint64_t tx_blocked; /* times the backend's socket was full (-EAGAIN) */
+	uint64_t deferred;       /* passes that stopped at NET_BUDGET */
+	uint64_t tx_blocked;     /* times the backend's socket was full (-EAGAIN) */
+	uint64_t tx_gso, rx_gso; /* TSO frames among tx_frames, rx_frames */
 };
 
 /* One queued received frame: the header to give the guest, then the
@@ -137,12 +139,10 @@ __attribute__((warn_unused_result)) int net_init(struct net *n, const struct net
 void net_destroy(struct net *n);
 
 /* net_mtu: the MTU a device of this mode offers (NET_MTU_MAX for user
- * and passt, else NET_MTU_TAP: a test's backend too); net_max_frame: the largest frame it takes or
- * gives. */
+ * and passt, else NET_MTU_TAP: a test's backend too); net_max_frame: the
+ * largest frame it takes or gives: its MTU's, or NET_MAX_FRAME where its
+ * backend does segmentation offload (TSO frames, net_gso.c). */
 uint32_t net_mtu(enum net_mode mode);
-static inline uint32_t net_max_frame(const struct net *n)
-{
-	return n->mtu + 14;
-}
+uint32_t net_max_frame(const struct net *n);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "virtio/net.h"
 
+#include <linux/virtio_net.h>
 #include <stddef.h>
 
 struct net_backend_ops {
@@ -26,6 +27,14 @@ struct net_backend_ops {
 	 * and libslirp's input take or drop a frame at once.
 	 */
 	int (*send)(struct net_backend *be, const uint8_t *frame, size_t len);
+	/*
+	 * send_gso: a TSO frame (net_gso_check passed, the policy allowed
+	 * it) with the guest's header h, its checksum partial, for the host
+	 * to segment; answers as send. NULL: the backend takes whole frames
+	 * only, and no segmentation offload is offered to the guest.
+	 */
+	int (*send_gso)(struct net_backend *be, const struct virtio_net_hdr_v1 *h,
+	                const uint8_t *frame, size_t len);
 	/* rx_room: the receive queue has room again (NULL: not needed). */
 	void (*rx_room)(struct net_backend *be);
 	/* offload: the negotiated features, at DRIVER_OK (NULL: none). */
@@ -57,6 +66,20 @@ unsigned int net_rx_capacity(const struct net *n);
 
 /* net_rx_clear: every queued frame dropped and freed. */
 void net_rx_clear(struct net *n);
+
+/*
+ * net_gso_check (net_gso.c): 0 when the guest's frame with GSO header h
+ * may go to the backend's send_gso: a TCP type negotiated (HOST_TSO4/6,
+ * with CSUM), the partial checksum aimed at its TCP checksum field and
+ * nowhere else, plain IP headers whose lengths match the frame. -EINVAL
+ * otherwise (counted as tx_bad).
+ */
+int net_gso_check(const struct net *n, const struct virtio_net_hdr_v1 *h, const uint8_t *f,
+                  size_t len, uint64_t feats);
+
+/* net_gso_rx_ok: a received frame of gso_type may go to a guest that
+ * negotiated feats (GUEST_TSO4/6 for TCP; none of the others). */
+bool net_gso_rx_ok(uint8_t gso_type, uint64_t feats);
 
 /*
  * net_rx_flush: move queued frames into the guest's receive buffers, at

@@ -99,22 +99,28 @@ static void net_rx_copy(const struct virtq_chain *c, const uint8_t *hdr, const u
 
 /*
  * net_rx_hdr: the header the guest gets: the backend's, less what the
- * driver did not negotiate (§5.1.6.3.1: flags only with GUEST_CSUM; no
- * GSO is offered), num_buffers 1 until known.
+ * driver did not negotiate (§5.1.6.3.1: flags only with GUEST_CSUM; a GSO
+ * type only with its GUEST_TSO feature), num_buffers 1 until known. False
+ * for a GSO frame this driver cannot take (it negotiated less since the
+ * frame was queued): it is dropped.
  */
-static void net_rx_hdr(const struct net *n, const struct net_rx_frame *f,
+static bool net_rx_hdr(const struct net *n, const struct net_rx_frame *f,
                        struct virtio_net_hdr_v1 *h)
 {
 	uint64_t feats = virtio_mmio_features(&n->transport);
 
 	memcpy(h, f->hdr, sizeof(*h));
+	if (!net_gso_rx_ok(h->gso_type, feats))
+		return false;
 	if (!(feats & (1ull << VIRTIO_NET_F_GUEST_CSUM)))
 		h->flags = 0;
 	h->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
-	h->gso_type = VIRTIO_NET_HDR_GSO_NONE;
-	h->gso_size = 0;
-	h->hdr_len = 0;
+	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		h->gso_size = 0;
+		h->hdr_len = 0;
+	}
 	h->num_buffers = 1;
+	return true;
 }
 
 /*
@@ -131,7 +137,8 @@ static int net_rx_one(struct net *n, const struct net_rx_frame *f)
 	struct virtio_net_hdr_v1 h;
 	uint16_t nb = 0;
 
-	net_rx_hdr(n, f, &h);
+	if (!net_rx_hdr(n, f, &h))
+		return 1;
 	while (done < total) {
 		struct virtq_chain *c = nb == 0 ? &n->rx_first : &n->rx_more;
 		uint32_t take;
@@ -169,6 +176,7 @@ static int net_rx_one(struct net *n, const struct net_rx_frame *f)
 	n->notify_rx = true;
 	n->stats.rx_frames++;
 	n->stats.rx_bytes += f->len;
+	n->stats.rx_gso += h.gso_type != VIRTIO_NET_HDR_GSO_NONE;
 	return 0;
 }
 

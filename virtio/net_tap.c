@@ -39,8 +39,9 @@ struct net_tap {
 	bool polling;  /* the one-shot poll is in the ring */
 	bool given_up; /* the fd fails each time: no more reads */
 	unsigned int errors;
-	/* A read takes what the tap holds: with offloads a frame can be
-	 * up to 64 KiB, which is dropped (we offer no GSO to the guest). */
+	/* A read takes what the tap holds: with TSO towards the guest a
+	 * frame can be up to 64 KiB (NET_MAX_FRAME), and one longer than
+	 * that is dropped by net_rx_push. */
 	uint8_t buf[NET_HDR_LEN + 65536];
 };
 
@@ -93,13 +94,12 @@ static void net_tap_ready(void *opaque, int res, bool more)
 	net_tap_arm(t);
 }
 
-static int net_tap_send(struct net_backend *be, const uint8_t *frame, size_t len)
+/* net_tap_write: header h, then the frame, in one write (tuntap.rst). */
+static int net_tap_write(struct net_tap *t, const struct virtio_net_hdr_v1 *h, const uint8_t *frame,
+                         size_t len)
 {
-	struct net_tap *t = (struct net_tap *)be;
-	/* The frame is whole, its checksums done: an empty header. */
-	struct virtio_net_hdr_v1 h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
 	struct iovec iov[2] = {
-		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = (void *)(uintptr_t)h, .iov_len = sizeof(*h) },
 		{ .iov_base = (void *)(uintptr_t)frame, .iov_len = len },
 	};
 	ssize_t w = writev(t->fd, iov, 2);
@@ -108,7 +108,23 @@ static int net_tap_send(struct net_backend *be, const uint8_t *frame, size_t len
 	 * an EAGAIN here would have no wake-up, so it is a plain error. */
 	if (w < 0)
 		return errno == EAGAIN ? -ENOBUFS : -errno;
-	return (size_t)w == sizeof(h) + len ? 0 : -EIO;
+	return (size_t)w == sizeof(*h) + len ? 0 : -EIO;
+}
+
+static int net_tap_send(struct net_backend *be, const uint8_t *frame, size_t len)
+{
+	/* The frame is whole, its checksums done: an empty header. */
+	struct virtio_net_hdr_v1 h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
+
+	return net_tap_write((struct net_tap *)be, &h, frame, len);
+}
+
+/* net_tap_send_gso: a TSO frame with the guest's header (net_gso.c
+ * checked it): the kernel segments it and finishes each checksum. */
+static int net_tap_send_gso(struct net_backend *be, const struct virtio_net_hdr_v1 *h,
+                            const uint8_t *frame, size_t len)
+{
+	return net_tap_write((struct net_tap *)be, h, frame, len);
 }
 
 static void net_tap_room(struct net_backend *be)
@@ -118,12 +134,23 @@ static void net_tap_room(struct net_backend *be)
 
 /*
  * net_tap_offload: checksum offload towards the guest when it accepts
- * partial checksums (GUEST_CSUM): the kernel then leaves them to it.
+ * partial checksums (GUEST_CSUM): the kernel then leaves them to it; and
+ * with them, TCP segmentation offload for each GUEST_TSO it took: the
+ * kernel then hands over unsegmented TCP of up to 64 KiB (tuntap.rst,
+ * TUNSETOFFLOAD; TSO needs CSUM).
  */
 static void net_tap_offload(struct net_backend *be, uint64_t features)
 {
 	struct net_tap *t = (struct net_tap *)be;
-	unsigned int off = features & (1ull << VIRTIO_NET_F_GUEST_CSUM) ? TUN_F_CSUM : 0;
+	unsigned int off = 0;
+
+	if (features & (1ull << VIRTIO_NET_F_GUEST_CSUM)) {
+		off = TUN_F_CSUM;
+		if (features & (1ull << VIRTIO_NET_F_GUEST_TSO4))
+			off |= TUN_F_TSO4;
+		if (features & (1ull << VIRTIO_NET_F_GUEST_TSO6))
+			off |= TUN_F_TSO6;
+	}
 
 	/* A vCPU thread (activate): an ioctl, nothing of the loop's. On
 	 * failure the kernel completes checksums itself. */
@@ -142,6 +169,7 @@ static void net_tap_destroy(struct net_backend *be)
 static const struct net_backend_ops net_tap_ops = {
 	.name = "tap",
 	.send = net_tap_send,
+	.send_gso = net_tap_send_gso,
 	.rx_room = net_tap_room,
 	.offload = net_tap_offload,
 	.destroy = net_tap_destroy,

@@ -109,16 +109,18 @@ static int vm_control_net_stats(struct net *n, json_t *msg)
 			by = NULL;
 		}
 	o = !by ? NULL
-	        : json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "mode",
-	                    vm_control_net_mode(n->params.mode), "mac", mac, "tx_frames",
-	                    (json_int_t)n->stats.tx_frames, "tx_bytes",
-	                    (json_int_t)n->stats.tx_bytes, "rx_frames",
-	                    (json_int_t)n->stats.rx_frames, "rx_bytes",
-	                    (json_int_t)n->stats.rx_bytes, "tx_bad", (json_int_t)n->stats.tx_bad,
-	                    "tx_errors", (json_int_t)n->stats.tx_errors, "tx_blocked",
-	                    (json_int_t)n->stats.tx_blocked, "rx_dropped",
-	                    (json_int_t)n->stats.rx_dropped, "denied", (json_int_t)n->stats.denied,
-	                    "denied_by", by);
+	        : json_pack(
+	              "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	              "s:o}",
+	              "mode", vm_control_net_mode(n->params.mode), "mac", mac, "mtu",
+	              (json_int_t)n->mtu, "tx_gso", (json_int_t)n->stats.tx_gso, "rx_gso",
+	              (json_int_t)n->stats.rx_gso, "tx_frames", (json_int_t)n->stats.tx_frames,
+	              "tx_bytes", (json_int_t)n->stats.tx_bytes, "rx_frames",
+	              (json_int_t)n->stats.rx_frames, "rx_bytes", (json_int_t)n->stats.rx_bytes,
+	              "tx_bad", (json_int_t)n->stats.tx_bad, "tx_errors",
+	              (json_int_t)n->stats.tx_errors, "tx_blocked", (json_int_t)n->stats.tx_blocked,
+	              "rx_dropped", (json_int_t)n->stats.rx_dropped, "denied",
+	              (json_int_t)n->stats.denied, "denied_by", by);
 	virtio_mmio_unlock(&n->transport);
 	if (!o)
 		return -ENOMEM;

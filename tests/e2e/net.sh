@@ -109,14 +109,16 @@ ok=1
 [ $rc -eq 0 ] && [ "$(cut -d' ' -f1 <"$work/out")" = "$want" ] && ok=0
 result "the guest downloads 2 MiB from L1 through user mode, hash intact" $ok
 
-# 1b. The other way: the guest sends 2 MiB (in frames of up to the
-# device's MTU, 65520 in user mode) to a receiver on L1's loopback, which
-# hashes what came; the guest's interface has that MTU.
-python3 -c '
+# recv_hash ADDR PORT: a receiver in the background (its pid in rcv) that
+# takes one connection, reads 2 MiB and writes their SHA-256 to
+# $work/up.sum; returns once it listens.
+recv_hash() {
+	rm -f "$work/up.sum" "$work/up.sum.ready"
+	python3 -c '
 import hashlib, socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 18083))
+s.bind((sys.argv[2], int(sys.argv[3])))
 s.listen(1)
 open(sys.argv[1] + ".ready", "w").close()
 s.settimeout(600)
@@ -130,16 +132,28 @@ while got < 2097152:
     h.update(b)
     got += len(b)
 c.close()
-open(sys.argv[1], "w").write(h.hexdigest() + "\n")' "$work/up.sum" &
-rcv=$!
-for _ in $(seq 1 3000); do [ -e "$work/up.sum.ready" ] && break; sleep 0.1; done
-krun --net user --net-allow 10.0.2.2:18083 -- sh -c 'cat /sys/class/net/eth0/mtu &&
-	head -c 2097152 /dev/urandom >/tmp/u && sha256sum </tmp/u && nc 10.0.2.2 18083 </tmp/u'
+open(sys.argv[1], "w").write(h.hexdigest() + "\n")' "$work/up.sum" "$1" "$2" &
+	rcv=$!
+	for _ in $(seq 1 3000); do [ -e "$work/up.sum.ready" ] && break; sleep 0.1; done
+}
+# send_ok MTU: the guest printed MTU, then the hash of what it sent, and
+# the receiver got the same.
+send_ok() {
+	e2e_wait_pid 120 $rcv
+	[ "$(sed -n 1p "$work/out")" = "$1" ] &&
+		[ "$(sed -n 2p "$work/out" | cut -d' ' -f1)" = "$(cat "$work/up.sum" 2>/dev/null)" ]
+}
+send2m='cat /sys/class/net/eth0/mtu && head -c 2097152 /dev/urandom >/tmp/u &&
+	sha256sum </tmp/u && nc'
+
+# 1b. The other way: the guest sends 2 MiB (in frames of up to the
+# device's MTU, 65520 in user mode) to a receiver on L1's loopback, which
+# hashes what came; the guest's interface has that MTU.
+recv_hash 127.0.0.1 18083
+krun --net user --net-allow 10.0.2.2:18083 -- sh -c "$send2m 10.0.2.2 18083 </tmp/u"
 rc=$?
-e2e_wait_pid 120 $rcv
 ok=1
-[ $rc -eq 0 ] && [ "$(sed -n 1p "$work/out")" = 65520 ] &&
-	[ "$(sed -n 2p "$work/out" | cut -d' ' -f1)" = "$(cat "$work/up.sum" 2>/dev/null)" ] && ok=0
+send_ok 65520 && [ $rc -eq 0 ] && ok=0
 result "the guest sends 2 MiB to L1 through user mode (MTU 65520), hash intact" $ok
 
 # 2. The default for a command: user mode, public addresses only. eth0 is
@@ -235,6 +249,18 @@ if [ -c /dev/net/tun ] && ip tuntap add dev kvmbt0 mode tap 2>/dev/null; then
 	[ $rc -eq 0 ] && [ "$(sed -n 1p "$work/out")" = 1500 ] &&
 		[ "$(sed -n 2p "$work/out" | cut -d' ' -f1)" = "$want" ] && ok=0
 	result "tap mode (MTU 1500): the guest downloads from a server on the tap, hash intact" $ok
+	# And sends 2 MiB to L1 through it: TSO frames (HOST_TSO4) that L1's
+	# kernel segments, each checksum finished there. The guest's driver
+	# took GUEST_TSO4 and HOST_TSO4 (bits 7 and 11 of its virtio device's
+	# negotiated features, sysfs' string of 0s and 1s).
+	recv_hash 10.0.3.1 18084
+	krun --net tap=kvmbt0,ip=10.0.3.2/24,gw=10.0.3.1 --net-allow 10.0.3.1:18084 -- \
+		sh -c "$send2m 10.0.3.1 18084 </tmp/u; for d in /sys/bus/virtio/devices/*; do
+			if [ \"\$(cat \$d/device)\" = 0x0001 ]; then cut -c8,12 \$d/features; fi; done"
+	rc=$?
+	ok=1
+	send_ok 1500 && [ $rc -eq 0 ] && [ "$(sed -n 3p "$work/out")" = 11 ] && ok=0
+	result "tap mode: the guest sends 2 MiB to a server on the tap (TSO), hash intact" $ok
 
 	# The same tap opened by the caller (a platform that hands the VMM a
 	# descriptor, never the name): python3 attaches to it with TUNSETIFF

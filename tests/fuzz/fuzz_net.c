@@ -60,7 +60,7 @@ static void setup(void)
 	if (net_policy_add_rule(&np.policy, "10.0.2.2:80", true) ||
 	    net_policy_add_rule(&np.policy, "8.8.8.0/24", false))
 		abort();
-	fz.fb.be.ops = &fake_ops;
+	fz.fb.be.ops = &fake_gso_ops; /* a tap's: TSO offered */
 	if (net_init_with(&fz.net, &np, &fz.t.loop, &fz.t.m, &mp, &fz.fb.be) ||
 	    virtio_mmio_register(&fz.net.transport, &fz.t.bus))
 		abort();
@@ -114,6 +114,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	features |= (data[0] & 1 ? F_EVENT_IDX : 0) | (data[0] & 2 ? F_INDIRECT : 0) |
 	            (data[0] & 4 ? F_MRG : 0) | (data[0] & 8 ? F_CSUM : 0) |
 	            (data[0] & 16 ? F_GCSUM : 0);
+	/* TSO with the checksum offload each needs (§5.1.3.1) where the
+	 * receive ring's index (data[1]'s high half) is under 8: the bit is
+	 * shared, so both halves of the space get each. */
+	if (!(data[1] & 0x80))
+		features |= (data[0] & 8 ? (1ull << VIRTIO_NET_F_HOST_TSO4) |
+		                               (1ull << VIRTIO_NET_F_HOST_TSO6)
+		                         : 0) |
+		            (data[0] & 16 ? (1ull << VIRTIO_NET_F_GUEST_TSO4) |
+		                                (1ull << VIRTIO_NET_F_GUEST_TSO6)
+		                          : 0);
 	memset(fz.t.ram, 0, F_RAM);
 	net_rx_clear(&fz.net); /* each input starts with an empty receive queue */
 	if (!(vdrv_mmio_negotiate(&fz.t.bus, F_BASE_GPA, features) & VIRTIO_CONFIG_S_FEATURES_OK))

@@ -51,6 +51,8 @@ struct fake_be {
 	unsigned int calls;       /* send's calls, whatever it answered */
 	unsigned int not_allowed; /* frames the policy would have denied */
 	unsigned int rooms;
+	struct virtio_net_hdr_v1 gso_hdr; /* send_gso's last header */
+	unsigned int gso_sent;            /* frames through send_gso */
 };
 
 struct rig {
@@ -80,6 +82,17 @@ static inline int fake_send(struct net_backend *be, const uint8_t *frame, size_t
 	return 0;
 }
 
+/* fake_send_gso: as fake_send, the header kept (fake_gso_ops). */
+static inline int fake_send_gso(struct net_backend *be, const struct virtio_net_hdr_v1 *h,
+                                const uint8_t *frame, size_t len)
+{
+	struct fake_be *f = (struct fake_be *)be;
+
+	f->gso_hdr = *h;
+	f->gso_sent++;
+	return fake_send(be, frame, len);
+}
+
 static inline void fake_room(struct net_backend *be)
 {
 	((struct fake_be *)be)->rooms++;
@@ -101,7 +114,17 @@ static const struct net_backend_ops fake_ops = {
 	.destroy = fake_destroy,
 };
 
-static inline void rig_init(struct rig *r)
+/* A backend that also takes TSO frames, as a tap does. */
+static const struct net_backend_ops fake_gso_ops = {
+	.name = "fake-gso",
+	.send = fake_send,
+	.send_gso = fake_send_gso,
+	.rx_room = fake_room,
+	.destroy = fake_destroy,
+};
+
+/* rig_init_ops: the rig with the fake backend of ops (fake_ops or fake_gso_ops). */
+static inline void rig_init_ops(struct rig *r, const struct net_backend_ops *ops)
 {
 	struct virtio_mmio_params mp;
 	struct net_params np = { .mode = NET_MODE_NONE };
@@ -113,11 +136,16 @@ static inline void rig_init(struct rig *r)
 	r->net = calloc(1, sizeof(*r->net));
 	if (!r->net)
 		abort();
-	r->fb.be.ops = &fake_ops;
+	r->fb.be.ops = ops;
 	if (net_init_with(r->net, &np, &r->t.loop, &r->t.m, &mp, &r->fb.be) ||
 	    virtio_mmio_register(&r->net->transport, &r->t.bus))
 		abort();
 	r->fb.policy = &r->net->params.policy;
+}
+
+static inline void rig_init(struct rig *r)
+{
+	rig_init_ops(r, &fake_ops);
 }
 
 static inline void rig_fini(struct rig *r)
