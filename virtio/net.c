@@ -397,5 +397,12 @@ uint32_t net_max_frame(const struct net *n)
 
 uint32_t net_mtu(enum net_mode mode)
 {
-	return mode == NET_MODE_USER || mode == NET_MODE_PASST ? NET_MTU_MAX : NET_MTU_TAP;
+	switch (mode) {
+	case NET_MODE_USER:
+		return NET_MTU_SLIRP;
+	case NET_MODE_PASST:
+		return NET_MTU_MAX;
+	default:
+		return NET_MTU_TAP;
+	}
 }

@@ -472,8 +472,8 @@ static void net_slirp_config(const struct net_link *l, SlirpConfig *cfg)
 		.vhost = { .s_addr = l->gw4 },
 		.vdhcp_start = { .s_addr = l->ip4 },
 		.vnameserver = { .s_addr = l->dns4 },
-		.if_mtu = NET_MTU_MAX,
-		.if_mru = NET_MTU_MAX,
+		.if_mtu = NET_MTU_SLIRP,
+		.if_mru = NET_MTU_SLIRP,
 		/* The gateway reaches the host's loopback, as QEMU's user
 		 * networking does; the policy keeps it out unless allowed. */
 		.disable_host_loopback = false,
