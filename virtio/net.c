@@ -401,7 +401,7 @@ uint32_t net_mtu(enum net_mode mode)
 	case NET_MODE_USER:
 		return NET_MTU_SLIRP;
 	case NET_MODE_PASST:
-		return NET_MTU_MAX;
+		return NET_MTU_PASST;
 	default:
 		return NET_MTU_TAP;
 	}
