@@ -40,9 +40,10 @@ struct net_tap {
 	bool given_up; /* the fd fails each time: no more reads */
 	unsigned int errors;
 	/* A read takes what the tap holds: with TSO towards the guest a
-	 * frame can be up to 64 KiB (NET_MAX_FRAME), and one longer than
-	 * that is dropped by net_rx_push. */
-	uint8_t buf[NET_HDR_LEN + 65536];
+	 * frame can be up to NET_MAX_FRAME. One byte more, so that a longer
+	 * frame reads as longer (the tap cuts what does not fit) and
+	 * net_rx_push drops it, rather than passing on a cut one. */
+	uint8_t buf[NET_HDR_LEN + NET_MAX_FRAME + 1];
 };
 
 static void net_tap_arm(struct net_tap *t)
