@@ -81,6 +81,11 @@ struct vm_config {
 	struct vsock_params vsock; /* uds_path NULL: no vsock device */
 	struct net_params net;     /* mode NET_MODE_NONE: no network device */
 	const char *control_path;  /* the control socket; NULL: none */
+	/* What exec requests on it leave out (control_exec_defaults): the
+	 * run's environment, working folder and user; each NULL: none. */
+	const char *const *exec_env;
+	const char *exec_cwd;
+	const char *exec_user;
 	enum confine_mode seccomp; /* --seccomp: kill (the default), log, off */
 };
 

@@ -224,6 +224,10 @@ int vm_control_init(struct vm *vm, const char *path)
 	const struct control_host host = { .ops = &vm_control_ops,
 		                           .opaque = vm,
 		                           .loop = &vm->loop };
+	int err = control_init(&vm->control, &host, path);
 
-	return control_init(&vm->control, &host, path);
+	if (!err)
+		err = control_exec_defaults(&vm->control, vm->cfg.exec_env, vm->cfg.exec_cwd,
+		                            vm->cfg.exec_user);
+	return err;
 }

@@ -43,10 +43,13 @@ umoci unpack --image "$L:t" "$work/b"
 r=$work/b/rootfs
 mkdir -p "$r/bin" "$r/etc" "$r/data" "$r/tmp"
 cp /bin/busybox "$r/bin/busybox"
-for a in sh cat echo ls sync; do ln -s busybox "$r/bin/$a"; done
+for a in sh cat echo ls sync id; do ln -s busybox "$r/bin/$a"; done
 echo "from the image" >"$r/etc/motd"
 umoci repack --image "$L:t" "$work/b"
-umoci config --image "$L:t" --config.cmd false
+# Env, WorkingDir and User: what every exec into the sandbox starts with,
+# as in docker exec (docs/sandboxes.md); the writes below are root's (-u).
+umoci config --image "$L:t" --config.cmd false --config.env IMG_VAR=from-image \
+	--config.env PATH=/bin --config.workingdir /data --config.user 1000:1000
 kb pull "oci:$L:t" >"$work/out" 2>"$work/err"
 check "pull" [ $? -eq 0 ]
 
@@ -54,7 +57,13 @@ kb create --name img --persistent --memory 256 "oci:$L:t" >"$work/out" 2>"$work/
 rc=$?
 sed 's/^/  create: /' "$work/err"
 check "create --persistent IMAGE (its command, false, does not run)" [ $rc -eq 0 ]
-kb exec img -- sh -c 'echo kept >/data/x && rm /etc/motd && sync && cat /data/x' \
+kb exec img -- sh -c 'echo "$IMG_VAR $PWD $(id -u)"' >"$work/out" 2>"$work/err"
+check "exec starts with the image's Env, WorkingDir and User" \
+	[ "$(cat "$work/out")" = "from-image /data 1000" ]
+kb exec -e IMG_VAR=mine -w / -u 0:0 img -- sh -c 'echo "$IMG_VAR $PWD $(id -u)"' \
+	>"$work/out" 2>"$work/err"
+check "exec's -e, -w and -u win over the image's" [ "$(cat "$work/out")" = "mine / 0" ]
+kb exec -u 0:0 img -- sh -c 'echo kept >/data/x && rm /etc/motd && sync && cat /data/x' \
 	>"$work/out" 2>"$work/err"
 check "exec writes to the image's root" [ "$(cat "$work/out")" = kept ]
 check "the upper layer is the host folder" [ -f "$KVMBOX_SANDBOX_DIR/img/upper/data/data/x" ]
@@ -64,7 +73,7 @@ kb start img >"$work/out" 2>"$work/err"
 rc=$?
 sed 's/^/  start: /' "$work/err"
 check "start" [ $rc -eq 0 ]
-kb exec img -- sh -c 'cat /data/x; ls /etc/motd 2>&1 || echo whiteout-kept' \
+kb exec -u 0:0 img -- sh -c 'cat /data/x; ls /etc/motd 2>&1 || echo whiteout-kept' \
 	>"$work/out" 2>"$work/err"
 check "after start: the file is there, the removed one still gone" \
 	sh -c "head -n 1 '$work/out' | grep -qx kept && grep -qx whiteout-kept '$work/out'"

@@ -4,7 +4,8 @@
  *
  * Each input is one client's whole stream on a socketpair attached to a
  * control socket of a VM that has only its event loop (no KVM, no vsock:
- * agent requests are answered "unavailable"). The client then closes its
+ * agent requests are answered "unavailable", exec requests after the
+ * run's defaults are merged into them). The client then closes its
  * sending side, and the loop runs until the connection is gone, the client
  * reading everything the VMM answers.
  *
@@ -55,7 +56,15 @@ static void drain(int fd, struct proto_decoder *dec)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vm_config cfg = { .nr_cpus = 1, .mem_mib = 64, .console_fd = -1 };
+	/* Exec defaults as an image's run sets them: every exec request the
+	 * input makes is merged with them (control_defaults.c). */
+	static const char *const env[] = { "PATH=/bin", "A=1", NULL };
+	struct vm_config cfg = { .nr_cpus = 1,
+		                 .mem_mib = 64,
+		                 .console_fd = -1,
+		                 .exec_env = env,
+		                 .exec_cwd = "/w",
+		                 .exec_user = "1000:1000" };
 	struct proto_decoder dec;
 	struct vm *vm;
 	size_t off = 0;

@@ -525,6 +525,11 @@ int cli_run(int argc, char **argv)
 		return status;
 	}
 
+	/* The run's env, folder and user serve every exec, not only its own
+	 * command: kvmbox exec into an image's VM sees the image's Env. */
+	o.cfg.exec_env = (const char *const *)(o.env_buf ? o.env_buf : o.nr_env ? o.env : NULL);
+	o.cfg.exec_cwd = o.workdir;
+	o.cfg.exec_user = o.user;
 	vm = malloc(sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "kvmbox: out of memory\n");

@@ -476,5 +476,6 @@ void control_destroy(struct control *ctl)
 	if (ctl->path)
 		unlink(ctl->path);
 	free(ctl->path);
+	control_exec_defaults_free(ctl);
 	*ctl = (struct control){ .listen_fd = -1 };
 }

@@ -25,8 +25,10 @@
  * agent's stream), control_ops.c (the client's requests), control_metrics.c
  * (status and metrics: the VM's, the VMM's and the guest's use) and
  * control_guest.c (the VMM's own stream to the agent, which gives the
- * guest's) and control_ports.c (published ports: listeners whose
- * connections go to the agent's relay port as raw vsock streams);
+ * guest's), control_ports.c (published ports: listeners whose
+ * connections go to the agent's relay port as raw vsock streams) and
+ * control_defaults.c (what an exec request leaves out: the run's env,
+ * working folder and user);
  * control_int.h is their private header.
  *
  * Everything runs on the main thread's event loop with one-shot polls;
@@ -125,6 +127,12 @@ struct control {
 	unsigned int nr_ports;
 	uint64_t last_port_id;
 	struct control_port *closing; /* closed, freed once nothing of theirs is armed */
+	/* What an exec request leaves out (control_defaults.c): the run's
+	 * environment ("K=V"s, NULL-terminated), working folder and user;
+	 * each NULL: none. */
+	char **exec_env;
+	char *exec_cwd;
+	char *exec_user;
 };
 
 /*
@@ -165,6 +173,19 @@ __attribute__((warn_unused_result)) int control_port_publish(struct control *ctl
  * until either end closes them. 0 or -ENOENT.
  */
 int control_port_close(struct control *ctl, uint64_t id);
+
+/*
+ * control_exec_defaults: what every exec request the VM serves leaves out
+ * comes from here, as `docker exec` takes a container's: env's entries
+ * ("K=V") whose names the request's env does not set (unless it asks
+ * env_clear), cwd where it has no cwd, user where it has no user. For a
+ * microVM from an image these are the image's Env, WorkingDir and User
+ * under the run's -e, -w, -u. Copied; any may be NULL. 0, -E2BIG (over
+ * exec's 4096 entries) or -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int control_exec_defaults(struct control *ctl,
+                                                              const char *const *env,
+                                                              const char *cwd, const char *user);
 
 /* control_destroy: close every connection and the socket; after loop_destroy. */
 void control_destroy(struct control *ctl);

@@ -125,6 +125,16 @@ void control_deadline_cb(void *opaque, int res, bool more);
 /* control_link_disarm: cancel the link's deadline (opened, failed, or c died). */
 void control_link_disarm(struct control_conn *c);
 void control_read_link(struct control_conn *c);
+/*
+ * control_exec_apply: the VM's exec defaults (control_exec_defaults) into
+ * msg, an exec request from a client. A request whose env cannot be read
+ * is left as it is, for the agent to refuse. 0, -E2BIG (why says so) or
+ * -ENOMEM.
+ */
+int control_exec_apply(const struct control *ctl, json_t *msg, struct proto_why *why);
+/* control_exec_defaults_free: forget them (control_destroy). */
+void control_exec_defaults_free(struct control *ctl);
+
 /* control_forward: a frame from the client that the agent answers. */
 void control_forward(struct control_conn *c, const struct proto_frame *f,
                      const struct proto_env *env);

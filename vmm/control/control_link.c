@@ -155,6 +155,8 @@ static void control_link_refused(struct control_conn *c)
 void control_forward(struct control_conn *c, const struct proto_frame *f,
                      const struct proto_env *env)
 {
+	int err;
+
 	if (c->link == CONTROL_LINK_FAILED) {
 		if (env->type == PROTO_REQUEST)
 			control_error(c, env->id, -EHOSTUNREACH,
@@ -168,8 +170,21 @@ void control_forward(struct control_conn *c, const struct proto_frame *f,
 		              CONTROL_MAX_WAITING);
 		return;
 	}
-	if (control_queue(&c->to_agent, json_incref(f->msg), f->body, f->body_len)) {
-		control_error(c, env->id, -ENOMEM, "out of memory");
+	if (env->type == PROTO_REQUEST && strcmp(env->name, "exec") == 0) {
+		struct proto_why why = { "" };
+
+		err = control_exec_apply(c->ctl, f->msg, &why);
+		if (err) {
+			control_error(c, env->id, err, "%s",
+			              why.text[0] ? why.text : "out of memory");
+			return;
+		}
+	}
+	err = control_queue(&c->to_agent, json_incref(f->msg), f->body, f->body_len);
+	if (err) {
+		control_error(c, env->id, err, "%s",
+		              err == -EMSGSIZE ? "the request is over the JSON size limit"
+		                               : "out of memory");
 		return;
 	}
 	if (c->link == CONTROL_LINK_OPEN || env->type != PROTO_REQUEST)
