@@ -83,6 +83,12 @@ kb fs cat "$sbx" /tmp/f >"$work/out" 2>"$work/err"
 check "cp and fs by NAME" [ "$(cat "$work/out")" = hello-cp ]
 kb logs "$sbx" >"$work/out" 2>"$work/err"
 check "logs NAME" [ $? -eq 0 ]
+# logs -f: a line the guest writes to its console after it started, and
+# it ends by itself once the sandbox stops (below).
+timeout -k 5 300 "$kvmbox" logs -f "$sbx" >"$work/follow" 2>&1 &
+follower=$!
+sleep 1
+kb exec "$sbx" -- sh -c 'echo follow-mark-1 >/dev/console' >/dev/null 2>&1
 kb rm "$sbx" >"$work/out" 2>"$work/err"
 check "rm refuses a running sandbox without -f" \
 	sh -c "[ $? -eq 1 ] && grep -q 'is running' '$work/err' && [ -d '$dir' ]"
@@ -94,6 +100,10 @@ gone=$?
 check "stop NAME: 0, the VMM is gone, the state kept" \
 	sh -c "[ $rc -eq 0 ] && [ $gone -eq 0 ] && [ -f '$dir/config.json' ]"
 check "ls: stopped" ls_is stopped
+wait "$follower"
+rc=$?
+check "logs -f printed what came after it started, and ended with the stop" \
+	sh -c "[ $rc -eq 0 ] && grep -q follow-mark-1 '$work/follow'"
 
 # Boot 2: start from the saved config; the file is still there.
 kb start "$sbx" >"$work/out" 2>"$work/err"

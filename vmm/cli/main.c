@@ -37,7 +37,7 @@ void cli_usage(FILE *f)
 	    "                  [IMAGE] [-- CMD ARGS...]\n"
 	    "       kvmbox create --name NAME [--persistent] [--wait S] [run options] [IMAGE]\n"
 	    "       kvmbox start [--wait S] NAME | kvmbox stop [--force] NAME\n"
-	    "       kvmbox ls [--json] | kvmbox logs [--vmm] NAME | kvmbox rm [-f] NAME...\n"
+	    "       kvmbox ls [--json] | kvmbox logs [--vmm] [-f] NAME | kvmbox rm [-f] NAME...\n"
 	    "       kvmbox pull [--insecure-registry HOST]... [--auth-file FILE] REF\n"
 	    "       kvmbox images | kvmbox rmi REF...   (kvmbox pull --help)\n"
 	    "       kvmbox exec [-t] [-e K=V]... [-w DIR] [-u USER] [--timeout S]\n"

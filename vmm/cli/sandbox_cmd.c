@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * sandbox_cmd: `kvmbox create`, `start`, `ls` and `logs` (cli.h,
+ * sandbox_cmd: `kvmbox create`, `start` and `ls` (cli.h,
  * docs/sandboxes.md): named microVMs that outlive the command that made
  * them. create reads kvmbox run's options with run.c's own parser, saves
  * them in the sandbox's folder, and starts `kvmbox run` on them in a
@@ -496,36 +496,5 @@ int sbx_cmd_ls(int argc, char **argv)
 		puts(text);
 		free(text);
 	}
-	return 0;
-}
-
-int sbx_cmd_logs(int argc, char **argv)
-{
-	const char *file = SBX_CONSOLE;
-	char dir[PATH_MAX], path[PATH_MAX], buf[65536];
-	ssize_t n;
-	int fd;
-
-	if (argc == 3 && !strcmp(argv[1], "--vmm")) {
-		file = SBX_VMM_LOG;
-		argv++;
-		argc--;
-	}
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: kvmbox logs [--vmm] NAME\n");
-		return 2;
-	}
-	if (sbx_lookup("kvmbox logs", argv[1], dir))
-		return 1;
-	sbx_join(path, dir, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		fprintf(stderr, "kvmbox logs: %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
-			break;
-	close(fd);
 	return 0;
 }
