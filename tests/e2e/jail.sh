@@ -61,6 +61,13 @@ else
 	echo "SKIP (part): no cgroup v2 with cpu, memory and pids controllers here: no limits checked"
 fi
 
+# A cgroup a killed run left (its PID is gone) is swept by the next jail;
+# one of a live PID (this shell's) is another run's, and stays.
+if [ ${#limits[@]} -gt 0 ]; then
+	dead=4194301
+	while kill -0 $dead 2>/dev/null; do dead=$((dead - 1)); done
+	mkdir -p "$cgdir/kvmbox-$dead" "$cgdir/kvmbox-$$"
+fi
 "$kvmbox" run --jail "$jail" --uid 4242 --gid 4243 "${limits[@]}" --net none --memory 256 \
 	--disk "$work/d/data.img" --vsock "$work/s/v.sock" --control "$sock" \
 	--console "$work/console" >"$work/vmm.out" 2>&1 </dev/null &
@@ -128,6 +135,9 @@ if [ ${#limits[@]} -gt 0 ]; then
 		[ \"\$(cat $cg/cpu.max)\" = '50000 100000' ] &&
 		[ \"\$(cat $cg/memory.max)\" = $((768 << 20)) ] &&
 		[ \"\$(cat $cg/pids.max)\" = 256 ]"
+	check "a dead run's empty cgroup is swept, a live PID's kept" \
+		sh -c "[ ! -d '$cgdir/kvmbox-$dead' ] && [ -d '$cgdir/kvmbox-$$' ]"
+	rmdir "$cgdir/kvmbox-$$"
 fi
 
 # SIGTERM to kvmbox run: passed on, the VM stops, 128 + 15.

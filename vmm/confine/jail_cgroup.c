@@ -15,10 +15,13 @@
 #define _GNU_SOURCE
 #include "vmm/confine/jail.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -135,6 +138,37 @@ static int jail_cg_limits(const struct jail_limits *l, const char *path)
 	return err;
 }
 
+/*
+ * jail_cg_sweep: the cgroups "kvmbox-PID" in parent whose PID is gone: a
+ * run killed with SIGKILL could not remove its own (jail_cgroup_remove
+ * runs in the process that waits for the VMM). rmdir removes only an
+ * empty cgroup (cgroup-v2.rst), so one whose VMM still runs, orphaned, is
+ * left; a live PID's is another run's, which may not have moved in yet.
+ */
+static void jail_cg_sweep(const char *parent)
+{
+	char path[JAIL_CG_PATH + 32];
+	struct dirent *e;
+	DIR *d = opendir(parent);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, "kvmbox-", 7) != 0)
+			continue;
+		pid = strtol(e->d_name + 7, &end, 10);
+		if (*end || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", parent, e->d_name) < (int)sizeof(path))
+			(void)rmdir(path);
+	}
+	closedir(d);
+}
+
 int jail_cgroup_make(const struct jail_limits *l, char *path)
 {
 	char self[4096], parent[JAIL_CG_PATH];
@@ -162,6 +196,7 @@ int jail_cgroup_make(const struct jail_limits *l, char *path)
 	    (l->memory_mib && (err = jail_cg_enable(parent, "memory", "--memory-max"))) ||
 	    (l->pids && (err = jail_cg_enable(parent, "pids", "--pids-max"))))
 		return err;
+	jail_cg_sweep(parent);
 	if (mkdir(path, 0755) < 0) {
 		err = -errno;
 		fprintf(stderr, "kvmbox: cannot make the cgroup %s: %s\n", path, strerror(-err));
