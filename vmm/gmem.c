@@ -145,7 +145,8 @@ int gmem_init(struct gmem *m, uint64_t ram_size, bool hugepages)
 	}
 	m->backing = hugepages ? "hugetlbfs 2 MiB" : "4 KiB pages";
 	/* Advice: refused, the pages stay 4 KiB. */
-	if ((shmem_thp || anon) && madvise(map, ram_size, MADV_HUGEPAGE) == 0)
+	m->thp = (shmem_thp || anon) && madvise(map, ram_size, MADV_HUGEPAGE) == 0;
+	if (m->thp)
 		m->backing = anon ? "anonymous THP" : "shmem THP";
 	/*
 	 * Guest RAM stays out of the VMM's core dumps: it is the guest's data
@@ -210,7 +211,7 @@ int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len)
 int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len)
 {
 	uint8_t *p = len ? gmem_ptr(m, gpa, len) : NULL;
-	const uint64_t page = 4096;
+	const uint64_t page = m->thp ? 2u << 20 : 4096;
 	uint64_t off, head, end;
 
 	if (!len)

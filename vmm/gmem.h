@@ -42,6 +42,7 @@ struct gmem {
 	uint8_t *map; /* the one mapping, NULL when not ours */
 	size_t map_size;
 	bool hugepages;
+	bool thp;            /* advised MADV_HUGEPAGE where the host backs it so */
 	const char *backing; /* what backs it, for --timings (gmem_init) */
 	/* gmem_touched's sweep: the bytes resident in each chunk of the
 	 * mapping when it was last counted, and the chunk to count next. */
@@ -98,7 +99,9 @@ int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len);
 
 /*
  * gmem_zero: zero [gpa, gpa + len); 0 or -EFAULT. The whole pages inside
- * are punched out of the memfd (FALLOC_FL_PUNCH_HOLE), not written: no
+ * (2 MiB ones where THP backs the RAM: part of one punched would split
+ * it) are punched out of the memfd (FALLOC_FL_PUNCH_HOLE, or
+ * MADV_DONTNEED for anonymous RAM), not written: no
  * instructions per byte, and pages never touched stay unallocated, so a
  * kernel's large bss costs the host nothing until the guest uses it.
  */
