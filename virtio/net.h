@@ -58,11 +58,14 @@
  * libslirp's TCP does no window scaling (RFC 1323 is off in its
  * tcp_subr.c), so it never offers the guest more than 65,535 bytes of
  * window, nor takes more from it: with 65,520 one segment would fill it,
- * and each would wait for a delayed ACK. 16,384 keeps four whole segments
- * inside the window, the every-other-segment ACKs moving it, at 11 times
- * fewer frames than 1500.
+ * and each would wait for a delayed ACK. 16,384 (four segments a window,
+ * 11 times fewer frames) hung a 2 MiB download for 200 s in two of about
+ * five e2e runs in L1: with four segments in flight a lost one can never
+ * draw the three duplicate ACKs of a fast retransmit, so it waits on
+ * libslirp's retransmit timer. 1,500 until that is understood
+ * (docs/network.md, "The MTU").
  */
-#define NET_MTU_SLIRP 16384
+#define NET_MTU_SLIRP 1500
 /*
  * passt: Ethernet's for now. At its own default, 65,520, uploads worked
  * but a download from a host that sends as fast as it can stopped after

@@ -147,14 +147,14 @@ send2m='cat /sys/class/net/eth0/mtu && head -c 2097152 /dev/urandom >/tmp/u &&
 	sha256sum </tmp/u && nc'
 
 # 1b. The other way: the guest sends 2 MiB (in frames of up to the
-# device's MTU, 16384 in user mode) to a receiver on L1's loopback, which
+# device's MTU, 1500 in user mode) to a receiver on L1's loopback, which
 # hashes what came; the guest's interface has that MTU.
 recv_hash 127.0.0.1 18083
 krun --net user --net-allow 10.0.2.2:18083 -- sh -c "$send2m 10.0.2.2 18083 </tmp/u"
 rc=$?
 ok=1
-send_ok 16384 && [ $rc -eq 0 ] && ok=0
-result "the guest sends 2 MiB to L1 through user mode (MTU 16384), hash intact" $ok
+send_ok 1500 && [ $rc -eq 0 ] && ok=0
+result "the guest sends 2 MiB to L1 through user mode (MTU 1500), hash intact" $ok
 
 # 2. The default for a command: user mode, public addresses only. eth0 is
 # configured; the host's loopback (behind 10.0.2.2, a private address) is not
