@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "guest-agent/exec.h"
 #include "proto/bytes.h"
+#include "proto/env.h"
 #include "proto/msg.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <grp.h>
 #include <pty.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,17 +354,6 @@ static int spawn_stdio(const struct agent_exec_req *req, struct spawn_ctx *c,
 	return 0;
 }
 
-/* env_has: whether env (NULL-terminated "K=V"s) sets the name of var ("K=..."). */
-static bool env_has(const char *const *env, const char *var)
-{
-	size_t n = strcspn(var, "=");
-
-	for (; env && *env; env++)
-		if (strncmp(*env, var, n + 1) == 0)
-			return true;
-	return false;
-}
-
 /*
  * spawn_env: the default environment (PATH, HOME from the user, TERM) with
  * the request's env added, a default whose name it sets left out, as
@@ -385,7 +376,7 @@ static const char **spawn_env(const struct agent_exec_req *req, const char *home
 	if (!out)
 		return NULL;
 	for (size_t i = 0; !req->env_clear && i < 3; i++)
-		if (!env_has((const char *const *)req->env, defaults[i]))
+		if (!proto_env_sets((const char *const *)req->env, SIZE_MAX, defaults[i]))
 			out[k++] = defaults[i];
 	for (size_t i = 0; i < n; i++)
 		out[k++] = req->env[i];

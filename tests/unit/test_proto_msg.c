@@ -2,9 +2,11 @@
 /* Unit tests of the protocol messages (proto/msg.c). */
 #include "check.h"
 #include "proto/bytes.h"
+#include "proto/env.h"
 #include "proto/msg.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 /* load: a JSON object from text, as the decoder would parse it. */
@@ -343,6 +345,25 @@ TEST(bytes_forms)
 	json_decref(m);
 }
 
+/* proto_env_sets: a name is set only by NAME=, whatever comes after. */
+TEST(env_sets)
+{
+	const char *env[] = { "PATH=/bin", "HOMEX=1", "TERM", "EMPTY=", "=odd", NULL };
+
+	CHECK(proto_env_sets(env, SIZE_MAX, "PATH=/usr/bin"));
+	CHECK(proto_env_sets(env, SIZE_MAX, "PATH"));
+	CHECK(proto_env_sets(env, SIZE_MAX, "EMPTY=x"));
+	CHECK(!proto_env_sets(env, SIZE_MAX, "HOME=/root")); /* HOMEX is another name */
+	CHECK(!proto_env_sets(env, SIZE_MAX, "PAT=x"));      /* nor a prefix of one */
+	CHECK(!proto_env_sets(env, SIZE_MAX, "TERM=dumb"));  /* no '=': sets nothing */
+	CHECK(proto_env_sets(env, SIZE_MAX, "=y"));          /* the empty name, as written */
+	/* A count bounds the look; so does the first NULL; no list sets nothing. */
+	CHECK(!proto_env_sets(env, 3, "EMPTY=x"));
+	CHECK(proto_env_sets(env, 4, "EMPTY=x"));
+	CHECK(!proto_env_sets(env, 0, "PATH=x"));
+	CHECK(!proto_env_sets(NULL, SIZE_MAX, "PATH=x"));
+}
+
 CHECK_MAIN(CASE(builders), CASE(builders_refuse), CASE(error_frames), CASE(error_codes),
            CASE(envelope_rejects), CASE(envelope_accepts), CASE(getters), CASE(getter_strv),
-           CASE(bytes_forms))
+           CASE(bytes_forms), CASE(env_sets))

@@ -9,6 +9,7 @@
  * User unless -u.
  */
 #define _GNU_SOURCE
+#include "proto/env.h"
 #include "vmm/cli/cli.h"
 
 #include <errno.h>
@@ -99,17 +100,6 @@ static int run_image_argv(struct run_opts *o)
 	return 0;
 }
 
-/* env_overridden: whether one of ours names the same variable as kv. */
-static bool env_overridden(const struct run_opts *o, const char *kv)
-{
-	size_t n = strcspn(kv, "=");
-
-	for (unsigned int i = 0; i < o->nr_env; i++)
-		if (strncmp(o->env[i], kv, n) == 0 && o->env[i][n] == '=')
-			return true;
-	return false;
-}
-
 /* run_image_env: the image's Env, less what -e sets, then -e. */
 static int run_image_env(struct run_opts *o)
 {
@@ -119,7 +109,7 @@ static int run_image_env(struct run_opts *o)
 	if (!o->env_buf)
 		return -ENOMEM;
 	for (size_t i = 0; i < ni; i++)
-		if (strchr(o->img.env[i], '=') && !env_overridden(o, o->img.env[i]))
+		if (strchr(o->img.env[i], '=') && !proto_env_sets(o->env, o->nr_env, o->img.env[i]))
 			o->env_buf[k++] = o->img.env[i];
 	for (unsigned int i = 0; i < o->nr_env; i++)
 		o->env_buf[k++] = o->env[i];

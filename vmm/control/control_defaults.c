@@ -18,6 +18,7 @@
 #include "vmm/control/control_int.h"
 
 #include "proto/bytes.h"
+#include "proto/env.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -73,17 +74,6 @@ void control_exec_defaults_free(struct control *ctl)
 	ctl->exec_cwd = ctl->exec_user = NULL;
 }
 
-/* env_names: whether one of env ("K=V"s, NULL-terminated) sets the name of kv. */
-static bool env_names(char *const *env, const char *kv)
-{
-	size_t n = strcspn(kv, "=");
-
-	for (; env && *env; env++)
-		if (strncmp(*env, kv, n) == 0 && (*env)[n] == '=')
-			return true;
-	return false;
-}
-
 /*
  * exec_env_merge: msg's env becomes the defaults whose names it does not
  * set, then its own entries as they came (their encoding kept). Not when
@@ -108,7 +98,7 @@ static int exec_env_merge(const struct control *ctl, json_t *msg, struct proto_w
 		return -ENOMEM;
 	}
 	for (size_t i = 0; ctl->exec_env[i]; i++) {
-		if (env_names(req, ctl->exec_env[i]))
+		if (proto_env_sets((const char *const *)req, nreq, ctl->exec_env[i]))
 			continue;
 		if (json_array_append_new(
 		        merged, proto_bytes_json(ctl->exec_env[i], strlen(ctl->exec_env[i])))) {
