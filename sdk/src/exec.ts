@@ -23,9 +23,9 @@ const MAX_QUEUED = 8 << 20;
 const STDIN_CHUNK = 1 << 20;
 
 export interface ExecOptions {
-  /** Variables added to the guest's default environment. */
+  /** Variables added to the guest's default environment and the sandbox's own. */
   env?: Record<string, string>;
-  /** Working folder (default: the sandbox's workdir, else /). */
+  /** Working folder (default: the sandbox's workdir, else its image's WorkingDir, else /). */
   cwd?: ByteString;
   /** "uid:gid" or a name from the guest's /etc/passwd. */
   user?: ByteString;

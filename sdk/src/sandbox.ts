@@ -110,8 +110,6 @@ export interface SandboxMetrics {
   raw: Record<string, unknown>;
 }
 
-type Defaults = { env?: Record<string, string>; workdir?: string };
-
 export class Sandbox {
   /** The name, or the socket's path for Sandbox.connect. */
   readonly name: string;
@@ -122,14 +120,12 @@ export class Sandbox {
   readonly ports: SandboxPorts;
   private conn: Connection | null = null;
   private connecting: Promise<Connection> | null = null;
-  private readonly defaults: Defaults;
   private readonly bin: string;
 
-  private constructor(name: string, dir: string | null, socketPath: string, defaults: Defaults, bin: string) {
+  private constructor(name: string, dir: string | null, socketPath: string, bin: string) {
     this.name = name;
     this.dir = dir;
     this.socketPath = socketPath;
-    this.defaults = defaults;
     this.bin = bin;
     const c = () => this.connection();
     this.fs = new SandboxFs(c);
@@ -148,8 +144,8 @@ export class Sandbox {
     if (o.persistent) argv.push("--persistent");
     if (o.cpus !== undefined) argv.push("--cpus", String(o.cpus));
     if (o.memoryMib !== undefined) argv.push("--memory", String(o.memoryMib));
-    // Saved in config.json, so that Sandbox.get in another process
-    // applies them too; the VMM itself runs no command to use them.
+    // The VMM gives every exec these unless the request sets its own
+    // (docs/protocol.md, exec), whichever process or client sends it.
     for (const [k, v] of Object.entries(o.env ?? {})) argv.push("-e", `${k}=${v}`);
     if (o.workdir !== undefined) argv.push("-w", o.workdir);
     for (const v of o.volumes ?? [])
@@ -169,25 +165,24 @@ export class Sandbox {
       if (nodefs.existsSync(dir)) throw new SandboxExistsError(`a sandbox named ${o.name} exists`);
       throw new CreateError(`kvmbox create ${o.name} failed (exit ${r.code}): ${r.stderr.trim()}`, r.stderr, r.code);
     }
-    return new Sandbox(o.name, dir, path.join(dir, "control.sock"), { env: o.env, workdir: o.workdir }, bin);
+    return new Sandbox(o.name, dir, path.join(dir, "control.sock"), bin);
   }
 
   /** get: the sandbox named name (running or not); NotFoundError if none. */
   static async get(name: string, opts: { bin?: string } = {}): Promise<Sandbox> {
     const dir = path.join(stateRoot(), name);
-    let config: { argv?: unknown };
     try {
       if (!NAME_RE.test(name)) throw new Error("not a name");
-      config = JSON.parse(await nodefs.promises.readFile(path.join(dir, "config.json"), "utf8"));
+      JSON.parse(await nodefs.promises.readFile(path.join(dir, "config.json"), "utf8"));
     } catch {
       throw new NotFoundError(`no sandbox named ${name}`);
     }
-    return new Sandbox(name, dir, path.join(dir, "control.sock"), defaultsOf(config.argv), kvmboxBin(opts.bin));
+    return new Sandbox(name, dir, path.join(dir, "control.sock"), kvmboxBin(opts.bin));
   }
 
   /** connect: any control socket (`kvmbox run --control PATH`), no name. */
   static connect(socketPath: string): Sandbox {
-    return new Sandbox(socketPath, null, socketPath, {}, kvmboxBin());
+    return new Sandbox(socketPath, null, socketPath, kvmboxBin());
   }
 
   /** list: every sandbox, as `kvmbox ls --json` reports them. */
@@ -253,9 +248,8 @@ export class Sandbox {
    */
   async execStream(cmd: ByteString, args: ByteString[] = [], opts: ExecOptions = {}): Promise<ExecStream> {
     const c = await this.connection();
-    const env = this.defaults.env || opts.env ? { ...this.defaults.env, ...opts.env } : undefined;
     const pipe = (opts as { stdinPipe?: boolean }).stdinPipe ?? true;
-    return ExecStream.start(c, [cmd, ...args], { ...opts, env, cwd: opts.cwd ?? this.defaults.workdir, stdinPipe: pipe });
+    return ExecStream.start(c, [cmd, ...args], { ...opts, stdinPipe: pipe });
   }
 
   /** metrics: what the VM and its guest use now (docs/protocol.md, "metrics"). */
@@ -392,31 +386,4 @@ function alive(pid: number): boolean {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** defaultsOf: -e and -w of the argv config.json saved (run's getopt forms). */
-function defaultsOf(argv: unknown): Defaults {
-  const d: Defaults = {};
-  if (!Array.isArray(argv)) return d;
-  const env: Record<string, string> = {};
-  const take = (short: string, long: string, a: string, next: () => string | undefined) => {
-    if (a === short || a === long) return next();
-    if (a.startsWith(`${long}=`)) return a.slice(long.length + 1);
-    if (a.startsWith(short) && a.length > 2) return a.slice(2);
-    return undefined;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = String(argv[i]);
-    const next = () => (i + 1 < argv.length ? String(argv[++i]) : undefined);
-    if (a === "--") break;
-    let v: string | undefined;
-    if ((v = take("-e", "--env", a, next)) !== undefined) {
-      const eq = v.indexOf("=");
-      if (eq > 0) env[v.slice(0, eq)] = v.slice(eq + 1);
-    } else if ((v = take("-w", "--workdir", a, next)) !== undefined) {
-      d.workdir = v;
-    }
-  }
-  if (Object.keys(env).length) d.env = env;
-  return d;
 }
