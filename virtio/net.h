@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "virtio/mmio.h"
 #include "virtio/net_policy.h"
@@ -96,6 +97,13 @@ struct net_params {
 	const char *tap_name;     /* NET_MODE_TAP: a tap by name, or */
 	int tap_fd;               /* when tap_name is NULL, one the caller opened */
 	struct net_policy policy; /* the guest's link is in policy.link */
+	/* NET_MODE_PASST with passt_started: a passt the caller started
+	 * (net_passt_prestart, as a jail must before its namespaces) on
+	 * the socket passt_fd, its stderr on the pipe passt_errfd. The
+	 * device takes both; the caller reaps passt, which quits once
+	 * every copy of our end of the socket is closed (-F: one-off). */
+	bool passt_started;
+	int passt_fd, passt_errfd;
 };
 
 struct net_stats {
@@ -163,5 +171,17 @@ void net_destroy(struct net *n);
  * backend does segmentation offload (TSO frames, net_gso.c). */
 uint32_t net_mtu(enum net_mode mode);
 uint32_t net_max_frame(const struct net *n);
+
+/*
+ * net_passt_prestart: passt started now for the link l, before the device
+ * exists: a jail starts it in the host's namespaces, where passt's sockets
+ * must live, then gives the device the ends in a net_params (passt_fd,
+ * passt_errfd). *pid is the caller's to reap once its copies of the ends
+ * are closed. 0 or -errno (-ENOENT: no passt in PATH).
+ */
+__attribute__((warn_unused_result)) int net_passt_prestart(const struct net_link *l, int *fd,
+                                                           int *errfd, pid_t *pid);
+/* net_passt_reap: pid (a passt) ended, by SIGTERM or at last SIGKILL, and reaped. */
+void net_passt_reap(pid_t pid);
 
 #endif

@@ -20,6 +20,9 @@
  * VMM closes the socket and ends and reaps passt when the VM stops. When
  * passt ends first, the stream ends: one message, with passt's last line
  * of stderr (a pipe of ours), and the link goes down; the VM goes on.
+ * Under --jail, the jail's waiting parent starts passt before the
+ * namespaces (net_passt_prestart), so that passt has the host's network
+ * while the VMM has none, and reaps it; the device only closes its end.
  */
 #define _GNU_SOURCE
 #include "virtio/net_int.h"
@@ -52,8 +55,7 @@ struct net_passt {
 	int errfd;           /* passt's stdout and stderr: a pipe's read end */
 };
 
-/* net_passt_reap: pid ended and reaped, by SIGTERM or at last SIGKILL. */
-static void net_passt_reap(pid_t pid)
+void net_passt_reap(pid_t pid)
 {
 	(void)kill(pid, SIGTERM);
 	for (unsigned int i = 0; i < NET_PASST_REAP_STEPS; i++) {
@@ -261,11 +263,7 @@ static int net_passt_spawn(const struct net_link *l, int fd, int errw, pid_t *pi
 	return -err;
 }
 
-/*
- * net_passt_start: the socketpair and the pipe made, passt started on
- * them; p->s's socket and p->errfd set. 0 or -errno.
- */
-static int net_passt_start(struct net_passt *p, const struct net_link *l)
+int net_passt_prestart(const struct net_link *l, int *fd, int *errfd, pid_t *pid)
 {
 	int sv[2], ev[2], err;
 
@@ -284,7 +282,7 @@ static int net_passt_start(struct net_passt *p, const struct net_link *l)
 	    fcntl(ev[1], F_SETFL, O_NONBLOCK) < 0 || fcntl(ev[0], F_SETFL, O_NONBLOCK) < 0)
 		err = -errno;
 	else
-		err = net_passt_spawn(l, sv[1], ev[1], &p->pid);
+		err = net_passt_spawn(l, sv[1], ev[1], pid);
 	close(sv[1]);
 	close(ev[1]);
 	if (err) {
@@ -292,8 +290,8 @@ static int net_passt_start(struct net_passt *p, const struct net_link *l)
 		close(ev[0]);
 		return err;
 	}
-	p->s.fd = sv[0];
-	p->errfd = ev[0];
+	*fd = sv[0];
+	*errfd = ev[0];
 	return 0;
 }
 
@@ -311,10 +309,16 @@ int net_passt_open(struct net *n, struct net_backend **be)
 	p->s.rx_flags = VIRTIO_NET_HDR_F_DATA_VALID;
 	p->pid = -1;
 	p->errfd = -1;
-	err = net_passt_start(p, &n->params.policy.link);
-	if (err) {
-		free(p);
-		return err;
+	if (n->params.passt_started) {
+		/* Started by our caller, its child to reap (net.h). */
+		p->s.fd = n->params.passt_fd;
+		p->errfd = n->params.passt_errfd;
+	} else {
+		err = net_passt_prestart(&n->params.policy.link, &p->s.fd, &p->errfd, &p->pid);
+		if (err) {
+			free(p);
+			return err;
+		}
 	}
 	net_stream_start(&p->s);
 	*be = &p->s.be;

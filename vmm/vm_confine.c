@@ -39,7 +39,7 @@ int vm_confine_build(struct vm *vm)
 	struct confine_needs needs = {
 		.net_tap = vm->cfg.net.mode == NET_MODE_TAP,
 		.net_slirp = vm->cfg.net.mode == NET_MODE_USER,
-		.net_passt = vm->cfg.net.mode == NET_MODE_PASST,
+		.net_passt = vm->cfg.net.mode == NET_MODE_PASST && !vm->cfg.net.passt_started,
 		.fs_shares = vm->nr_shares > 0,
 		.tgid = getpid(),
 	};

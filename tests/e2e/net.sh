@@ -21,7 +21,9 @@
 #  - tap mode, as root, where L1 has /dev/net/tun;
 #  - --net passt (where passt is installed): the same download through a
 #    passt process, which ends with the VM; passt killed under a running
-#    VM takes the guest's link down, with one message, and the VM goes on.
+#    VM takes the guest's link down, with one message, and the VM goes on;
+#    --jail with passt: the VMM in a network namespace of its own, passt
+#    outside, the download still intact.
 #    passt will not start without a host interface with a default route
 #    (passt(1)); L1 has no network card, so the script gives it a tap with
 #    an address and a default route through it, with nothing attached:
@@ -356,6 +358,39 @@ else
 	[ $ok = 0 ] || sed 's/^/  vmm: /' "$work/vmm.out" | tail -n 5
 	timeout 60 "$kvmbox" stop "$sock" >/dev/null 2>&1
 	for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
+	kill -9 $vmm 2>/dev/null
+	wait $vmm 2>/dev/null
+
+	# --jail: the jail's waiting parent starts passt in L1's network;
+	# the jailed VMM has a network namespace of its own, and the guest
+	# still downloads through passt. passt ends with the VM.
+	mkdir "$work/jail"
+	chmod 755 "$work"
+	rm -f "$sock"
+	"$kvmbox" run --jail "$work/jail" --uid 4242 --gid 4242 --memory 256 --control "$sock" \
+		--console "$work/console" --net passt --net-allow "10.0.2.2:$port1" \
+		>"$work/vmm.out" 2>&1 </dev/null &
+	vmm=$!
+	E2E_VMM_PID=$vmm E2E_CONSOLE=$work/console E2E_VMM_LOG=$work/vmm.out
+	for _ in $(seq 1 600); do [ -S "$sock" ] && break; sleep 0.1; done
+	jailed=
+	for p in $(cat /proc/$vmm/task/$vmm/children 2>/dev/null); do
+		grep -qx kvmbox /proc/$p/comm 2>/dev/null && jailed=$p
+	done
+	kx sh -c "$fetch"
+	ok=1
+	[ "$(cut -d' ' -f1 <"$work/out")" = "$want" ] && [ -n "$jailed" ] &&
+		[ "$(readlink /proc/$jailed/ns/net)" != "$(readlink /proc/self/ns/net)" ] &&
+		grep -qE '^Uid:\s+4242\s' /proc/$jailed/status && [ -n "$(passt_children $vmm)" ] &&
+		ok=0
+	result "--jail --net passt: passt outside the jail, the VMM in a network namespace of its own, the download intact" $ok
+	timeout 60 "$kvmbox" stop "$sock" >/dev/null 2>&1
+	for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
+	ok=1
+	! kill -0 $vmm 2>/dev/null && [ -z "$(for d in /proc/[0-9]*; do
+		grep -lxE 'passt(\.avx2)?' "$d/comm" 2>/dev/null; done)" ] && ok=0
+	result "--jail --net passt: stopped, the VMM and passt are gone" $ok
+	[ $ok = 0 ] || sed 's/^/  vmm: /' "$work/vmm.out" | tail -n 5
 	kill -9 $vmm 2>/dev/null
 	wait $vmm 2>/dev/null
 	vmm=''

@@ -62,13 +62,6 @@ int run_jail_opt(struct run_opts *o, int c, const char *arg)
 
 int run_jail_parsed(const struct run_opts *o)
 {
-	/* passt is a program of its own, started once the VMM is jailed: it
-	 * is not in the jail, and a jail made for it would be another one. */
-	if (o->jail.dir && o->net_set && o->cfg.net.mode == NET_MODE_PASST) {
-		fprintf(stderr, "kvmbox: --jail and --net passt: passt cannot run in the jail "
-		                "(use --net user, tap=NAME, tap-fd=N or none)\n");
-		return -EINVAL;
-	}
 	return jail_check(&o->jail) ? -EINVAL : 0;
 }
 
@@ -144,15 +137,17 @@ int run_jail_binds(const struct run_opts *o, struct jail_bind *b, unsigned int *
 /*
  * run_jail_prepare: what must be done before the namespaces: a tap by name
  * opened now (in a new network namespace TUNSETIFF would make another),
- * libslirp loaded now (the jail has no /usr/lib: the later dlopen of the
- * same name finds it loaded), shares served as the jail's user (it cannot
- * chown), and whether the VM needs the host's network. -errno after one
- * message.
+ * passt started now (in the host's network, outside the jail; *passt its
+ * pid, for the waiting parent to reap), libslirp loaded now (the jail has
+ * no /usr/lib: the later dlopen of the same name finds it loaded), shares
+ * served as the jail's user (it cannot chown), and whether the VM needs
+ * the host's network. -errno after one message.
  */
-static int run_jail_prepare(struct run_opts *o)
+static int run_jail_prepare(struct run_opts *o, pid_t *passt)
 {
 	struct net_params *np = &o->cfg.net;
 	bool tcp = false;
+	int err;
 
 	if (np->mode == NET_MODE_TAP && np->tap_name) {
 		struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
@@ -169,6 +164,16 @@ static int run_jail_prepare(struct run_opts *o)
 		np->tap_name = NULL;
 		np->tap_fd = fd;
 	}
+	if (np->mode == NET_MODE_PASST) {
+		err = net_passt_prestart(&np->policy.link, &np->passt_fd, &np->passt_errfd, passt);
+		if (err) {
+			fprintf(stderr, "kvmbox: --net passt: %s\n",
+			        err == -ENOENT ? "passt not found (apt install passt)"
+			                       : strerror(-err));
+			return err;
+		}
+		np->passt_started = true;
+	}
 	if (np->mode == NET_MODE_USER)
 		(void)dlopen("libslirp.so.0", RTLD_NOW | RTLD_LOCAL);
 	for (unsigned int i = 0; i < o->cfg.nr_shares; i++)
@@ -176,8 +181,20 @@ static int run_jail_prepare(struct run_opts *o)
 			o->cfg.shares[i].owner = FUSE_OWNER_XATTR;
 	for (unsigned int i = 0; i < o->nr_publish; i++)
 		tcp |= !o->publish[i].host_path;
-	o->jail.new_net = (np->mode == NET_MODE_NONE || np->mode == NET_MODE_TAP) && !tcp;
+	o->jail.new_net = np->mode != NET_MODE_USER && !tcp;
 	return 0;
+}
+
+/* run_jail_passt_end: the parent's copies of passt's ends closed (its cue
+ * to quit, the VMM's being gone), and passt reaped. */
+static void run_jail_passt_end(struct net_params *np, pid_t passt)
+{
+	if (!np->passt_started)
+		return;
+	close(np->passt_fd);
+	close(np->passt_errfd);
+	np->passt_started = false;
+	net_passt_reap(passt);
 }
 
 int run_jail(struct run_opts *o, int *status)
@@ -185,6 +202,8 @@ int run_jail(struct run_opts *o, int *status)
 	struct jail_bind b[JAIL_MAX_BINDS];
 	char *owned[2 * JAIL_MAX_BINDS + 1] = { 0 }, cwd[PATH_MAX], cgroup[JAIL_CG_PATH] = "";
 	unsigned int n = 0;
+	pid_t passt = -1;
+	bool child = false;
 	int err;
 
 	*status = VM_EXIT_ERROR;
@@ -192,7 +211,7 @@ int run_jail(struct run_opts *o, int *status)
 		fprintf(stderr, "kvmbox: --jail: getcwd: %s\n", strerror(errno));
 		return -1;
 	}
-	err = run_jail_prepare(o);
+	err = run_jail_prepare(o, &passt);
 	if (!err && (err = run_jail_binds(o, b, &n, owned)))
 		fprintf(stderr, "kvmbox: --jail: %s\n",
 		        err == -E2BIG ? "too many paths to show in the jail" : strerror(-err));
@@ -204,11 +223,16 @@ int run_jail(struct run_opts *o, int *status)
 		err = jail_cgroup_make(&o->jail.lim, cgroup);
 	if (!err) {
 		err = jail_fork(&o->jail, cgroup, status);
+		child = err == 0;
 		if (err < 0 && cgroup[0])
 			jail_cgroup_remove(cgroup);
-		else if (err == 0 && jail_enter(&o->jail, b, n, cgroup, cwd))
+		else if (child && jail_enter(&o->jail, b, n, cgroup, cwd))
 			err = -1;
 	}
+	/* passt is the parent's child: ended once the VMM has, or when
+	 * there is no VMM (a failure before the fork). */
+	if (!child)
+		run_jail_passt_end(&o->cfg.net, passt);
 	jail_plan_free(b, n);
 	for (unsigned int i = 0; owned[i]; i++)
 		free(owned[i]);
