@@ -382,6 +382,8 @@ int vm_create(struct vm *vm)
 		fprintf(stderr, "kvmbox: KVM_GET_SUPPORTED_CPUID: %s\n", strerror(-err));
 		return err;
 	}
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		cpuid_add_tsc_deadline(vm->supported_cpuid);
 	err = kvm_create_vm(vm);
 	if (err)
 		return err;

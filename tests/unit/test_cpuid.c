@@ -314,5 +314,26 @@ TEST(errors)
 	free(o);
 }
 
-CHECK_MAIN(CASE(vendor), CASE(intel_topology), CASE(intel_pmu_and_passthrough), CASE(amd_topology),
-           CASE(many_cpus), CASE(other_vendor), CASE(errors))
+/* The TSC-deadline bit is added to leaf 1 only, and kept per vCPU. */
+TEST(tsc_deadline)
+{
+	struct kvm_cpuid2 *sup = table_new(), *out = table_new();
+	const struct kvm_cpuid_entry2 *e;
+
+	add_vendor(sup, 0xd, "GenuineIntel");
+	add(sup, 1, 0, 0, 0x906ea, 0x800, 0x7ffafbff & ~(1u << 24), 0xbfebfbff);
+	add(sup, 0x80000001, 0, 0, 0, 0, 0x121, 0x2c100800);
+	cpuid_add_tsc_deadline(sup);
+	CHECK_EQ(cpuid_for_vcpu(sup, out, CAP, 1, 2), 0);
+	e = find(out, 1, 0);
+	CHECK(e && (e->ecx & (1u << 24)) && (e->ecx & 0x7ffafbff) == (0x7ffafbff & ~(1u << 15)));
+	e = find(out, 0x80000001, 0);
+	CHECK(e && e->ecx == 0x121);
+	e = find(out, 0, 0);
+	CHECK(e && e->ecx == find(sup, 0, 0)->ecx);
+	free(sup);
+	free(out);
+}
+
+CHECK_MAIN(CASE(tsc_deadline), CASE(vendor), CASE(intel_topology), CASE(intel_pmu_and_passthrough),
+           CASE(amd_topology), CASE(many_cpus), CASE(other_vendor), CASE(errors))

@@ -286,6 +286,19 @@ __attribute__((warn_unused_result)) int cpuid_for_vcpu(const struct kvm_cpuid2 *
                                                        struct kvm_cpuid2 *out, unsigned int out_cap,
                                                        unsigned int index, unsigned int nr_cpus);
 
+/*
+ * cpuid_add_tsc_deadline: set leaf 1 ECX[24], the local APIC timer's
+ * TSC-deadline mode (SDM Vol. 3A, "TSC-Deadline Mode"), in supported.
+ * KVM's in-kernel local APIC, which every VM of ours has, emulates it,
+ * but KVM_GET_SUPPORTED_CPUID leaves it out before Linux 6.14: userspace
+ * sets it when KVM_CAP_TSC_DEADLINE_TIMER says so (api.rst, "Known KVM API
+ * problems", "Local APIC features"). Without it a Linux guest calibrates
+ * its local APIC timer against the TSC for 100 ms at boot
+ * (calibrate_APIC_clock, HZ/10 ticks), and arms the timer by MMIO. No
+ * leaf 1 (a table KVM would never give): nothing is done.
+ */
+void cpuid_add_tsc_deadline(struct kvm_cpuid2 *supported);
+
 /* cpuid_out_entries: how many entries cpuid_for_vcpu will write. */
 unsigned long cpuid_out_entries(const struct kvm_cpuid2 *supported);
 

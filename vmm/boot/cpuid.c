@@ -34,6 +34,7 @@
 #define CPUID_1_EBX_NR_LOGICAL_SHIFT 16
 #define CPUID_1_EBX_KEEP             0x0000ffffu /* brand index, CLFLUSH line size */
 #define CPUID_1_ECX_PDCM             (1u << 15)  /* IA32_PERF_CAPABILITIES: a PMU MSR */
+#define CPUID_1_ECX_TSC_DEADLINE     (1u << 24)
 #define CPUID_1_ECX_HYPERVISOR       (1u << 31)
 #define CPUID_1_EDX_HTT              (1u << 28)
 
@@ -309,4 +310,11 @@ int cpuid_for_vcpu(const struct kvm_cpuid2 *supported, struct kvm_cpuid2 *out, u
 	out->nent = n;
 	out->padding = 0;
 	return 0;
+}
+
+void cpuid_add_tsc_deadline(struct kvm_cpuid2 *supported)
+{
+	for (__u32 i = 0; i < supported->nent; i++)
+		if (supported->entries[i].function == CPUID_LEAF_FEATURES)
+			supported->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
 }
