@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -410,6 +411,13 @@ static int blk_open(struct blk *b, const struct blk_params *bp)
 	return b->capacity ? 0 : -EINVAL;
 }
 
+static void blk_free_iovs(struct blk *b)
+{
+	if (b->iovs)
+		munmap(b->iovs, BLK_QUEUE_SIZE * sizeof(*b->iovs));
+	b->iovs = NULL;
+}
+
 int blk_init(struct blk *b, const struct blk_params *bp, struct loop *loop, const struct gmem *mem,
              const struct virtio_mmio_params *mp)
 {
@@ -426,10 +434,20 @@ int blk_init(struct blk *b, const struct blk_params *bp, struct loop *loop, cons
 	base = bp->id ? bp->id : base ? base + 1 : bp->path;
 	/* §5.2.6: the ID is up to 20 bytes, NUL-terminated only if shorter. */
 	memcpy(b->id, base, strnlen(base, sizeof(b->id)));
+	/* mmap, not calloc: malloc may hand out used heap, which calloc
+	 * would then zero, touching it all. */
+	b->iovs = mmap(NULL, BLK_QUEUE_SIZE * sizeof(*b->iovs), PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->iovs == MAP_FAILED) {
+		b->iovs = NULL;
+		err = -ENOMEM;
+		goto fail;
+	}
 	for (unsigned int i = 0; i < BLK_QUEUE_SIZE; i++)
 		b->reqs[i] = (struct blk_req){
 			.blk = b,
 			.op = { .cb = blk_complete, .opaque = &b->reqs[i] },
+			.iov = b->iovs[i],
 		};
 	err =
 	    virtio_mmio_init(&b->transport, bp->read_only ? &blk_ops_ro : &blk_ops_rw, b, mem, mp);
@@ -442,6 +460,7 @@ int blk_init(struct blk *b, const struct blk_params *bp, struct loop *loop, cons
 	}
 	return 0;
 fail:
+	blk_free_iovs(b);
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;
@@ -451,6 +470,7 @@ fail:
 void blk_destroy(struct blk *b)
 {
 	virtio_mmio_destroy(&b->transport);
+	blk_free_iovs(b);
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;
