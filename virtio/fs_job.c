@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "fs_int.h"
+#include "vmm/thread.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -257,7 +258,7 @@ static int vfs_start_worker(struct vfs *fs)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	while (fs->nr_workers < VFS_WORKERS) {
-		err = -pthread_create(&fs->workers[fs->nr_workers], NULL, vfs_worker, fs);
+		err = thread_start(&fs->workers[fs->nr_workers], vfs_worker, fs);
 		if (err)
 			break;
 		fs->nr_workers++;

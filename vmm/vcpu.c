@@ -8,6 +8,7 @@
  * enters the kernel, KVM_RUN still returns at once with EINTR.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
+#include "vmm/thread.h"
 #include "vmm/vm.h"
 #include "vmm/vm_int.h"
 
@@ -334,10 +335,10 @@ static void *vcpu_thread(void *arg)
 int vcpu_start(struct vcpu *vcpu)
 {
 	char name[16];
-	int err = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	int err = thread_start(&vcpu->thread, vcpu_thread, vcpu);
 
 	if (err)
-		return -err;
+		return err;
 	vcpu->started = true;
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
 	pthread_setname_np(vcpu->thread, name); /* a name is a nicety */

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "vmm/cli/cli.h"
+#include "vmm/thread.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,9 +74,9 @@ int run_cmd_start(struct run_cmd *rc, struct vm *vm, char *const *argv)
 	/* The guest may never answer (no agent as init, or a kernel that does
 	 * not see the vsock device): the start has a deadline. */
 	rc->client.wait_ms = RUN_CMD_START_WAIT_MS;
-	err = pthread_create(&rc->thread, NULL, run_cmd_thread, rc);
+	err = thread_start(&rc->thread, run_cmd_thread, rc);
 	if (err)
-		return -err;
+		return err;
 	rc->started = true;
 	return 0;
 }
