@@ -252,7 +252,8 @@ __attribute__((warn_unused_result)) int mptable_write(struct gmem *m, unsigned i
  * The topology we present: one package, nr_cpus cores, one thread per core,
  * APIC ID = x2APIC ID = vCPU index. Every leaf that describes topology is
  * rewritten to say so; the architectural PMU leaf is zeroed (we offer no
- * PMU); the hypervisor bit is set; KVM's paravirtual leaves
+ * PMU); the hypervisor bit is set (and the TSC-deadline bit, by the caller:
+ * cpuid_add_tsc_deadline); KVM's paravirtual leaves
  * (0x40000000..0x400000ff) and all other leaves pass through as KVM gave
  * them.
  *
