@@ -181,6 +181,8 @@ uint32_t net_max_frame(const struct net *n);
  */
 __attribute__((warn_unused_result)) int net_passt_prestart(const struct net_link *l, int *fd,
                                                            int *errfd, pid_t *pid);
+/* net_passt_strerror: what to tell a user whom passt's start failed with err. */
+const char *net_passt_strerror(int err);
 /* net_passt_reap: pid (a passt) ended, by SIGTERM or at last SIGKILL, and reaped. */
 void net_passt_reap(pid_t pid);
 

@@ -263,6 +263,11 @@ static int net_passt_spawn(const struct net_link *l, int fd, int errw, pid_t *pi
 	return -err;
 }
 
+const char *net_passt_strerror(int err)
+{
+	return err == -ENOENT ? "passt not found (apt install passt)" : strerror(-err);
+}
+
 int net_passt_prestart(const struct net_link *l, int *fd, int *errfd, pid_t *pid)
 {
 	int sv[2], ev[2], err;

@@ -394,14 +394,11 @@ int vm_devices_add(struct vm *vm)
 				    err == -EPERM || err == -EACCES
 				        ? " (a tap needs CAP_NET_ADMIN, or one made for this user)"
 				        : "");
-			else if (vm->cfg.net.mode == NET_MODE_PASST && err == -ENOENT)
-				fprintf(
-				    stderr,
-				    "kvmbox: --net passt: passt not found (apt install passt)\n");
+			else if (vm->cfg.net.mode == NET_MODE_PASST)
+				fprintf(stderr, "kvmbox: --net passt: %s\n",
+				        net_passt_strerror(err));
 			else
-				fprintf(stderr, "kvmbox: --net %s: %s\n",
-				        vm->cfg.net.mode == NET_MODE_PASST ? "passt" : "user",
-				        strerror(-err));
+				fprintf(stderr, "kvmbox: --net user: %s\n", strerror(-err));
 			return err;
 		}
 	}

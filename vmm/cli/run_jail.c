@@ -167,9 +167,7 @@ static int run_jail_prepare(struct run_opts *o, pid_t *passt)
 	if (np->mode == NET_MODE_PASST) {
 		err = net_passt_prestart(&np->policy.link, &np->passt_fd, &np->passt_errfd, passt);
 		if (err) {
-			fprintf(stderr, "kvmbox: --net passt: %s\n",
-			        err == -ENOENT ? "passt not found (apt install passt)"
-			                       : strerror(-err));
+			fprintf(stderr, "kvmbox: --net passt: %s\n", net_passt_strerror(err));
 			return err;
 		}
 		np->passt_started = true;
