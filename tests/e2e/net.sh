@@ -314,6 +314,10 @@ passt_children() {
 			grep -qxE 'passt(\.avx2)?' "$d/comm" 2>/dev/null && echo "${d#/proc/}"
 	done
 }
+# passt_none: no passt process runs at all.
+passt_none() {
+	[ -z "$(for d in /proc/[0-9]*; do grep -lxE 'passt(\.avx2)?' "$d/comm" 2>/dev/null; done)" ]
+}
 
 # 6. passt.
 if ! command -v passt >/dev/null; then
@@ -328,8 +332,7 @@ else
 		[ "$(sed -n 2p "$work/out" | cut -d' ' -f1)" = "$want" ] && ok=0
 	result "--net passt (MTU 1500): the guest downloads 2 MiB from L1 through passt, hash intact" $ok
 	ok=1
-	[ -z "$(for d in /proc/[0-9]*; do grep -lxE 'passt(\.avx2)?' "$d/comm" 2>/dev/null; done)" ] &&
-		ok=0
+	passt_none && ok=0
 	result "--net passt: passt ended with the VM" $ok
 
 	rm -f "$sock"
@@ -387,8 +390,7 @@ else
 	timeout 60 "$kvmbox" stop "$sock" >/dev/null 2>&1
 	for _ in $(seq 1 300); do kill -0 $vmm 2>/dev/null || break; sleep 0.2; done
 	ok=1
-	! kill -0 $vmm 2>/dev/null && [ -z "$(for d in /proc/[0-9]*; do
-		grep -lxE 'passt(\.avx2)?' "$d/comm" 2>/dev/null; done)" ] && ok=0
+	! kill -0 $vmm 2>/dev/null && passt_none && ok=0
 	result "--jail --net passt: stopped, the VMM and passt are gone" $ok
 	[ $ok = 0 ] || sed 's/^/  vmm: /' "$work/vmm.out" | tail -n 5
 	kill -9 $vmm 2>/dev/null
