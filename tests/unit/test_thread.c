@@ -4,9 +4,6 @@
 #include "check.h"
 #include "vmm/thread.h"
 
-#include <stdint.h>
-#include <stdio.h>
-
 /* stack_of: the thread's own stack size, as its attributes say. */
 static void *stack_of(void *arg)
 {
