@@ -28,6 +28,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/*
+ * How many connections the guest kernel queues before the agent accepts
+ * them. A vsock listener whose queue is full answers a new REQUEST with an
+ * RST (virtio_transport_recv_listen, sk_acceptq_is_full), so a burst of
+ * host clients to a published port, or of control clients, larger than
+ * the queue lost connections whenever the agent was slow to accept (a
+ * starved vCPU): 100 curls at once saw two empty replies with 16. The
+ * queue holds as many as the agent would relay (AGENT_MAX_RELAYS); the
+ * kernel caps it at net.core.somaxconn (4096), and costs nothing while
+ * the queue is empty.
+ */
+#define AGENT_LISTEN_BACKLOG 512
+
 /* listen_on: bind and listen a stream socket of addr; the fd or -errno. */
 static int listen_on(int family, const struct sockaddr *addr, socklen_t len)
 {
@@ -35,7 +48,7 @@ static int listen_on(int family, const struct sockaddr *addr, socklen_t len)
 
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, addr, len) < 0 || listen(fd, 16) < 0) {
+	if (bind(fd, addr, len) < 0 || listen(fd, AGENT_LISTEN_BACKLOG) < 0) {
 		int err = -errno;
 
 		close(fd);

@@ -221,6 +221,10 @@ static void vsock_tx_packet(struct vsock *v)
 			vsock_reject(v, &h);
 		break;
 	case VIRTIO_VSOCK_OP_RST:
+		/* §5.10.6.4: an RST for our REQUEST: nobody listens, or the
+		 * listener's queue is full (counted: the client only sees EOF). */
+		if (c->state == VSOCK_S_REQUEST)
+			v->stats.guest_refused++;
 		vsock_conn_close(c, false);
 		break;
 	case VIRTIO_VSOCK_OP_SHUTDOWN:

@@ -106,6 +106,7 @@ struct vsock_stats {
 	uint64_t accept_errors; /* accept4 out of descriptors or memory */
 	uint64_t timeouts;      /* connections reset at their connect deadline */
 	uint64_t abandoned;     /* clients that left while the guest was asked */
+	uint64_t guest_refused; /* REQUESTs of ours the guest answered with an RST */
 	uint64_t deferred;      /* passes that stopped at VSOCK_BUDGET */
 };
 

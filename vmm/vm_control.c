@@ -46,13 +46,14 @@ static int vm_control_vsock_stats(struct vsock *v, json_t *msg)
 	json_t *o;
 
 	virtio_mmio_lock(&v->transport);
-	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "connections",
-	              (json_int_t)v->nr_conns, "tx_packets", (json_int_t)v->stats.tx_packets,
-	              "rx_packets", (json_int_t)v->stats.rx_packets, "tx_bytes",
-	              (json_int_t)v->stats.tx_bytes, "rx_bytes", (json_int_t)v->stats.rx_bytes,
-	              "dropped", (json_int_t)v->stats.dropped, "rsts_sent",
-	              (json_int_t)v->stats.rsts_sent, "rsts_lost", (json_int_t)v->stats.rsts_lost,
-	              "live", vsock_live(v));
+	o = json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "connections",
+	    (json_int_t)v->nr_conns, "tx_packets", (json_int_t)v->stats.tx_packets, "rx_packets",
+	    (json_int_t)v->stats.rx_packets, "tx_bytes", (json_int_t)v->stats.tx_bytes, "rx_bytes",
+	    (json_int_t)v->stats.rx_bytes, "dropped", (json_int_t)v->stats.dropped, "rsts_sent",
+	    (json_int_t)v->stats.rsts_sent, "rsts_lost", (json_int_t)v->stats.rsts_lost, "refused",
+	    (json_int_t)v->stats.conns_refused, "guest_refused", (json_int_t)v->stats.guest_refused,
+	    "timeouts", (json_int_t)v->stats.timeouts, "live", vsock_live(v));
 	virtio_mmio_unlock(&v->transport);
 	if (!o)
 		return -ENOMEM;

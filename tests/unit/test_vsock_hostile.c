@@ -55,7 +55,9 @@ TEST(shutdown_and_rst)
 	pump(&r);
 	CHECK(get_rx(&r, &p));
 	CHECK_EQ(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	CHECK_EQ(r.v->stats.guest_refused, 0);
 	send_pkt(&r, VIRTIO_VSOCK_OP_RST, 5004, p.h.src_port, 0, 0, 0, NULL, 0);
+	CHECK_EQ(r.v->stats.guest_refused, 1); /* counted, unlike the RST of a close */
 	CHECK_EQ(host_read(&r, fd, buf, sizeof(buf)), -1);
 	close(fd);
 	pump(&r);
