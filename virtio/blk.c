@@ -10,6 +10,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/virtio_blk.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -424,7 +425,7 @@ int blk_init(struct blk *b, const struct blk_params *bp, struct loop *loop, cons
 	const char *base = bp->id ? bp->id : strrchr(bp->path, '/');
 	int err;
 
-	memset(b, 0, sizeof(*b));
+	memset(b, 0, offsetof(struct blk, chain)); /* not the scratch (blk.h) */
 	b->loop = loop;
 	b->read_only = bp->read_only;
 	b->resume_op = (struct loop_op){ .cb = blk_resume, .opaque = b };

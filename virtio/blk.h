@@ -86,7 +86,6 @@ struct blk {
 	struct loop_op resume_op; /* loop_defer: the rest after BLK_BUDGET */
 	bool resume_armed;        /* resume_op is in the ring */
 	bool resume_wanted;       /* loop_defer found the ring full: the idle hook retries */
-	struct virtq_chain chain; /* scratch for virtq_pop (main thread) */
 	struct blk_stats stats;
 	struct blk_req reqs[BLK_QUEUE_SIZE];
 	/* The requests' segments, apart from them: 1 MiB (4 KiB a request)
@@ -95,6 +94,9 @@ struct blk {
 	 * the requests, starting them all touched every page: 1 MiB of RSS
 	 * per disk for nothing. */
 	struct iovec (*iovs)[BLK_SEG_MAX];
+	/* Scratch, last: written before each use, so blk_init zeroes what
+	 * comes before it only and leaves its pages untouched (24 KiB). */
+	struct virtq_chain chain; /* for virtq_pop (main thread) */
 };
 
 struct blk_params {

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_fs.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -255,7 +256,7 @@ int vfs_init(struct vfs *fs, const struct vfs_params *p, struct loop *loop, cons
 	size_t tag_len = p->tag ? strnlen(p->tag, VFS_TAG_MAX + 1) : 0;
 	int err;
 
-	memset(fs, 0, sizeof(*fs));
+	memset(fs, 0, offsetof(struct vfs, chain)); /* not the scratch (fs.h) */
 	fs->loop = loop;
 	fs->done_fd = -1;
 	fs->pending_tail = &fs->pending;

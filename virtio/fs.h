@@ -182,7 +182,6 @@ struct vfs {
 	struct fuse_srv *srv;
 	uint8_t tag[VFS_TAG_MAX];
 	struct vfs_stats stats;
-	struct virtq_chain chain; /* scratch for virtq_pop (main thread) */
 
 	/* The server is used by one thread at a time: the worker's requests,
 	 * the inline mode's, a device reset. */
@@ -211,6 +210,9 @@ struct vfs {
 	int (*thread_enter)(void *opaque);
 	void *thread_enter_opaque;
 	bool locks_ready, transport_ready;
+	/* Scratch, last: written before each use, so vfs_init zeroes what
+	 * comes before it only and leaves its pages untouched (24 KiB). */
+	struct virtq_chain chain; /* for virtq_pop (main thread) */
 };
 
 /*

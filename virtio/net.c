@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <linux/virtio_net.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -322,7 +323,7 @@ int net_init_with(struct net *n, const struct net_params *np, struct loop *loop,
 {
 	int err;
 
-	memset(n, 0, sizeof(*n));
+	memset(n, 0, offsetof(struct net, chain)); /* not the scratch (net.h) */
 	n->loop = loop;
 	n->params = *np;
 	n->params.tap_name = NULL; /* not ours to keep */

@@ -143,14 +143,16 @@ struct net {
 	/* The receive queue: a ring of frames (main thread only). */
 	struct net_rx_frame **rxq;
 	unsigned int rxq_head, rxq_len;
-	size_t rxq_bytes;            /* the frames' lengths, summed */
-	struct virtq_chain chain;    /* scratch: TX */
-	struct virtq_chain rx_first; /* scratch: a packet's first receive buffer */
+	size_t rxq_bytes; /* the frames' lengths, summed */
+	struct net_stats stats;
+	/* Scratch, last: written before each use, so net_init zeroes what
+	 * comes before it only and leaves its pages untouched (138 KiB). */
+	struct virtq_chain chain;    /* TX */
+	struct virtq_chain rx_first; /* a packet's first receive buffer */
 	struct virtq_chain rx_more;  /* and each further one */
 	uint16_t rx_heads[NET_QUEUE_SIZE];
 	uint32_t rx_lens[NET_QUEUE_SIZE];
 	uint8_t txbuf[NET_HDR_LEN + NET_MAX_FRAME];
-	struct net_stats stats;
 };
 
 /*

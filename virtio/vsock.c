@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_vsock.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -420,7 +421,7 @@ int vsock_init(struct vsock *v, const struct vsock_params *p, struct loop *loop,
 {
 	int err;
 
-	memset(v, 0, sizeof(*v));
+	memset(v, 0, offsetof(struct vsock, chain)); /* not the scratch (vsock.h) */
 	v->listen_fd = -1;
 	v->dir_fd = -1;
 	if (p->guest_cid < 3 || p->guest_cid >= UINT32_MAX || !p->uds_path)

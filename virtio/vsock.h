@@ -141,8 +141,10 @@ struct vsock {
 	unsigned int rst_head, nr_rsts;
 	struct vsock_rst rsts[VSOCK_MAX_RSTS];
 	struct vsock_stats stats;
-	struct virtq_chain chain;         /* scratch for virtq_pop */
-	struct iovec iov[VIRTQ_MAX_SEGS]; /* scratch: payload segments */
+	/* Scratch, last: written before each use, so vsock_init zeroes what
+	 * comes before it only and leaves its pages untouched (40 KiB). */
+	struct virtq_chain chain;         /* for virtq_pop */
+	struct iovec iov[VIRTQ_MAX_SEGS]; /* payload segments */
 };
 
 struct vsock_params {

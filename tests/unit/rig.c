@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static uint8_t *test_alloc_ram(size_t size)
@@ -104,5 +105,37 @@ int test_fds_under(const char *prefix)
 		n += !strncmp(target, prefix, strlen(prefix));
 	}
 	closedir(d);
+	return n;
+}
+
+void *test_pages_new(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		abort();
+	return p;
+}
+
+void test_pages_free(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
+}
+
+unsigned int test_resident_pages(const void *p, size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)p + pg - 1) & ~(uintptr_t)(pg - 1);
+	uintptr_t b = ((uintptr_t)p + len) & ~(uintptr_t)(pg - 1);
+	unsigned char vec[1024];
+	unsigned int n = 0;
+
+	if (b <= a)
+		return 0;
+	if ((b - a) / pg > sizeof(vec) || mincore((void *)a, b - a, vec))
+		abort();
+	for (size_t i = 0; i < (b - a) / pg; i++)
+		n += vec[i] & 1;
 	return n;
 }

@@ -65,4 +65,15 @@ void test_rig_pump(struct test_rig *t, int rounds);
  */
 int test_fds_under(const char *prefix);
 
+/*
+ * test_pages_new: len bytes of fresh zero pages, none of them touched, as
+ * calloc gives a large block (a VMM's device structs); test_pages_free
+ * unmaps them. test_resident_pages: how many of the whole pages within
+ * [p, p + len) are in memory (mincore): a page that init never touched
+ * is not.
+ */
+void *test_pages_new(size_t len);
+void test_pages_free(void *p, size_t len);
+unsigned int test_resident_pages(const void *p, size_t len);
+
 #endif

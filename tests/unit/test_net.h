@@ -133,9 +133,7 @@ static inline void rig_init_ops(struct rig *r, const struct net_backend_ops *ops
 	test_rig_init(&r->t, RAM_SIZE, LOOP_ENTRIES);
 	mp = test_rig_params(&r->t, BASE);
 	pol(&np.policy);
-	r->net = calloc(1, sizeof(*r->net));
-	if (!r->net)
-		abort();
+	r->net = test_pages_new(sizeof(*r->net)); /* as the VMM's calloc gives it */
 	r->fb.be.ops = ops;
 	if (net_init_with(r->net, &np, &r->t.loop, &r->t.m, &mp, &r->fb.be) ||
 	    virtio_mmio_register(&r->net->transport, &r->t.bus))
@@ -152,7 +150,7 @@ static inline void rig_fini(struct rig *r)
 {
 	net_destroy(r->net);
 	test_rig_fini(&r->t);
-	free(r->net);
+	test_pages_free(r->net, sizeof(*r->net));
 }
 
 static inline uint32_t rd(struct rig *r, uint64_t off)

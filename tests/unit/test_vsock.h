@@ -64,9 +64,7 @@ static inline void rig_init(struct rig *r)
 	memset(r, 0, sizeof(*r));
 	test_rig_init(&r->t, RAM_SIZE, 64);
 	mp = test_rig_params(&r->t, BASE);
-	r->v = calloc(1, sizeof(*r->v));
-	if (!r->v)
-		abort();
+	r->v = test_pages_new(sizeof(*r->v)); /* untouched, as calloc gives it */
 	strcpy(r->dir, "/tmp/test_vsock.XXXXXX");
 	if (!mkdtemp(r->dir))
 		abort();
@@ -102,7 +100,7 @@ static inline void rig_fini(struct rig *r)
 		unlink(svc);
 	}
 	rmdir(r->dir);
-	free(r->v);
+	test_pages_free(r->v, sizeof(*r->v));
 }
 
 /* post_rx: n rx buffers of len bytes (<= RXBUF), then notify the rx queue. */
