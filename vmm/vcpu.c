@@ -371,3 +371,28 @@ void vcpu_destroy(struct vcpu *vcpu)
 	vcpu->run = NULL;
 	vcpu->fd = vcpu->stats_fd = -1;
 }
+
+int vcpu_slots_new(struct vm *vm, unsigned int n)
+{
+	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	vm->nr_vcpu_slots = n;
+	for (unsigned int i = 0; i < n; i++) {
+		vm->vcpus[i].vm = vm;
+		vm->vcpus[i].fd = -1;
+		vm->vcpus[i].stats_fd = -1;
+	}
+	return 0;
+}
+
+void vcpu_slots_free(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpu_slots; i++) {
+		vcpu_join(&vm->vcpus[i]);
+		vcpu_destroy(&vm->vcpus[i]);
+	}
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpu_slots = 0;
+}

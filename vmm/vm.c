@@ -67,11 +67,6 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 	vm->mem.memfd = -1;
 	for (unsigned int i = 0; i < VM_MAX_DISKS; i++)
 		vm->disk_lock_fds[i] = -1;
-	for (unsigned int i = 0; i < VM_MAX_CPUS; i++) {
-		vm->vcpus[i].fd = -1;
-		vm->vcpus[i].stats_fd = -1;
-		vm->vcpus[i].vm = vm;
-	}
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	timeline_init(&vm->tl);
@@ -81,7 +76,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		return -errno;
-	return 0;
+	return vcpu_slots_new(vm, vm->cfg.nr_cpus ? vm->cfg.nr_cpus : 1);
 }
 
 /*
@@ -399,6 +394,8 @@ int vm_create(struct vm *vm)
 		                           : strerror(-err));
 		return err;
 	}
+	if (vm->cfg.nr_cpus > vm->nr_vcpu_slots)
+		return -EINVAL; /* vm_init made room for cfg.nr_cpus */
 	vm->nr_vcpus = vm->cfg.nr_cpus;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		err = vcpu_create(vm, i);
@@ -563,10 +560,7 @@ int vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
-	for (unsigned int i = 0; i < VM_MAX_CPUS; i++) {
-		vcpu_join(&vm->vcpus[i]);
-		vcpu_destroy(&vm->vcpus[i]);
-	}
+	vcpu_slots_free(vm);
 	/* The ring first: no completion may run once the devices are gone. */
 	loop_destroy(&vm->loop);
 	control_destroy(&vm->control);

@@ -157,8 +157,11 @@ struct vm {
 	struct vm_virtio_slot slots[VM_MAX_VIRTIO];
 	unsigned int nr_slots;
 	struct kvm_cpuid2 *supported_cpuid;
-	struct vcpu vcpus[VM_MAX_CPUS];
-	unsigned int nr_vcpus;
+	/* cfg.nr_cpus of them (at least one), made by vm_init: an array of
+	 * VM_MAX_CPUS inside struct vm was 12 KiB of RSS for one vCPU. */
+	struct vcpu *vcpus;
+	unsigned int nr_vcpu_slots; /* the array's length */
+	unsigned int nr_vcpus;      /* created by vm_create */
 	struct timeline tl;
 	struct loop loop; /* the main thread's io_uring */
 	struct loop_op op_signal, op_stop, op_stdin;

@@ -57,6 +57,10 @@ __attribute__((warn_unused_result)) int vm_read_at(int fd, void *dst, uint64_t l
 __attribute__((warn_unused_result)) int vm_disk_lock(int fd, bool read_only, char *who, size_t cap);
 
 /* vcpu.c */
+/* vcpu_slots_new: vm->vcpus, n of them, none created; 0 or -ENOMEM.
+ * vcpu_slots_free: each joined and destroyed, the array freed. */
+__attribute__((warn_unused_result)) int vcpu_slots_new(struct vm *vm, unsigned int n);
+void vcpu_slots_free(struct vm *vm);
 __attribute__((warn_unused_result)) int vcpu_create(struct vm *vm, unsigned int index);
 __attribute__((warn_unused_result)) int vcpu_start(struct vcpu *vcpu);
 void vcpu_kick(struct vcpu *vcpu);

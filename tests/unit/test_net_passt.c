@@ -31,12 +31,10 @@ static int passt_rig(struct rig *r)
 	mp = test_rig_params(&r->t, BASE);
 	pol(&np.policy);
 	np.policy.link.dns4_udp_only = true;
-	r->net = calloc(1, sizeof(*r->net));
-	if (!r->net)
-		abort();
+	r->net = test_pages_new(sizeof(*r->net)); /* rig_fini unmaps it */
 	err = net_init(r->net, &np, &r->t.loop, &r->t.m, &mp);
 	if (err) {
-		free(r->net);
+		test_pages_free(r->net, sizeof(*r->net));
 		test_rig_fini(&r->t);
 		return err;
 	}

@@ -97,8 +97,7 @@ TEST(arp_and_tcp_through_slirp)
 	pol(&np.policy);
 	snprintf(rule, sizeof(rule), "%s:%u", NF_GW_IP, port);
 	CHECK_EQ(net_policy_add_rule(&np.policy, rule, true), 0);
-	r.net = calloc(1, sizeof(*r.net));
-	CHECK(r.net != NULL);
+	r.net = test_pages_new(sizeof(*r.net)); /* rig_fini unmaps it */
 	CHECK_EQ(net_init(r.net, &np, &r.t.loop, &r.t.m, &mp), 0);
 	CHECK_EQ(virtio_mmio_register(&r.net->transport, &r.t.bus), 0);
 	CHECK_EQ(rig_up(&r, F_ALL), 0);

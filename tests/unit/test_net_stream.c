@@ -77,8 +77,8 @@ static void s_init(struct srig *x)
 	pol(&np.policy);
 	if (net_policy_set_base(&np.policy, "all"))
 		abort();
-	x->r.net = calloc(1, sizeof(*x->r.net));
-	if (!x->r.net || net_init_with(x->r.net, &np, &x->r.t.loop, &x->r.t.m, &mp, &x->s->be) ||
+	x->r.net = test_pages_new(sizeof(*x->r.net)); /* rig_fini unmaps it */
+	if (net_init_with(x->r.net, &np, &x->r.t.loop, &x->r.t.m, &mp, &x->s->be) ||
 	    virtio_mmio_register(&x->r.net->transport, &x->r.t.bus) || rig_up(&x->r, F_ALL))
 		abort();
 	net_stream_start(x->s);

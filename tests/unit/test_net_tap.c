@@ -69,8 +69,8 @@ static int tap_rig(struct rig *r, const char *name, int fd)
 	np.policy.link.dns4 = 0;
 	np.tap_name = fd < 0 ? name : NULL;
 	np.tap_fd = fd;
-	r->net = calloc(1, sizeof(*r->net));
-	if (!r->net || net_init(r->net, &np, &r->t.loop, &r->t.m, &mp) ||
+	r->net = test_pages_new(sizeof(*r->net)); /* rig_fini unmaps it */
+	if (net_init(r->net, &np, &r->t.loop, &r->t.m, &mp) ||
 	    virtio_mmio_register(&r->net->transport, &r->t.bus) || host_side(name) ||
 	    rig_up(r, F_ALL))
 		return -1;

@@ -31,6 +31,7 @@ static struct vm *vm_with_vsock(void)
 static void vm_free(struct vm *vm)
 {
 	close(vm->stop_fd);
+	free(vm->vcpus);
 	free(vm);
 }
 

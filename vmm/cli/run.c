@@ -472,7 +472,7 @@ int cli_run(int argc, char **argv)
 	struct vm *vm;
 	char *cmdline = NULL;
 	sigset_t block;
-	int status = VM_EXIT_ERROR, json_fd = -1;
+	int status = VM_EXIT_ERROR, json_fd = -1, err;
 
 	static struct run_cmd rc;
 
@@ -483,7 +483,7 @@ int cli_run(int argc, char **argv)
 	if (o.console_path && run_console_open(&o))
 		return VM_EXIT_ERROR;
 	if (o.image) {
-		int err = run_image_prepare(&o);
+		err = run_image_prepare(&o);
 
 		if (err) {
 			run_opts_free(&o);
@@ -535,8 +535,9 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "kvmbox: out of memory\n");
 		return VM_EXIT_ERROR;
 	}
-	if (vm_init(vm, &o.cfg)) {
-		fprintf(stderr, "kvmbox: cannot create the stop eventfd: %s\n", strerror(errno));
+	err = vm_init(vm, &o.cfg);
+	if (err) {
+		fprintf(stderr, "kvmbox: cannot set the VM up: %s\n", strerror(-err));
 		goto out;
 	}
 	cmdline = run_cmdline(&o, vm->cfg.cmdline);
@@ -567,7 +568,7 @@ int cli_run(int argc, char **argv)
 	if (o.timings)
 		timeline_print(&vm->tl, stderr);
 	if (json_fd >= 0) {
-		int err = timeline_write_json(&vm->tl, json_fd);
+		err = timeline_write_json(&vm->tl, json_fd);
 
 		if (!err && close(json_fd) < 0)
 			err = -errno;
