@@ -31,7 +31,7 @@ static struct vm *vm_with_vsock(void)
 static void vm_free(struct vm *vm)
 {
 	close(vm->stop_fd);
-	free(vm->vcpus);
+	vcpu_slots_free(vm);
 	free(vm);
 }
 
